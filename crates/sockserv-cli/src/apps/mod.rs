@@ -1,0 +1,2 @@
+//! The stock servers, written as sans-IO Sessions.
+pub mod chat;

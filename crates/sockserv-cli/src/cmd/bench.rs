@@ -1,0 +1,1 @@
+//! `sockserv bench`: a closed-loop echo load generator.

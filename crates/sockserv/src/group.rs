@@ -1,0 +1,1 @@
+//! 1:N broadcast: a group of connections with bounded per-member queues.

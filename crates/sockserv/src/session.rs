@@ -1,0 +1,266 @@
+//! The sans-IO [`Session`] handler: bytes in, bytes out, no socket inside.
+//!
+//! A `Session` is told what happened on its connection (opened, bytes arrived, the peer
+//! half-closed, something woke it) and answers by writing into an [`Output`]. Because it
+//! never touches a socket it is unit-tested by pumping bytes in memory, and it runs under
+//! every strategy: the blocking strategies drive it with a small read loop, an event loop
+//! drives it from readiness events.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::PeerAddr;
+
+/// An event-driven, sans-IO connection handler (asyncio's `Protocol`, in Rust).
+///
+/// One value serves one connection; a [`SessionFactory`] makes a fresh one per
+/// connection, so per-connection state lives in `self`. Every callback gets the
+/// connection's [`Output`]: what it writes there is sent to the peer in order, and
+/// [`Output::close`] ends the connection once that output has been sent.
+///
+/// # Examples
+///
+/// ```
+/// use sockserv::{Output, Session};
+///
+/// /// Echoes every byte back.
+/// struct Echo;
+///
+/// impl Session for Echo {
+///     fn on_data(&mut self, data: &[u8], out: &mut Output) {
+///         out.write(data);
+///     }
+/// }
+///
+/// let mut out = Output::new();
+/// Echo.on_data(b"hello", &mut out);
+/// assert_eq!(out.pending(), b"hello");
+/// ```
+pub trait Session: Send + 'static {
+    /// The connection is open; a greeting written here is sent first.
+    fn on_open(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
+    /// Bytes arrived from the peer. `data` is never empty.
+    fn on_data(&mut self, data: &[u8], out: &mut Output);
+
+    /// The peer closed its sending side (EOF). The default closes the connection once
+    /// everything already written has been sent, which is how an echo server ends.
+    fn on_eof(&mut self, out: &mut Output) {
+        out.close();
+    }
+
+    /// A [`SessionWaker`] of this session was woken (for example a broadcast group has
+    /// queued messages for it). Wake-ups may be merged: one call can stand for many.
+    fn on_wake(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
+    /// The connection is gone, for any reason. Called exactly once, last.
+    fn on_close(&mut self) {}
+}
+
+/// Makes one [`Session`] per connection (or per datagram, on datagram endpoints).
+///
+/// Implemented for every `Fn(&PeerAddr) -> S` closure, so `|_peer| Echo` is a factory.
+pub trait SessionFactory: Send + Sync + 'static {
+    /// The session type this factory makes.
+    type Session: Session;
+
+    /// A new session for a connection from `peer`.
+    fn open(&self, peer: &PeerAddr) -> Self::Session;
+}
+
+impl<F, S> SessionFactory for F
+where
+    F: Fn(&PeerAddr) -> S + Send + Sync + 'static,
+    S: Session,
+{
+    type Session = S;
+
+    fn open(&self, peer: &PeerAddr) -> S {
+        self(peer)
+    }
+}
+
+/// What a [`Session`] wants sent: bytes to write, and whether to close afterwards.
+///
+/// The driver sends [`pending`](Output::pending) bytes in order and consumes them; it
+/// closes the connection (after a half-close, so the peer sees every byte and then EOF)
+/// once [`close`](Output::close) was called and nothing is pending.
+#[derive(Default)]
+pub struct Output {
+    buf: Vec<u8>,
+    closing: bool,
+    wake: Option<Arc<WakeCell>>,
+}
+
+impl Output {
+    /// An empty output, as a driver (or a unit test) starts with.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues `data` to be sent after everything written before.
+    pub fn write(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Asks for the connection to be closed once the pending bytes are sent.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether [`close`](Output::close) was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// The bytes written and not yet sent.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Removes the first `n` pending bytes (the driver sent them).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the number of pending bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+    }
+
+    /// Takes all pending bytes, leaving the output empty (the close flag stays).
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// A waker for this connection: calling [`SessionWaker::wake`] from any thread
+    /// makes the driver call [`Session::on_wake`] soon. Sessions that never ask for one
+    /// cost nothing extra; a session that wants wake-ups asks in
+    /// [`on_open`](Session::on_open).
+    pub fn waker(&mut self) -> SessionWaker {
+        let cell = self.wake.get_or_insert_with(Default::default);
+        SessionWaker {
+            cell: Arc::clone(cell),
+        }
+    }
+
+    /// The driver's side of the waker: `None` if the session never asked for one.
+    pub fn wake_source(&self) -> Option<WakeSource> {
+        self.wake.as_ref().map(|cell| WakeSource {
+            cell: Arc::clone(cell),
+        })
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("pending", &self.buf.len())
+            .field("closing", &self.closing)
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct WakeCell {
+    pending: AtomicBool,
+    notify: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// Wakes one session's driver from any thread (see [`Output::waker`]).
+#[derive(Clone)]
+pub struct SessionWaker {
+    cell: Arc<WakeCell>,
+}
+
+impl SessionWaker {
+    /// Asks the driver to call [`Session::on_wake`]. Cheap when a wake-up is already
+    /// pending; never blocks.
+    pub fn wake(&self) {
+        if !self.cell.pending.swap(true, Ordering::AcqRel) {
+            if let Some(notify) = self.cell.notify.get() {
+                notify();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SessionWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionWaker").finish_non_exhaustive()
+    }
+}
+
+/// The driver's end of a [`SessionWaker`]: it installs how to be notified and takes
+/// pending wake-ups. Only strategy implementations need this.
+pub struct WakeSource {
+    cell: Arc<WakeCell>,
+}
+
+impl WakeSource {
+    /// Installs the function a wake-up calls (for example `mio::Waker::wake`). If a
+    /// wake-up came before, it is delivered through `notify` at once.
+    pub fn set_notify(&self, notify: impl Fn() + Send + Sync + 'static) {
+        if self.cell.notify.set(Box::new(notify)).is_ok()
+            && self.cell.pending.load(Ordering::Acquire)
+        {
+            if let Some(notify) = self.cell.notify.get() {
+                notify();
+            }
+        }
+    }
+
+    /// Whether a wake-up is pending; clears it.
+    pub fn take(&self) -> bool {
+        self.cell.pending.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl fmt::Debug for WakeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WakeSource").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn output_keeps_order_and_consumes_front() {
+        let mut out = Output::new();
+        out.write(b"ab");
+        out.write(b"cd");
+        out.consume(1);
+        assert_eq!(out.pending(), b"bcd");
+        assert!(!out.is_closing());
+        out.close();
+        assert_eq!(out.take(), b"bcd");
+        assert!(out.is_closing());
+    }
+
+    #[test]
+    fn wake_before_notify_is_delivered_on_install() {
+        let mut out = Output::new();
+        assert!(out.wake_source().is_none());
+        let waker = out.waker();
+        waker.wake();
+        waker.wake();
+        let source = out.wake_source().expect("asked for a waker");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        source.set_notify(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(source.take());
+        assert!(!source.take());
+        waker.wake();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}

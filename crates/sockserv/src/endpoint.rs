@@ -109,12 +109,10 @@ impl FromStr for Endpoint {
             reason: reason.to_owned(),
         };
         if let Some(path) = input.strip_prefix("unixgram:") {
-            return unix_path(path)
-                .map(Endpoint::UnixDatagram)
-                .map_err(|r| fail(r));
+            return unix_path(path).map(Endpoint::UnixDatagram).map_err(&fail);
         }
         if let Some(path) = input.strip_prefix("unix:") {
-            return unix_path(path).map(Endpoint::Unix).map_err(|r| fail(r));
+            return unix_path(path).map(Endpoint::Unix).map_err(&fail);
         }
         if let Some(rest) = input.strip_prefix("tcp://") {
             return host_port(rest).map(Endpoint::Tcp).map_err(|r| fail(&r));

@@ -1,10 +1,86 @@
 //! sockserv: Python's `socketserver`, the Rust way.
+//!
+//! A server is three independent choices, as in Python: **where** it listens (an
+//! [`Endpoint`]: TCP, UDP, Unix stream, Unix datagram), **what** it does with one client (a
+//! blocking [`StreamHandler`] / [`DatagramHandler`], or a sans-IO [`Session`]), and **how**
+//! it serves many clients at once (a [`Strategy`]: sequential, threads, pool, fork).
+//!
+//! The notes' three steps — write a handler, create the server with an address and the
+//! handler, call `serve_forever` — look like this:
+//!
+//! ```no_run
+//! use std::io::{BufRead, Write};
+//! use sockserv::{Conn, Server, Strategy};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // 1. The handler: handle() serves one client.
+//!     let echo_lines = |conn: &mut Conn| -> std::io::Result<()> {
+//!         let mut line = String::new();
+//!         while conn.read_line(&mut line)? > 0 {
+//!             conn.write_all(line.as_bytes())?;
+//!             line.clear();
+//!         }
+//!         Ok(())
+//!     };
+//!     // 2. The server: an address plus the handler (ThreadingMixIn = Strategy::Threads).
+//!     let mut server = Server::builder("tcp://127.0.0.1:9000".parse()?)
+//!         .strategy(Strategy::Threads)
+//!         .handler(echo_lines)
+//!         .bind()?;
+//!     // 3. Serve until a ShutdownHandle (server.shutdown_handle()) stops it.
+//!     server.serve()?;
+//!     server.close()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Lifecycle without Python's traps
+//!
+//! * [`ShutdownHandle::shutdown`] never blocks and wakes the loop at once (no 0.5 s
+//!   polling); it works from a handler, from any thread, before `serve`, many times.
+//! * [`Server::close`] waits for running requests under a [`ClosePolicy`] (join, join
+//!   with a deadline, detach), reaps forked children, removes the Unix socket file.
+//! * Finished threads and children are forgotten/reaped as they finish.
+//! * A failed bind closes its socket; accept errors such as EMFILE back off instead of
+//!   spinning; a handler error or panic is reported with the peer and the server goes on.
+//!
+//! # The fork strategy: what a child may do
+//!
+//! [`Strategy::Fork`] runs each request in a child process made by `fork(2)`. The child is
+//! a copy of the serving thread only. If the process had other threads at fork time, a
+//! lock one of them held (a `Mutex` of yours, stdout's lock, a logger's) stays locked in
+//! the child forever. So in the handler, under fork: use the connection, allocate (glibc's
+//! allocator is fork-safe), compute, read files; do **not** take locks other threads may
+//! hold, and do not rely on state shared with the parent — changes are lost when the child
+//! exits. The child closes its copy of the listener, serves the one request, and ends with
+//! `_exit` (no destructors, no atexit handlers): exit status 0 on success, 1 after a
+//! handler error or panic (reported to the error hook in the child). For a fully
+//! predictable child, serve fork-mode servers from a single-threaded process, as the
+//! `sockserv` CLI does.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builder;
+mod drive;
 mod endpoint;
+mod error;
 pub mod group;
+mod handler;
+mod server;
 mod session;
+mod shutdown;
+mod strategy;
+mod sys;
+mod transport;
 
+pub use builder::Builder;
 pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
+pub use error::{ConnError, Error, Failure};
+pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
+pub use server::{Outcome, Server};
 pub use session::{Output, Session, SessionFactory, SessionWaker, WakeSource};
+pub use shutdown::ShutdownHandle;
+pub use strategy::{
+    ClosePolicy, CloseReport, Strategy, DEFAULT_MAX_CHILDREN, DEFAULT_POOL_WORKERS,
+};
+pub use transport::{DatagramSocket, Listener, SocketOptions, Stream, UnboundSocket};

@@ -1,0 +1,301 @@
+//! [`Builder`]: endpoint, handler, strategy, options and hooks, then `bind`.
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Poll, Waker};
+
+use crate::drive::Blocking;
+use crate::error::ConnError;
+use crate::handler::ConnSettings;
+use crate::server::{Hooks, Server, VerifyFn, LISTENER, WAKE};
+use crate::shutdown::Control;
+use crate::strategy::{dispatcher, Context, ErrorHook, Service};
+use crate::{
+    ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, SessionFactory,
+    SocketOptions, Strategy, StreamHandler,
+};
+
+enum Handler {
+    Stream(Arc<dyn StreamHandler>),
+    Datagram(Arc<dyn DatagramHandler>),
+    Session {
+        stream: Arc<dyn StreamHandler>,
+        datagram: Arc<dyn DatagramHandler>,
+    },
+}
+
+enum Source {
+    Endpoint(Endpoint),
+    Listener(Listener),
+}
+
+/// Configures a [`Server`]; [`bind`](Builder::bind) makes it.
+///
+/// Defaults: [`Strategy::Threads`], [`ClosePolicy::Join`], [`SocketOptions::default`], no
+/// per-connection timeouts, `max_packet_size` 8192, errors printed to stderr.
+#[must_use = "a builder does nothing until .bind()"]
+pub struct Builder {
+    source: Source,
+    options: SocketOptions,
+    strategy: Strategy,
+    close_policy: ClosePolicy,
+    settings: ConnSettings,
+    max_packet_size: usize,
+    handler: Option<Handler>,
+    verify: Option<Arc<VerifyFn>>,
+    on_error: ErrorHook,
+    on_timeout: Option<Box<dyn FnMut() + Send>>,
+    on_tick: Option<(Duration, Box<dyn FnMut() + Send>)>,
+}
+
+impl Builder {
+    pub(crate) fn new(endpoint: Endpoint) -> Builder {
+        Builder::with_source(Source::Endpoint(endpoint))
+    }
+
+    pub(crate) fn from_listener(listener: Listener) -> Builder {
+        Builder::with_source(Source::Listener(listener))
+    }
+
+    fn with_source(source: Source) -> Builder {
+        Builder {
+            source,
+            options: SocketOptions::default(),
+            strategy: Strategy::default(),
+            close_policy: ClosePolicy::default(),
+            settings: ConnSettings::default(),
+            max_packet_size: 8192,
+            handler: None,
+            verify: None,
+            on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
+            on_timeout: None,
+            on_tick: None,
+        }
+    }
+
+    /// Serves each stream connection with a blocking handler.
+    pub fn handler(mut self, handler: impl StreamHandler) -> Self {
+        self.handler = Some(Handler::Stream(Arc::new(handler)));
+        self
+    }
+
+    /// Serves each datagram with a blocking datagram handler.
+    pub fn datagram_handler(mut self, handler: impl DatagramHandler) -> Self {
+        self.handler = Some(Handler::Datagram(Arc::new(handler)));
+        self
+    }
+
+    /// Serves each connection (or datagram) with a fresh [`Session`](crate::Session) from
+    /// `factory`. Works on stream and datagram endpoints and under every strategy.
+    pub fn session(mut self, factory: impl SessionFactory) -> Self {
+        let driver = Arc::new(Blocking(factory));
+        self.handler = Some(Handler::Session {
+            stream: driver.clone(),
+            datagram: driver,
+        });
+        self
+    }
+
+    /// How many clients are served at once.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// What `close` does with requests still running.
+    pub fn close_policy(mut self, policy: ClosePolicy) -> Self {
+        self.close_policy = policy;
+        self
+    }
+
+    /// All socket options at once.
+    pub fn socket_options(mut self, options: SocketOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// `SO_REUSEADDR` (default true; see [`SocketOptions::reuse_address`]).
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.options.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT` (TCP/UDP only; default false).
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.options.reuse_port = on;
+        self
+    }
+
+    /// The listen backlog (default `SOMAXCONN`).
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.options.backlog = backlog;
+        self
+    }
+
+    /// `TCP_NODELAY` on accepted connections (default true).
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.options.nodelay = on;
+        self
+    }
+
+    /// Bounds every read of a connection (Python's `StreamRequestHandler.timeout`): a
+    /// client silent for longer is disconnected and the error hook is told. `None` (the
+    /// default) waits forever — under [`Strategy::Sequential`] one idle client then holds
+    /// the whole server, so set one there.
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.read_timeout = timeout;
+        self
+    }
+
+    /// Bounds every write of a connection (a client that does not read).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.write_timeout = timeout;
+        self
+    }
+
+    /// Largest datagram delivered whole (default 8192); longer ones are cut to it and
+    /// marked [`Datagram::is_truncated`](crate::Datagram::is_truncated).
+    pub fn max_packet_size(mut self, size: usize) -> Self {
+        self.max_packet_size = size.max(1);
+        self
+    }
+
+    /// Accepts or rejects each peer before any handler runs (Python's `verify_request`).
+    /// A rejected connection is closed at once (the client reads EOF); a panic in the
+    /// hook rejects too and is reported.
+    pub fn verify(mut self, verify: impl Fn(&PeerAddr) -> bool + Send + Sync + 'static) -> Self {
+        self.verify = Some(Arc::new(verify));
+        self
+    }
+
+    /// Called with the peer and the failure when a handler errs or panics (Python's
+    /// `handle_error`); the server goes on. Runs on the worker that served the request.
+    pub fn on_error(mut self, hook: impl Fn(&ConnError) + Send + Sync + 'static) -> Self {
+        self.on_error = Arc::new(hook);
+        self
+    }
+
+    /// Called when [`Server::handle_one`] times out (Python's `handle_timeout`).
+    pub fn on_timeout(mut self, hook: impl FnMut() + Send + 'static) -> Self {
+        self.on_timeout = Some(Box::new(hook));
+        self
+    }
+
+    /// Called in the serving thread every `interval` while idle and after each batch of
+    /// requests (Python's `service_actions`). The interval only paces this hook; shutdown
+    /// never waits for it.
+    pub fn on_tick(mut self, interval: Duration, hook: impl FnMut() + Send + 'static) -> Self {
+        self.on_tick = Some((interval, Box::new(hook)));
+        self
+    }
+
+    /// Binds the endpoint (or takes the given listener) and starts the strategy's workers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoHandler`]; [`Error::Unsupported`] for a handler that does not fit the
+    /// endpoint (a stream handler on UDP) or a zero worker count; [`Error::Bind`] naming the
+    /// endpoint and the OS error. On error every socket opened so far is closed.
+    pub fn bind(self) -> Result<Server, Error> {
+        let Builder {
+            source,
+            options,
+            strategy,
+            close_policy,
+            settings,
+            max_packet_size,
+            handler,
+            verify,
+            on_error,
+            on_timeout,
+            on_tick,
+        } = self;
+        let handler = handler.ok_or(Error::NoHandler)?;
+        if matches!(
+            strategy,
+            Strategy::Pool { workers: 0 } | Strategy::Fork { max_children: 0 }
+        ) {
+            return Err(Error::unsupported(
+                format!("strategy {strategy}"),
+                "it needs at least one worker",
+            ));
+        }
+        let datagram = match &source {
+            Source::Endpoint(ep) => ep.is_datagram(),
+            Source::Listener(l) => l.is_datagram(),
+        };
+        let service = match (handler, datagram) {
+            (Handler::Stream(h), false) | (Handler::Session { stream: h, .. }, false) => {
+                Service::Stream(h)
+            }
+            (Handler::Datagram(h), true) | (Handler::Session { datagram: h, .. }, true) => {
+                Service::Datagram(h)
+            }
+            (Handler::Stream(_), true) => {
+                return Err(Error::unsupported(
+                    "a stream handler on a datagram endpoint",
+                    "use .datagram_handler() or .session()",
+                ))
+            }
+            (Handler::Datagram(_), false) => {
+                return Err(Error::unsupported(
+                    "a datagram handler on a stream endpoint",
+                    "use .handler() or .session()",
+                ))
+            }
+        };
+        let listener = match source {
+            Source::Endpoint(ep) => Listener::bind(&ep, &options)?,
+            Source::Listener(l) => l,
+        };
+        let endpoint = listener.local_endpoint().clone();
+        let io = |source| Error::Bind {
+            endpoint: endpoint.clone(),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(io)?;
+        let poll = Poll::new().map_err(io)?;
+        let control = Control::new(Waker::new(poll.registry(), WAKE).map_err(io)?);
+        poll.registry()
+            .register(
+                &mut mio::unix::SourceFd(&listener.as_raw_fd()),
+                LISTENER,
+                mio::Interest::READABLE,
+            )
+            .map_err(io)?;
+        let reply = if datagram {
+            Some(listener.datagram_socket().map_err(io)?)
+        } else {
+            None
+        };
+        let ctx = Arc::new(Context {
+            service,
+            on_error: Arc::clone(&on_error),
+            settings,
+            reply,
+        });
+        let wake = {
+            let control = Arc::clone(&control);
+            Arc::new(move || control.wake())
+        };
+        let dispatch = dispatcher(strategy, ctx, wake, listener.as_raw_fd()).map_err(io)?;
+        let hooks = Hooks {
+            verify,
+            on_error,
+            on_timeout,
+            on_tick,
+        };
+        Ok(Server::new(
+            listener,
+            poll,
+            control,
+            dispatch,
+            hooks,
+            strategy,
+            close_policy,
+            max_packet_size,
+        ))
+    }
+}

@@ -1,0 +1,245 @@
+//! Drives a [`Session`] over a blocking connection: the small read loop that lets the
+//! blocking strategies run sans-IO handlers.
+//!
+//! A session that never asks for a waker gets the cheapest loop: blocking `read`, then
+//! `write_all` (two syscalls per message). One that asks for a waker (a broadcast group
+//! member) gets a per-connection poller, so wake-ups are served while the peer is quiet
+//! and a peer that stops reading never blocks the thread in `write`.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::handler::{Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler};
+use crate::{Output, Session, SessionFactory, Stream};
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Pending output above which the driver stops reading until the peer catches up.
+pub(crate) const HIGH_WATER: usize = 256 * 1024;
+
+/// A [`SessionFactory`] seen as a blocking handler.
+pub(crate) struct Blocking<F>(pub F);
+
+impl<F: SessionFactory> StreamHandler for Blocking<F> {
+    fn handle(&self, conn: &mut Conn) -> io::Result<()> {
+        let mut session = self.0.open(conn.peer_addr());
+        let result = drive(&mut session, conn);
+        session.on_close();
+        result
+    }
+}
+
+impl<F: SessionFactory> DatagramHandler for Blocking<F> {
+    /// One datagram is one short-lived session: opened, fed the payload, told EOF; what
+    /// it wrote is the reply.
+    fn handle(&self, request: &Datagram<'_>, reply: &mut Vec<u8>) -> io::Result<()> {
+        let mut session = self.0.open(request.peer_addr());
+        let mut out = Output::new();
+        session.on_open(&mut out);
+        if !request.data().is_empty() {
+            session.on_data(request.data(), &mut out);
+        }
+        session.on_eof(&mut out);
+        session.on_close();
+        reply.extend_from_slice(out.pending());
+        Ok(())
+    }
+}
+
+fn drive<S: Session>(session: &mut S, conn: &mut Conn) -> io::Result<()> {
+    let mut out = Output::new();
+    session.on_open(&mut out);
+    match out.wake_source() {
+        None => drive_blocking(session, conn, out),
+        Some(_) => Polled::new(conn)?.run(session, conn, out),
+    }
+}
+
+fn drive_blocking<S: Session>(session: &mut S, conn: &mut Conn, mut out: Output) -> io::Result<()> {
+    let mut buf = vec![0; READ_CHUNK];
+    loop {
+        flush_blocking(conn, &mut out)?;
+        if out.is_closing() {
+            return Ok(());
+        }
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                session.on_eof(&mut out);
+                return flush_blocking(conn, &mut out);
+            }
+            Ok(n) => session.on_data(&buf[..n], &mut out),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if is_disconnect(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn flush_blocking(conn: &mut Conn, out: &mut Output) -> io::Result<()> {
+    if !out.pending().is_empty() {
+        match conn.write_all(out.pending()) {
+            Err(e) if is_disconnect(&e) => out.close(),
+            other => other?,
+        }
+        out.consume(out.pending().len());
+    }
+    Ok(())
+}
+
+/// A reset or a closed pipe is how peers leave; it ends the session, it is not a failure.
+pub(crate) fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::BrokenPipe
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::NotConnected
+    )
+}
+
+const SOCKET: Token = Token(0);
+const WAKE: Token = Token(1);
+
+/// The per-connection poller for sessions that take wake-ups.
+struct Polled {
+    poll: Poll,
+    settings: ConnSettings,
+}
+
+impl Polled {
+    fn new(conn: &Conn) -> io::Result<Polled> {
+        let settings = ConnSettings {
+            read_timeout: conn.stream().read_timeout()?,
+            write_timeout: conn.stream().write_timeout()?,
+        };
+        conn.stream().set_nonblocking(true)?;
+        Ok(Polled {
+            poll: Poll::new()?,
+            settings,
+        })
+    }
+
+    fn run<S: Session>(
+        mut self,
+        session: &mut S,
+        conn: &mut Conn,
+        mut out: Output,
+    ) -> io::Result<()> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(conn.stream());
+        let registry = self.poll.registry();
+        let waker = Waker::new(registry, WAKE)?;
+        let source = out
+            .wake_source()
+            .expect("drive() checked the session asked for a waker");
+        source.set_notify(move || {
+            // A failed wake means the poller is gone: the connection is over anyway.
+            let _ = waker.wake();
+        });
+        let mut interest = Interest::READABLE;
+        registry.register(&mut SourceFd(&fd), SOCKET, interest)?;
+        let mut events = Events::with_capacity(4);
+        let mut buf = vec![0; READ_CHUNK];
+        // Data already buffered by the reader counts as readable.
+        let mut readable = true;
+        let mut eof = false;
+        let mut last_read = Instant::now();
+        let mut last_write = Instant::now();
+        loop {
+            if source.take() {
+                session.on_wake(&mut out);
+            }
+            while readable && !eof && !out.is_closing() && out.pending().len() < HIGH_WATER {
+                match conn.read(&mut buf) {
+                    Ok(0) => {
+                        eof = true;
+                        session.on_eof(&mut out);
+                    }
+                    Ok(n) => {
+                        last_read = Instant::now();
+                        session.on_data(&buf[..n], &mut out);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => readable = false,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) if is_disconnect(&e) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            let before = out.pending().len();
+            match write_nonblocking(conn.stream(), &mut out) {
+                Err(e) if is_disconnect(&e) => return Ok(()),
+                other => other?,
+            }
+            if out.pending().len() < before {
+                last_write = Instant::now();
+            }
+            if out.pending().is_empty() && (out.is_closing() || eof) {
+                return Ok(());
+            }
+            let wanted = if out.pending().is_empty() {
+                Interest::READABLE
+            } else {
+                Interest::READABLE | Interest::WRITABLE
+            };
+            if wanted != interest {
+                interest = wanted;
+                self.poll
+                    .registry()
+                    .reregister(&mut SourceFd(&fd), SOCKET, interest)?;
+            }
+            let timeout = self.next_deadline(&out, last_read, last_write)?;
+            match self.poll.poll(&mut events, timeout) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                other => other?,
+            }
+            for event in &events {
+                if event.token() == SOCKET
+                    && (event.is_readable() || event.is_read_closed() || event.is_error())
+                {
+                    readable = true;
+                }
+            }
+        }
+    }
+
+    /// How long to wait for events, or a timeout error once a deadline has passed.
+    fn next_deadline(
+        &self,
+        out: &Output,
+        last_read: Instant,
+        last_write: Instant,
+    ) -> io::Result<Option<Duration>> {
+        let mut wait: Option<Duration> = None;
+        let mut check = |limit: Option<Duration>, since: Instant, what: &str| -> io::Result<()> {
+            if let Some(limit) = limit {
+                let left = limit.checked_sub(since.elapsed()).ok_or_else(|| {
+                    io::Error::new(
+                        ErrorKind::TimedOut,
+                        format!("{what} timed out after {limit:?}"),
+                    )
+                })?;
+                wait = Some(wait.map_or(left, |w| w.min(left)));
+            }
+            Ok(())
+        };
+        check(self.settings.read_timeout, last_read, "read")?;
+        if !out.pending().is_empty() {
+            check(self.settings.write_timeout, last_write, "write")?;
+        }
+        Ok(wait)
+    }
+}
+
+fn write_nonblocking(mut stream: &Stream, out: &mut Output) -> io::Result<()> {
+    while !out.pending().is_empty() {
+        match stream.write(out.pending()) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => out.consume(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

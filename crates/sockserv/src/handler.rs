@@ -1,0 +1,270 @@
+//! Blocking handlers, as in Python: [`StreamHandler`] over a [`Conn`], and
+//! [`DatagramHandler`] over one [`Datagram`].
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use crate::error::{panic_message, Failure};
+use crate::{PeerAddr, Stream};
+
+/// Serves one stream connection, blocking: Python's `StreamRequestHandler`.
+///
+/// The server calls [`setup`](StreamHandler::setup), then [`handle`](StreamHandler::handle),
+/// then [`finish`](StreamHandler::finish) — `finish` runs even when `handle` fails or
+/// panics, but not when `setup` fails (as in Python). Afterwards the server half-closes
+/// the connection (the peer reads every byte, then EOF) and closes it. One handler value
+/// serves every connection, possibly from many threads at once: per-connection state
+/// lives in `handle`'s locals, shared state in the handler (behind a `Mutex` or atomics).
+///
+/// Any `Fn(&mut Conn) -> io::Result<()>` closure is a handler.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{BufRead, Write};
+/// use sockserv::Conn;
+///
+/// // Echo one line back, upper-cased.
+/// let handler = |conn: &mut Conn| {
+///     let mut line = String::new();
+///     conn.read_line(&mut line)?;
+///     conn.write_all(line.to_uppercase().as_bytes())
+/// };
+/// # let _: &dyn sockserv::StreamHandler = &handler;
+/// ```
+pub trait StreamHandler: Send + Sync + 'static {
+    /// Runs before [`handle`](StreamHandler::handle). An error skips `handle` and `finish`.
+    ///
+    /// # Errors
+    ///
+    /// Any error ends the connection and is reported to the error hook.
+    fn setup(&self, conn: &mut Conn) -> io::Result<()> {
+        let _ = conn;
+        Ok(())
+    }
+
+    /// Serves the connection.
+    ///
+    /// # Errors
+    ///
+    /// Any error ends the connection and is reported to the error hook; the server goes on.
+    fn handle(&self, conn: &mut Conn) -> io::Result<()>;
+
+    /// Runs after [`handle`](StreamHandler::handle), whether it succeeded, failed or panicked.
+    ///
+    /// # Errors
+    ///
+    /// Reported to the error hook.
+    fn finish(&self, conn: &mut Conn) -> io::Result<()> {
+        let _ = conn;
+        Ok(())
+    }
+}
+
+impl<F> StreamHandler for F
+where
+    F: Fn(&mut Conn) -> io::Result<()> + Send + Sync + 'static,
+{
+    fn handle(&self, conn: &mut Conn) -> io::Result<()> {
+        self(conn)
+    }
+}
+
+/// One connection as a handler sees it: a buffered reader (Python's `rfile`, 8 KiB), an
+/// unbuffered writer that never writes partially (`wfile`), and the peer's address.
+///
+/// `Read`/`BufRead` go through the buffer. `Write::write` sends the whole slice before it
+/// returns (retrying on `EINTR` and short writes) and returns its full length, so there
+/// is nothing to flush.
+#[derive(Debug)]
+pub struct Conn {
+    reader: BufReader<Stream>,
+    peer: PeerAddr,
+}
+
+impl Conn {
+    /// Wraps an accepted stream.
+    pub fn new(stream: Stream, peer: PeerAddr) -> Conn {
+        Conn {
+            reader: BufReader::with_capacity(8 * 1024, stream),
+            peer,
+        }
+    }
+
+    /// The peer's address (Python's `client_address`).
+    pub fn peer_addr(&self) -> &PeerAddr {
+        &self.peer
+    }
+
+    /// The underlying socket (Python's `request`/`connection`). Reading from it directly
+    /// skips bytes already in the reader's buffer.
+    pub fn stream(&self) -> &Stream {
+        self.reader.get_ref()
+    }
+
+    /// Bounds every later read: a read that waits longer fails with `WouldBlock` or
+    /// `TimedOut` (Python's `StreamRequestHandler.timeout`). `None` waits forever.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; a zero duration is refused.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream().set_read_timeout(timeout)
+    }
+
+    /// Bounds every later write (a peer that does not read). `None` waits forever.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; a zero duration is refused.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream().set_write_timeout(timeout)
+    }
+
+    pub(crate) fn into_stream(self) -> Stream {
+        self.reader.into_inner()
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl BufRead for Conn {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.reader.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.reader.consume(amt);
+    }
+}
+
+impl Write for Conn {
+    /// Sends all of `buf` (never a partial count), like Python's `_SocketWriter`.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stream: &Stream = self.reader.get_ref();
+        stream.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream().as_raw_fd()
+    }
+}
+
+/// Per-connection settings the server applies before a handler runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ConnSettings {
+    pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
+}
+
+/// Runs setup/handle/finish on one connection, then half-closes and closes it.
+/// Panics are caught here: the connection ends, the server goes on.
+pub(crate) fn serve_stream(
+    handler: &dyn StreamHandler,
+    stream: Stream,
+    peer: PeerAddr,
+    settings: ConnSettings,
+) -> Result<(), Failure> {
+    let mut conn = Conn::new(stream, peer);
+    let result = run_guarded(|| {
+        conn.set_read_timeout(settings.read_timeout)?;
+        conn.set_write_timeout(settings.write_timeout)?;
+        handler.setup(&mut conn)?;
+        let handled = catch_unwind(AssertUnwindSafe(|| handler.handle(&mut conn)));
+        let finished = handler.finish(&mut conn);
+        match handled {
+            Ok(result) => result.and(finished),
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    });
+    close_stream(conn.into_stream());
+    result
+}
+
+/// Half-close (FIN after every written byte), then close. The peer may be gone already.
+pub(crate) fn close_stream(stream: Stream) {
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// Runs `f`, turning an error into [`Failure::Handler`] and a panic into [`Failure::Panic`].
+pub(crate) fn run_guarded(f: impl FnOnce() -> io::Result<()>) -> Result<(), Failure> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failure::Handler(e)),
+        Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
+    }
+}
+
+/// One received datagram, as a [`DatagramHandler`] sees it.
+#[derive(Debug)]
+pub struct Datagram<'a> {
+    data: &'a [u8],
+    peer: &'a PeerAddr,
+    truncated: bool,
+}
+
+impl<'a> Datagram<'a> {
+    /// A datagram (drivers and tests build these).
+    pub fn new(data: &'a [u8], peer: &'a PeerAddr, truncated: bool) -> Self {
+        Datagram {
+            data,
+            peer,
+            truncated,
+        }
+    }
+
+    /// The payload (at most `max_packet_size` bytes).
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The sender.
+    pub fn peer_addr(&self) -> &'a PeerAddr {
+        self.peer
+    }
+
+    /// Whether the datagram was longer than `max_packet_size` and was cut to it.
+    /// (Python truncates silently; sockserv tells you.)
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+/// Serves one datagram: Python's `DatagramRequestHandler`.
+///
+/// Whatever the handler writes into `reply` is sent back to the sender as one datagram
+/// after `handle` returns `Ok`. **An empty reply is not sent** (Python always sends one,
+/// even empty, which a client can mistake for data); on `Err` or a panic nothing is sent.
+///
+/// Any `Fn(&Datagram<'_>, &mut Vec<u8>) -> io::Result<()>` closure is a datagram handler.
+pub trait DatagramHandler: Send + Sync + 'static {
+    /// Handles one datagram, writing the reply (if any) into `reply`.
+    ///
+    /// # Errors
+    ///
+    /// Reported to the error hook; no reply is sent.
+    fn handle(&self, request: &Datagram<'_>, reply: &mut Vec<u8>) -> io::Result<()>;
+}
+
+impl<F> DatagramHandler for F
+where
+    F: Fn(&Datagram<'_>, &mut Vec<u8>) -> io::Result<()> + Send + Sync + 'static,
+{
+    fn handle(&self, request: &Datagram<'_>, reply: &mut Vec<u8>) -> io::Result<()> {
+        self(request, reply)
+    }
+}

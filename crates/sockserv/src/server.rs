@@ -1,0 +1,435 @@
+//! [`Server`]: the serve loop, `handle_one`, shutdown and close.
+
+use std::io::{self, ErrorKind};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Poll, Token};
+
+use crate::error::{panic_message, ConnError, Failure};
+use crate::shutdown::Control;
+use crate::strategy::{CloseReport, Dispatch, ErrorHook, Job};
+use crate::{Builder, ClosePolicy, Endpoint, Error, Listener, PeerAddr, ShutdownHandle, Strategy};
+
+pub(crate) const LISTENER: Token = Token(0);
+pub(crate) const WAKE: Token = Token(1);
+
+pub(crate) type VerifyFn = dyn Fn(&PeerAddr) -> bool + Send + Sync;
+
+pub(crate) struct Hooks {
+    pub verify: Option<Arc<VerifyFn>>,
+    pub on_error: ErrorHook,
+    pub on_timeout: Option<Box<dyn FnMut() + Send>>,
+    pub on_tick: Option<(Duration, Box<dyn FnMut() + Send>)>,
+}
+
+/// What [`Server::handle_one`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A request was taken and handed to the strategy (under `Sequential` it has been
+    /// served when this returns; otherwise it may still be running).
+    Handled,
+    /// A connection was refused by the verify hook and closed.
+    Rejected,
+    /// No request came within the timeout; the timeout hook ran.
+    TimedOut,
+    /// A shutdown was requested (the request stays pending for `serve`).
+    ShutDown,
+}
+
+/// A bound server: an endpoint, a handler and a strategy (Python's `BaseServer` family).
+///
+/// Lifecycle: [`Server::builder`] → [`bind`](Builder::bind) → [`serve`](Server::serve) (or
+/// [`handle_one`](Server::handle_one) in your own loop) → shutdown through a
+/// [`ShutdownHandle`] → [`close`](Server::close). Dropping a server closes it without
+/// waiting for running requests (as [`ClosePolicy::Detach`]); call `close` to wait.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{BufRead, Read, Write};
+/// use sockserv::{Conn, Server, Strategy};
+///
+/// let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+///     .strategy(Strategy::Threads)
+///     .handler(|conn: &mut Conn| {
+///         let mut line = String::new();
+///         conn.read_line(&mut line)?;
+///         conn.write_all(line.as_bytes())
+///     })
+///     .bind()
+///     .unwrap();
+/// let addr = server.local_endpoint().socket_addr().unwrap();
+/// let stop = server.shutdown_handle();
+/// let serving = std::thread::spawn(move || {
+///     server.serve().unwrap();
+///     server.close().unwrap();
+/// });
+///
+/// let mut client = std::net::TcpStream::connect(addr).unwrap();
+/// client.write_all(b"hello world\n").unwrap();
+/// let mut reply = String::new();
+/// client.read_to_string(&mut reply).unwrap();
+/// assert_eq!(reply, "hello world\n");
+///
+/// stop.shutdown();
+/// serving.join().unwrap();
+/// ```
+pub struct Server {
+    listener: Option<Listener>,
+    endpoint: Endpoint,
+    poll: Poll,
+    events: Events,
+    control: Arc<Control>,
+    dispatch: Box<dyn Dispatch>,
+    hooks: Hooks,
+    strategy: Strategy,
+    close_policy: ClosePolicy,
+    recv_buf: Vec<u8>,
+    max_packet_size: usize,
+    listener_ready: bool,
+    backoff: Backoff,
+    last_tick: Instant,
+}
+
+impl Server {
+    /// Starts configuring a server on `endpoint`.
+    pub fn builder(endpoint: Endpoint) -> Builder {
+        Builder::new(endpoint)
+    }
+
+    /// Starts configuring a server on an already-bound listener (two-phase construction,
+    /// socket activation).
+    pub fn from_listener(listener: Listener) -> Builder {
+        Builder::from_listener(listener)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        listener: Listener,
+        poll: Poll,
+        control: Arc<Control>,
+        dispatch: Box<dyn Dispatch>,
+        hooks: Hooks,
+        strategy: Strategy,
+        close_policy: ClosePolicy,
+        max_packet_size: usize,
+    ) -> Server {
+        let recv_buf = if listener.is_datagram() {
+            vec![0; max_packet_size + 1]
+        } else {
+            Vec::new()
+        };
+        Server {
+            endpoint: listener.local_endpoint().clone(),
+            listener: Some(listener),
+            poll,
+            events: Events::with_capacity(256),
+            control,
+            dispatch,
+            hooks,
+            strategy,
+            close_policy,
+            recv_buf,
+            max_packet_size,
+            listener_ready: true,
+            backoff: Backoff::default(),
+            last_tick: Instant::now(),
+        }
+    }
+
+    /// The endpoint served, with the real port when bound to port 0.
+    pub fn local_endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The strategy this server runs.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// A handle that stops [`serve`](Server::serve) from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            control: Arc::clone(&self.control),
+        }
+    }
+
+    /// Requests being served right now by workers (threads, pool, fork); finished ones
+    /// are never counted.
+    pub fn active_workers(&self) -> usize {
+        self.dispatch.active()
+    }
+
+    /// Serves requests until a [`ShutdownHandle`] asks it to stop (Python's
+    /// `serve_forever`). After a shutdown it returns at once, accepts nothing more, and can
+    /// be called again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] only if the poller itself fails. Handler failures go to the error
+    /// hook; accept failures (EMFILE and the like) are logged and backed off.
+    pub fn serve(&mut self) -> Result<(), Error> {
+        self.listener_ready = true;
+        let result = self.serve_loop();
+        self.control.reset();
+        result
+    }
+
+    fn serve_loop(&mut self) -> Result<(), Error> {
+        loop {
+            if self.control.stop_requested() {
+                return Ok(());
+            }
+            let mut served = 0;
+            while let Some(_outcome) = self.take_one() {
+                served += 1;
+                if self.control.stop_requested() {
+                    return Ok(());
+                }
+            }
+            if served > 0 {
+                self.tick(true);
+            }
+            let wait = self
+                .tick_wait()
+                .into_iter()
+                .chain(self.backoff.remaining())
+                .min();
+            self.poll_once(wait)?;
+            self.tick(false);
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for one request and hands it to the
+    /// strategy (Python's `handle_request`). The timeout bounds the wait for a request,
+    /// not the handler.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] only if the poller fails.
+    pub fn handle_one(&mut self, timeout: Option<Duration>) -> Result<Outcome, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.listener_ready = true;
+        loop {
+            if self.control.stop_requested() {
+                return Ok(Outcome::ShutDown);
+            }
+            if let Some(outcome) = self.take_one() {
+                self.tick(true);
+                return Ok(outcome);
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) => Some(left),
+                    None => {
+                        if let Some(hook) = &mut self.hooks.on_timeout {
+                            hook();
+                        }
+                        return Ok(Outcome::TimedOut);
+                    }
+                },
+                None => None,
+            };
+            let wait = left.into_iter().chain(self.backoff.remaining()).min();
+            self.poll_once(wait)?;
+        }
+    }
+
+    /// Takes one request if one is ready and the strategy has room.
+    fn take_one(&mut self) -> Option<Outcome> {
+        if !self.listener_ready
+            || self.backoff.remaining().is_some()
+            || !self.dispatch.has_capacity()
+        {
+            return None;
+        }
+        let listener = self.listener.as_ref()?;
+        let job = if listener.is_datagram() {
+            listener
+                .recv_from(&mut self.recv_buf)
+                .map(|(n, peer)| Job::Datagram {
+                    data: self.recv_buf[..n.min(self.max_packet_size)].to_vec(),
+                    truncated: n > self.max_packet_size,
+                    peer,
+                })
+        } else {
+            listener
+                .accept()
+                .map(|(stream, peer)| Job::Stream { stream, peer })
+        };
+        let job = match job {
+            Ok(job) => {
+                self.backoff.reset();
+                job
+            }
+            Err(e) => {
+                self.accept_failed(e);
+                return None;
+            }
+        };
+        Some(self.verify_and_dispatch(job))
+    }
+
+    fn verify_and_dispatch(&mut self, job: Job) -> Outcome {
+        if let Some(verify) = &self.hooks.verify {
+            match catch_unwind(AssertUnwindSafe(|| verify(job.peer()))) {
+                Ok(true) => {}
+                Ok(false) => {
+                    job.reject();
+                    return Outcome::Rejected;
+                }
+                Err(payload) => {
+                    let peer = job.peer().clone();
+                    job.reject();
+                    let err = ConnError {
+                        peer,
+                        failure: Failure::VerifyPanic(panic_message(&*payload)),
+                    };
+                    (self.hooks.on_error)(&err);
+                    return Outcome::Rejected;
+                }
+            }
+        }
+        self.dispatch.dispatch(job, self.poll.registry());
+        Outcome::Handled
+    }
+
+    fn accept_failed(&mut self, e: io::Error) {
+        match e.kind() {
+            ErrorKind::WouldBlock => self.listener_ready = false,
+            // The peer gave up between SYN and accept, or a signal: just try again.
+            ErrorKind::Interrupted | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset => {}
+            // A UDP send earlier drew an ICMP error; it says nothing about this socket.
+            ErrorKind::ConnectionRefused if self.endpoint.is_datagram() => {}
+            _ => self.backoff.fail(&self.endpoint, &e),
+        }
+    }
+
+    fn poll_once(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(Error::io("waiting for requests", e)),
+        }
+        for event in self.events.iter() {
+            match event.token() {
+                LISTENER => self.listener_ready = true,
+                WAKE => {}
+                token => self.dispatch.on_event(token, self.poll.registry()),
+            }
+        }
+        Ok(())
+    }
+
+    fn tick_wait(&self) -> Option<Duration> {
+        let (interval, _) = self.hooks.on_tick.as_ref()?;
+        Some(interval.saturating_sub(self.last_tick.elapsed()))
+    }
+
+    fn tick(&mut self, after_request: bool) {
+        if let Some((interval, hook)) = &mut self.hooks.on_tick {
+            if after_request || self.last_tick.elapsed() >= *interval {
+                self.last_tick = Instant::now();
+                hook();
+            }
+        }
+    }
+
+    /// Stops listening (the port or socket file is released at once), then waits for
+    /// running requests under the close policy, reaps forked children and removes the
+    /// Unix socket file (Python's `server_close`, plus the joins of the mix-ins).
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for reporting close failures.
+    pub fn close(mut self) -> Result<CloseReport, Error> {
+        Ok(self.close_with(self.close_policy))
+    }
+
+    fn close_with(&mut self, policy: ClosePolicy) -> CloseReport {
+        if let Some(listener) = self.listener.take() {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&listener.as_raw_fd()));
+            drop(listener);
+        }
+        self.dispatch.close(policy, self.poll.registry())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.listener.is_some() {
+            self.close_with(ClosePolicy::Detach);
+        }
+    }
+}
+
+impl AsFd for Server {
+    /// The listening socket (Python's `fileno()`), e.g. to multiplex several servers.
+    ///
+    /// # Panics
+    ///
+    /// Never: a server is closed only by consuming it.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.listener
+            .as_ref()
+            .expect("open until close() consumes the server")
+            .as_fd()
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("endpoint", &self.endpoint)
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Back-off after accept errors such as EMFILE: the listener stays readable while the
+/// process is out of descriptors, so retrying at once would spin at 100% CPU.
+#[derive(Default)]
+struct Backoff {
+    until: Option<Instant>,
+    delay: Duration,
+    logged: bool,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn fail(&mut self, endpoint: &Endpoint, e: &io::Error) {
+        self.delay = if self.delay.is_zero() {
+            Self::FIRST
+        } else {
+            (self.delay * 2).min(Self::MAX)
+        };
+        self.until = Some(Instant::now() + self.delay);
+        if !self.logged {
+            // Once per burst: a flood of identical lines helps nobody.
+            self.logged = true;
+            tracing::warn!(%endpoint, error = %e, "accept failed; backing off (logged once per burst)");
+        }
+    }
+
+    fn reset(&mut self) {
+        if self.logged {
+            tracing::info!("accepting again");
+        }
+        *self = Backoff::default();
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.until
+            .and_then(|u| u.checked_duration_since(Instant::now()))
+    }
+}

@@ -1,0 +1,270 @@
+//! How many clients are served at once: one file per strategy behind [`Dispatch`].
+
+mod fork;
+mod pool;
+mod sequential;
+mod threads;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Registry, Token};
+
+use crate::error::{ConnError, Failure};
+use crate::handler::{
+    close_stream, run_guarded, serve_stream, ConnSettings, Datagram, DatagramHandler, StreamHandler,
+};
+use crate::{DatagramSocket, PeerAddr, Stream};
+
+pub(crate) use fork::Fork;
+pub(crate) use pool::Pool;
+pub(crate) use sequential::Sequential;
+pub(crate) use threads::Threads;
+
+/// How a server serves many clients at once (Python's mix-ins, as a value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// One request at a time, in the serving thread (Python's plain `TCPServer`). A second
+    /// client waits until the first is done: the server is "deaf" while a handler runs.
+    Sequential,
+    /// A new thread per connection or datagram (`ThreadingMixIn`), without a bound.
+    /// Finished threads are forgotten as they finish (never kept until close).
+    Threads,
+    /// A fixed pool of `workers` threads. While all are busy, new connections wait in the
+    /// listen backlog (none is dropped) and are accepted as workers free up.
+    Pool {
+        /// Number of worker threads (at least 1).
+        workers: usize,
+    },
+    /// A new process per connection or datagram (`ForkingMixIn`), at most `max_children`
+    /// at once; beyond that, new connections wait in the backlog. Children are reaped as
+    /// they exit (only the ones this server forked). Processes share no memory: a
+    /// handler's changes to shared state are lost. See the crate docs for what a child may
+    /// do after fork.
+    Fork {
+        /// Most child processes alive at once (at least 1; the CLI's default is 64).
+        max_children: usize,
+    },
+}
+
+impl Default for Strategy {
+    /// [`Strategy::Threads`], the usual choice for blocking handlers.
+    fn default() -> Self {
+        Strategy::Threads
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strategy::Sequential => f.write_str("sequential"),
+            Strategy::Threads => f.write_str("threads"),
+            Strategy::Pool { workers } => write!(f, "pool:{workers}"),
+            Strategy::Fork { max_children } => write!(f, "fork:{max_children}"),
+        }
+    }
+}
+
+/// Default workers of `pool` without a count.
+pub const DEFAULT_POOL_WORKERS: usize = 16;
+/// Default `max_children` of `fork` without a count.
+pub const DEFAULT_MAX_CHILDREN: usize = 64;
+
+impl FromStr for Strategy {
+    type Err = String;
+
+    /// Parses `sequential`, `threads`, `pool`, `pool:N`, `fork`, `fork:N`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (name, count) = match text.split_once(':') {
+            Some((name, n)) => {
+                let n: usize = n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("invalid count {n:?} in mode {text:?}: expected a whole number above 0")
+                })?;
+                (name, Some(n))
+            }
+            None => (text, None),
+        };
+        match (name, count) {
+            ("sequential", None) => Ok(Strategy::Sequential),
+            ("threads", None) => Ok(Strategy::Threads),
+            ("pool", n) => Ok(Strategy::Pool {
+                workers: n.unwrap_or(DEFAULT_POOL_WORKERS),
+            }),
+            ("fork", n) => Ok(Strategy::Fork {
+                max_children: n.unwrap_or(DEFAULT_MAX_CHILDREN),
+            }),
+            ("sequential" | "threads", Some(_)) => Err(format!("mode {name:?} takes no count")),
+            _ => Err(format!(
+                "unknown mode {text:?}: expected sequential, threads, pool[:N] or fork[:N]"
+            )),
+        }
+    }
+}
+
+/// What `close` does with requests still being served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ClosePolicy {
+    /// Wait for every one to finish (Python's `block_on_close = True`). The default.
+    #[default]
+    Join,
+    /// Wait at most this long; then leave threads running, kill and reap children.
+    JoinTimeout(Duration),
+    /// Do not wait (Python's `daemon_threads` / `block_on_close = False`): threads run on
+    /// untracked and die with the process; children are reaped in the background.
+    Detach,
+}
+
+/// What `close` found: how many workers finished in time and how many were left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Requests still running when close began that finished before it returned.
+    pub finished: usize,
+    /// Requests still running when close returned (detached threads, killed children).
+    pub left: usize,
+}
+
+/// The service a server runs, type-erased.
+#[derive(Clone)]
+pub(crate) enum Service {
+    Stream(Arc<dyn StreamHandler>),
+    Datagram(Arc<dyn DatagramHandler>),
+}
+
+pub(crate) type ErrorHook = Arc<dyn Fn(&ConnError) + Send + Sync>;
+
+/// Everything a worker needs to serve a request, shared by all workers.
+pub(crate) struct Context {
+    pub service: Service,
+    pub on_error: ErrorHook,
+    pub settings: ConnSettings,
+    pub reply: Option<DatagramSocket>,
+}
+
+/// One request: an accepted connection or a received datagram.
+pub(crate) enum Job {
+    Stream {
+        stream: Stream,
+        peer: PeerAddr,
+    },
+    Datagram {
+        data: Vec<u8>,
+        truncated: bool,
+        peer: PeerAddr,
+    },
+}
+
+impl Job {
+    pub fn peer(&self) -> &PeerAddr {
+        match self {
+            Job::Stream { peer, .. } | Job::Datagram { peer, .. } => peer,
+        }
+    }
+
+    /// Ends a request that will not be served: a connection gets EOF at once.
+    pub fn reject(self) {
+        if let Job::Stream { stream, .. } = self {
+            close_stream(stream);
+        }
+    }
+}
+
+impl Context {
+    /// Serves `job` to the end, reporting a failure to the error hook. Returns whether it
+    /// succeeded (a forked child's exit status).
+    pub fn run(&self, job: Job) -> bool {
+        let peer = job.peer().clone();
+        let result = match (job, &self.service) {
+            (Job::Stream { stream, peer }, Service::Stream(handler)) => {
+                serve_stream(&**handler, stream, peer, self.settings)
+            }
+            (
+                Job::Datagram {
+                    data,
+                    truncated,
+                    peer,
+                },
+                Service::Datagram(handler),
+            ) => self.serve_datagram(&**handler, &data, truncated, &peer),
+            // The builder refuses mismatched handlers; a stray job is just dropped.
+            (job, _) => {
+                job.reject();
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => true,
+            Err(failure) => {
+                self.report(peer, failure);
+                false
+            }
+        }
+    }
+
+    fn serve_datagram(
+        &self,
+        handler: &dyn DatagramHandler,
+        data: &[u8],
+        truncated: bool,
+        peer: &PeerAddr,
+    ) -> Result<(), Failure> {
+        let mut reply = Vec::new();
+        run_guarded(|| {
+            handler.handle(&Datagram::new(data, peer, truncated), &mut reply)?;
+            match (&self.reply, reply.is_empty()) {
+                (Some(socket), false) => socket.send_to(&reply, peer).map(drop),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// Hands a failure to the error hook; a panicking hook is contained too.
+    pub fn report(&self, peer: PeerAddr, failure: Failure) {
+        let err = ConnError { peer, failure };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.on_error)(&err))).is_err()
+        {
+            eprintln!("sockserv: the error hook panicked while reporting: {err}");
+        }
+    }
+}
+
+/// A strategy's moving parts, driven by the serve loop.
+pub(crate) trait Dispatch: Send {
+    /// Whether another request can be taken now; when false the loop stops accepting
+    /// until [`Dispatch::wake_on_capacity`]'s wake-up (or an event of its own) arrives.
+    fn has_capacity(&mut self) -> bool;
+    /// Serves `job` (inline, on a thread, or in a child).
+    fn dispatch(&mut self, job: Job, registry: &Registry);
+    /// An event for one of the tokens this strategy registered (fork: a child exited).
+    fn on_event(&mut self, token: Token, registry: &Registry) {
+        let _ = (token, registry);
+    }
+    /// Requests being served now.
+    fn active(&self) -> usize;
+    /// Stops taking requests and waits for running ones under `policy`.
+    fn close(&mut self, policy: ClosePolicy, registry: &Registry) -> CloseReport;
+}
+
+/// The first token strategies may use for their own event sources.
+pub(crate) const FIRST_STRATEGY_TOKEN: usize = 16;
+
+/// Builds the dispatcher for `strategy`. `wake` tells the serve loop that capacity freed up.
+pub(crate) fn dispatcher(
+    strategy: Strategy,
+    ctx: Arc<Context>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+    listener_fd: std::os::fd::RawFd,
+) -> std::io::Result<Box<dyn Dispatch>> {
+    Ok(match strategy {
+        Strategy::Sequential => Box::new(Sequential::new(ctx)),
+        Strategy::Threads => Box::new(Threads::new(ctx)),
+        Strategy::Pool { workers } => Box::new(Pool::new(ctx, workers, wake)?),
+        Strategy::Fork { max_children } => {
+            let mut fork = Fork::new(ctx, max_children);
+            fork.close_in_child(listener_fd);
+            Box::new(fork)
+        }
+    })
+}

@@ -1,0 +1,156 @@
+//! A fixed pool of worker threads; while all are busy, clients wait in the backlog.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+
+use mio::Registry;
+
+use super::threads::Running;
+use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
+
+struct Queue {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+    /// Requests queued or being served, for close and `active()`.
+    running: Running,
+    /// The serve loop found no free worker and waits for a wake-up.
+    acceptor_waiting: AtomicBool,
+}
+
+#[derive(Default)]
+struct Jobs {
+    queue: VecDeque<Job>,
+    busy: usize,
+    closing: bool,
+}
+
+pub(crate) struct Pool {
+    shared: Arc<Queue>,
+    workers: usize,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    pub fn new(
+        ctx: Arc<Context>,
+        workers: usize,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> io::Result<Pool> {
+        let shared = Arc::new(Queue {
+            jobs: Mutex::default(),
+            ready: Condvar::new(),
+            running: Running::default(),
+            acceptor_waiting: AtomicBool::new(false),
+        });
+        let mut pool = Pool {
+            shared,
+            workers,
+            handles: Vec::with_capacity(workers),
+        };
+        for i in 0..workers {
+            let shared = Arc::clone(&pool.shared);
+            let ctx = Arc::clone(&ctx);
+            let wake = Arc::clone(&wake);
+            let handle = thread::Builder::new()
+                .name(format!("sockserv-pool-{i}"))
+                .spawn(move || work(&shared, &ctx, &*wake));
+            match handle {
+                Ok(h) => pool.handles.push(h),
+                Err(e) => {
+                    // Stop the workers already started before failing the build.
+                    pool.close(ClosePolicy::Join, None);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    fn close(&mut self, policy: ClosePolicy, _registry: Option<&Registry>) -> CloseReport {
+        self.shared
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closing = true;
+        self.shared.ready.notify_all();
+        let report = self.shared.running.wait_idle(policy);
+        if report.left == 0 {
+            for handle in self.handles.drain(..) {
+                // Workers catch handler panics; a join error cannot carry anything new.
+                let _ = handle.join();
+            }
+        } else {
+            // Still busy after the deadline: the threads finish on their own, detached.
+            self.handles.clear();
+        }
+        report
+    }
+}
+
+fn work(shared: &Queue, ctx: &Context, wake: &(dyn Fn() + Send + Sync)) {
+    loop {
+        let job = {
+            let mut jobs = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(job) = jobs.queue.pop_front() {
+                    jobs.busy += 1;
+                    break job;
+                }
+                if jobs.closing {
+                    return;
+                }
+                jobs = shared
+                    .ready
+                    .wait(jobs)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        ctx.run(job);
+        shared
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .busy -= 1;
+        shared.running.add(-1);
+        if shared.acceptor_waiting.swap(false, Ordering::AcqRel) {
+            wake();
+        }
+    }
+}
+
+impl Dispatch for Pool {
+    fn has_capacity(&mut self) -> bool {
+        let jobs = self
+            .shared
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let free = jobs.queue.len() + jobs.busy < self.workers;
+        if !free {
+            self.shared.acceptor_waiting.store(true, Ordering::Release);
+        }
+        free
+    }
+
+    fn dispatch(&mut self, job: Job, _registry: &Registry) {
+        self.shared.running.add(1);
+        self.shared
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .queue
+            .push_back(job);
+        self.shared.ready.notify_one();
+    }
+
+    fn active(&self) -> usize {
+        self.shared.running.get()
+    }
+
+    fn close(&mut self, policy: ClosePolicy, registry: &Registry) -> CloseReport {
+        Pool::close(self, policy, Some(registry))
+    }
+}

@@ -1,0 +1,87 @@
+//! The only unsafe code of the crate: process control for the fork strategy.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Which side of a `fork` this process is on.
+pub(crate) enum Forked {
+    /// The parent; the child's pid.
+    Parent(libc::pid_t),
+    /// The child.
+    Child,
+}
+
+/// Forks the process.
+///
+/// The child is a copy of the calling thread only. Callers must make the child do only
+/// what the fork strategy documents (serve one request, then [`exit_now`]).
+pub(crate) fn fork() -> io::Result<Forked> {
+    // SAFETY: fork has no memory-safety preconditions of its own; the hazards are in
+    // what the child does next (locks held by other threads), which the fork strategy
+    // restricts and documents.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Ends the process at once, without running atexit handlers or destructors (the
+/// parent owns those): `_exit(2)`.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and takes no pointers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Reaps `pid` if it has exited; `Ok(None)` while it runs. Only this pid: never a child
+/// the server did not create.
+pub(crate) fn try_wait(pid: libc::pid_t, block: bool) -> io::Result<Option<i32>> {
+    let mut status = 0;
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        // SAFETY: status is a valid, writable int for the duration of the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match r {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            0 => return Ok(None),
+            _ => return Ok(Some(status)),
+        }
+    }
+}
+
+/// A file descriptor that becomes readable when `pid` exits (`pidfd_open(2)`, Linux 5.3+),
+/// so the serve loop learns of a finished child at once, without polling or SIGCHLD.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Sends SIGKILL to `pid` (a child of ours that outlived a close deadline).
+pub(crate) fn kill(pid: libc::pid_t) -> io::Result<()> {
+    // SAFETY: kill takes a pid and a signal number, no pointers.
+    if unsafe { libc::kill(pid, libc::SIGKILL) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Closes a descriptor the forked child inherited but must not keep. The parent's
+/// owner of that fd lives on in the child's memory but is never dropped there (the child
+/// ends with [`exit_now`]), so this is the only close.
+pub(crate) fn close_inherited(fd: std::os::fd::RawFd) {
+    // SAFETY: called only in a forked child, on a descriptor whose owning value is never
+    // used or dropped in the child again.
+    unsafe { libc::close(fd) };
+}

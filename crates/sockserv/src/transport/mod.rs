@@ -1,0 +1,226 @@
+//! Listening sockets for every transport, bound with explicit options (socket2).
+
+mod inet;
+mod stream;
+mod unix;
+
+use std::fmt;
+use std::io;
+use std::net::{TcpListener, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::path::PathBuf;
+
+pub use stream::{DatagramSocket, Stream};
+pub use unbound::UnboundSocket;
+
+use crate::{Endpoint, Error, PeerAddr};
+
+mod unbound;
+
+/// Socket options applied before `bind`/`listen`. Every field is set explicitly on the
+/// socket; nothing is left to platform defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketOptions {
+    /// `SO_REUSEADDR` (TCP/UDP). Default **true**, unlike Python: a restarted server can
+    /// bind its port while connections of the previous run sit in TIME_WAIT. (Rust's std
+    /// `TcpListener::bind` sets it too.) It does not let two live servers share a port.
+    pub reuse_address: bool,
+    /// `SO_REUSEPORT` (TCP/UDP only): several sockets, in one process or many, share one
+    /// port and the kernel spreads connections over them. Default false. Refused with
+    /// [`Error::Unsupported`] on Unix sockets.
+    pub reuse_port: bool,
+    /// The `listen` backlog for stream endpoints. Default `SOMAXCONN` (Python's 5 resets
+    /// bursts of clients); the kernel caps it at `net.core.somaxconn`.
+    pub backlog: i32,
+    /// `TCP_NODELAY` on every accepted TCP connection. Default true: request/response
+    /// servers otherwise pay Nagle's delay on small replies. Ignored on Unix sockets.
+    pub nodelay: bool,
+    /// `IPV6_V6ONLY` for IPv6 endpoints: `None` keeps the OS default.
+    pub only_v6: Option<bool>,
+    /// For Unix endpoints: if the path exists but nobody accepts connections on it (a
+    /// crashed server's leftover), remove it and bind. Default false. A live server's
+    /// socket is never removed.
+    pub replace_stale_unix_socket: bool,
+    /// Remove the Unix socket file when the server closes. Default true.
+    pub unlink_on_close: bool,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        SocketOptions {
+            reuse_address: true,
+            reuse_port: false,
+            backlog: libc::SOMAXCONN,
+            nodelay: true,
+            only_v6: None,
+            replace_stale_unix_socket: false,
+            unlink_on_close: true,
+        }
+    }
+}
+
+pub(crate) enum Kind {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+    Udp(UdpSocket),
+    UnixDatagram(UnixDatagram),
+}
+
+/// A bound socket ready to serve: a listening stream socket or a bound datagram socket.
+///
+/// Built by [`Listener::bind`], by the two-phase [`UnboundSocket`], or adopted from an
+/// already-bound std socket with `From` (socket activation, tests). A Unix socket file the
+/// listener created is removed when it is dropped, if `unlink_on_close` says so.
+pub struct Listener {
+    pub(crate) kind: Kind,
+    endpoint: Endpoint,
+    _file: unix::SocketFile,
+    pub(crate) nodelay: bool,
+}
+
+impl Listener {
+    /// Creates the socket, applies `options`, binds and (for streams) listens.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Bind`] naming the endpoint and the OS error (the socket is closed again,
+    /// nothing leaks); [`Error::Unsupported`] for `reuse_port` on a Unix socket.
+    pub fn bind(endpoint: &Endpoint, options: &SocketOptions) -> Result<Listener, Error> {
+        let mut socket = UnboundSocket::new(endpoint, options)?;
+        socket.bind()?;
+        socket.listen()
+    }
+
+    /// The real endpoint: with port 0, the port the OS picked.
+    pub fn local_endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Whether this is a datagram socket.
+    pub fn is_datagram(&self) -> bool {
+        matches!(self.kind, Kind::Udp(_) | Kind::UnixDatagram(_))
+    }
+
+    pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match &self.kind {
+            Kind::Tcp(l) => l.set_nonblocking(on),
+            Kind::Unix(l) => l.set_nonblocking(on),
+            Kind::Udp(s) => s.set_nonblocking(on),
+            Kind::UnixDatagram(s) => s.set_nonblocking(on),
+        }
+    }
+
+    /// Accepts one connection (the listener is non-blocking; `WouldBlock` when none).
+    pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        let (stream, peer) = match &self.kind {
+            Kind::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                if self.nodelay {
+                    s.set_nodelay(true)?;
+                }
+                (Stream::Tcp(s), PeerAddr::Inet(peer))
+            }
+            Kind::Unix(l) => {
+                let (s, peer) = l.accept()?;
+                let path = peer.as_pathname().map(PathBuf::from);
+                (Stream::Unix(s), PeerAddr::Unix(path))
+            }
+            Kind::Udp(_) | Kind::UnixDatagram(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "accept on a datagram socket",
+                ))
+            }
+        };
+        // Accepted sockets may inherit O_NONBLOCK on some platforms; handlers block.
+        stream.set_nonblocking(false)?;
+        Ok((stream, peer))
+    }
+
+    /// Receives one datagram (the socket is non-blocking; `WouldBlock` when none).
+    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
+        match &self.kind {
+            Kind::Udp(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a))),
+            Kind::UnixDatagram(s) => s
+                .recv_from(buf)
+                .map(|(n, a)| (n, PeerAddr::Unix(a.as_pathname().map(PathBuf::from)))),
+            Kind::Tcp(_) | Kind::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "recv on a stream listener",
+            )),
+        }
+    }
+
+    /// A shared handle to the datagram socket (for replies from workers).
+    pub(crate) fn datagram_socket(&self) -> io::Result<DatagramSocket> {
+        match &self.kind {
+            Kind::Udp(s) => Ok(DatagramSocket::Udp(s.try_clone()?)),
+            Kind::UnixDatagram(s) => Ok(DatagramSocket::Unix(s.try_clone()?)),
+            Kind::Tcp(_) | Kind::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a datagram socket",
+            )),
+        }
+    }
+
+    fn from_kind(kind: Kind, file: unix::SocketFile, nodelay: bool) -> io::Result<Listener> {
+        let endpoint = match &kind {
+            Kind::Tcp(l) => Endpoint::Tcp(l.local_addr()?),
+            Kind::Udp(s) => Endpoint::Udp(s.local_addr()?),
+            Kind::Unix(l) => Endpoint::Unix(unix::path_of(&l.local_addr()?)),
+            Kind::UnixDatagram(s) => Endpoint::UnixDatagram(unix::path_of(&s.local_addr()?)),
+        };
+        Ok(Listener {
+            kind,
+            endpoint,
+            _file: file,
+            nodelay,
+        })
+    }
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.kind {
+            Kind::Tcp(l) => l.as_fd(),
+            Kind::Unix(l) => l.as_fd(),
+            Kind::Udp(s) => s.as_fd(),
+            Kind::UnixDatagram(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+macro_rules! adopt {
+    ($std:ty, $variant:ident) => {
+        impl TryFrom<$std> for Listener {
+            type Error = io::Error;
+
+            /// Adopts an already-bound (and, for streams, listening) std socket. Its
+            /// options are left as they are, and no socket file is removed on close.
+            fn try_from(socket: $std) -> io::Result<Listener> {
+                Listener::from_kind(Kind::$variant(socket), unix::SocketFile::default(), false)
+            }
+        }
+    };
+}
+
+adopt!(TcpListener, Tcp);
+adopt!(UnixListener, Unix);
+adopt!(UdpSocket, Udp);
+adopt!(UnixDatagram, UnixDatagram);

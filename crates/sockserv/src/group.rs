@@ -1,1 +1,443 @@
-//! 1:N broadcast: a group of connections with bounded per-member queues.
+//! 1:N broadcast: a [`Group`] of connections with a bounded outbound queue per [`Member`].
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::{Output, SessionWaker};
+
+/// A broadcast group: messages sent to it are queued for every member, and each
+/// member's session drains its queue into its connection when woken.
+///
+/// `Group` is a cheap handle (`Clone`, `Send + Sync`); all clones are the same group.
+/// A session joins with [`Group::join`], passing its [`SessionWaker`], and gets a
+/// [`Member`]; dropping the `Member` leaves the group.
+///
+/// # Guarantees
+///
+/// * **Sending never blocks on a member.** A send only pushes the message (one shared
+///   allocation, not a copy per member) into each recipient's in-memory queue and calls
+///   its [`SessionWaker::wake`]. The group lock is held only for those pushes, never
+///   across I/O, and wakers are called after it is released.
+/// * **Bounded memory, slow members are dropped.** Each member's queue holds at most
+///   `max_queue_bytes` bytes. If queueing a message would take a member past that bound,
+///   that member is *evicted* instead: it is removed from the group at once, its queue is
+///   dropped, [`Member::is_evicted`] becomes true, and it is woken so its session can
+///   close. Other recipients of the same message are not affected. (So a message larger
+///   than `max_queue_bytes` evicts every recipient.)
+/// * **No loss, no duplication, one order.** Sends are totally ordered (one group
+///   lock). A member receives every message sent while it was a member and not evicted,
+///   exactly once, in that order, which includes each sender's own order. It receives
+///   nothing sent before it joined or after it left or was evicted.
+/// * A member never receives its own [`Member::send_others`].
+///
+/// Empty messages are ignored: they are not queued and wake nobody.
+///
+/// # Examples
+///
+/// ```
+/// use sockserv::group::Group;
+/// use sockserv::Output;
+///
+/// let group = Group::new(1 << 20);
+/// let (mut out_a, mut out_b) = (Output::new(), Output::new());
+/// let a = group.join(out_a.waker());
+/// let b = group.join(out_b.waker());
+///
+/// a.send_others(b"hello\n");
+/// assert!(out_b.wake_source().unwrap().take()); // b's driver would call on_wake
+/// b.drain_into(&mut out_b);
+/// assert_eq!(out_b.pending(), b"hello\n");
+/// a.drain_into(&mut out_a);
+/// assert!(out_a.pending().is_empty()); // no self-delivery
+/// ```
+#[derive(Clone)]
+pub struct Group {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    max_queue_bytes: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    /// Sorted by id: ids only grow and joins push at the end.
+    members: Vec<Slot>,
+}
+
+struct Slot {
+    id: MemberId,
+    waker: SessionWaker,
+    queue: VecDeque<Arc<[u8]>>,
+    queued_bytes: usize,
+    evicted: Arc<AtomicBool>,
+}
+
+impl State {
+    fn position(&self, id: MemberId) -> Option<usize> {
+        self.members.binary_search_by_key(&id, |slot| slot.id).ok()
+    }
+}
+
+/// Identifies a member within its group: unique per group, increasing in join order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MemberId(u64);
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl Group {
+    /// A new, empty group whose members may each have up to `max_queue_bytes` queued
+    /// (sent, not yet drained) before they are evicted.
+    pub fn new(max_queue_bytes: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                max_queue_bytes,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// The per-member queue bound given to [`Group::new`].
+    pub fn max_queue_bytes(&self) -> usize {
+        self.inner.max_queue_bytes
+    }
+
+    /// Adds a member; `waker` is woken whenever a message is queued for it or it is
+    /// evicted. From the moment this returns, the member receives every send.
+    pub fn join(&self, waker: SessionWaker) -> Member {
+        let evicted = Arc::new(AtomicBool::new(false));
+        let mut state = self.lock();
+        let id = MemberId(state.next_id);
+        state.next_id += 1;
+        state.members.push(Slot {
+            id,
+            waker,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            evicted: Arc::clone(&evicted),
+        });
+        drop(state);
+        Member {
+            group: self.clone(),
+            id,
+            evicted,
+        }
+    }
+
+    /// Queues `msg` for every current member. Returns how many members it was queued
+    /// for (members evicted by this send are not counted).
+    pub fn send_all(&self, msg: &[u8]) -> usize {
+        self.send(None, msg)
+    }
+
+    /// Wakes every current member's session (for example to make it notice a flag).
+    pub fn wake_all(&self) {
+        let wakers: Vec<SessionWaker> = self
+            .lock()
+            .members
+            .iter()
+            .map(|s| s.waker.clone())
+            .collect();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// How many members the group has now.
+    pub fn len(&self) -> usize {
+        self.lock().members.len()
+    }
+
+    /// Whether the group has no members.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids of the current members, in join order.
+    pub fn member_ids(&self) -> Vec<MemberId> {
+        self.lock().members.iter().map(|slot| slot.id).collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No foreign code runs under the lock and every update leaves the state
+        // consistent, so a poisoned lock is still sound to use.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send(&self, except: Option<MemberId>, msg: &[u8]) -> usize {
+        if msg.is_empty() {
+            return 0;
+        }
+        let msg: Arc<[u8]> = Arc::from(msg);
+        let max = self.inner.max_queue_bytes;
+        let mut delivered = 0;
+        let mut to_wake = Vec::new();
+        {
+            let mut state = self.lock();
+            to_wake.reserve(state.members.len());
+            state.members.retain_mut(|slot| {
+                if Some(slot.id) == except {
+                    return true;
+                }
+                to_wake.push(slot.waker.clone());
+                let fits = slot
+                    .queued_bytes
+                    .checked_add(msg.len())
+                    .is_some_and(|total| total <= max);
+                if !fits {
+                    // Evicted: dropping the slot drops its queue.
+                    slot.evicted.store(true, Ordering::Release);
+                    return false;
+                }
+                slot.queue.push_back(Arc::clone(&msg));
+                slot.queued_bytes += msg.len();
+                delivered += 1;
+                true
+            });
+        }
+        // Outside the lock: a waker's notify is driver code.
+        for waker in to_wake {
+            waker.wake();
+        }
+        delivered
+    }
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("members", &self.len())
+            .field("max_queue_bytes", &self.inner.max_queue_bytes)
+            .finish()
+    }
+}
+
+/// One connection's membership in a [`Group`]; dropping it (or [`Member::leave`])
+/// leaves the group.
+///
+/// The owning session drains the member's queue with [`Member::drain_into`] from
+/// [`Session::on_wake`](crate::Session::on_wake), and closes its connection once
+/// [`Member::is_evicted`] is true.
+pub struct Member {
+    group: Group,
+    id: MemberId,
+    evicted: Arc<AtomicBool>,
+}
+
+impl Member {
+    /// This member's id.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// The group this member belongs (or belonged) to.
+    pub fn group(&self) -> &Group {
+        &self.group
+    }
+
+    /// Queues `msg` for every current member except this one. Returns how many members
+    /// it was queued for. An evicted member can still send: it simply is no longer a
+    /// recipient.
+    pub fn send_others(&self, msg: &[u8]) -> usize {
+        self.group.send(Some(self.id), msg)
+    }
+
+    /// Queues `msg` for every current member, this one included (if not evicted).
+    /// Returns how many members it was queued for.
+    pub fn send_all(&self, msg: &[u8]) -> usize {
+        self.group.send(None, msg)
+    }
+
+    /// Whether the group evicted this member because its queue would have overflowed.
+    /// An evicted member receives nothing more; its session should close.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+
+    /// Bytes queued for this member and not yet drained.
+    pub fn queued_bytes(&self) -> usize {
+        let state = self.group.lock();
+        state
+            .position(self.id)
+            .map_or(0, |i| state.members[i].queued_bytes)
+    }
+
+    /// Removes and returns the queued messages, oldest first.
+    pub fn drain(&self) -> Vec<Arc<[u8]>> {
+        let mut state = self.group.lock();
+        match state.position(self.id) {
+            Some(i) => {
+                let slot = &mut state.members[i];
+                slot.queued_bytes = 0;
+                std::mem::take(&mut slot.queue).into()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Moves the queued messages into `out`, oldest first, and returns how many bytes
+    /// were moved. The copy into `out` happens after the group lock is released.
+    pub fn drain_into(&self, out: &mut Output) -> usize {
+        let mut moved = 0;
+        for msg in self.drain() {
+            out.write(&msg);
+            moved += msg.len();
+        }
+        moved
+    }
+
+    /// Leaves the group (same as dropping the member). Queued messages are discarded.
+    pub fn leave(self) {}
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let mut state = self.group.lock();
+        if let Some(i) = state.position(self.id) {
+            state.members.remove(i);
+        }
+    }
+}
+
+impl fmt::Debug for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.id)
+            .field("evicted", &self.is_evicted())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::WakeSource;
+
+    struct Conn {
+        out: Output,
+        wake: WakeSource,
+        member: Member,
+    }
+
+    fn join(group: &Group) -> Conn {
+        let mut out = Output::new();
+        let member = group.join(out.waker());
+        let wake = out.wake_source().expect("waker was asked for");
+        Conn { out, wake, member }
+    }
+
+    fn received(conn: &mut Conn) -> Vec<u8> {
+        conn.member.drain_into(&mut conn.out);
+        conn.out.take()
+    }
+
+    #[test]
+    fn join_and_leave_update_the_member_list() {
+        let group = Group::new(100);
+        assert!(group.is_empty());
+        let a = join(&group);
+        let b = join(&group);
+        assert_eq!(group.len(), 2);
+        assert_eq!(group.member_ids(), vec![a.member.id(), b.member.id()]);
+        assert!(a.member.id() < b.member.id());
+        b.member.leave();
+        assert_eq!(group.member_ids(), vec![a.member.id()]);
+        drop(a);
+        assert!(group.is_empty());
+    }
+
+    #[test]
+    fn send_others_fans_out_without_self_delivery_and_wakes() {
+        let group = Group::new(100);
+        let mut a = join(&group);
+        let mut b = join(&group);
+        let mut c = join(&group);
+        assert_eq!(a.member.send_others(b"x"), 2);
+        assert!(!a.wake.take());
+        assert!(b.wake.take() && c.wake.take());
+        assert_eq!(a.member.send_all(b"y"), 3);
+        assert!(a.wake.take());
+        assert_eq!(group.send_all(b"z"), 3);
+        assert_eq!(received(&mut a), b"yz");
+        assert_eq!(received(&mut b), b"xyz");
+        assert_eq!(received(&mut c), b"xyz");
+    }
+
+    #[test]
+    fn late_joiner_and_leaver_see_only_their_membership_window() {
+        let group = Group::new(100);
+        let a = join(&group);
+        a.member.send_others(b"1");
+        let b = join(&group);
+        a.member.send_others(b"2");
+        assert_eq!(b.member.queued_bytes(), 1);
+        b.member.leave();
+        assert_eq!(a.member.send_others(b"3"), 0);
+        let mut b = join(&group);
+        a.member.send_others(b"4");
+        assert_eq!(received(&mut b), b"4");
+    }
+
+    #[test]
+    fn overflowing_member_is_evicted_and_others_unaffected() {
+        let group = Group::new(4);
+        let mut slow = join(&group);
+        let mut fast = join(&group);
+        group.send_all(b"abc");
+        assert_eq!(received(&mut fast), b"abc");
+        slow.wake.take();
+        // slow has 3 queued; 2 more would make 5 > 4.
+        assert_eq!(group.send_all(b"de"), 1);
+        assert!(slow.member.is_evicted());
+        assert!(!fast.member.is_evicted());
+        assert!(slow.wake.take(), "evicted member is woken");
+        assert_eq!(group.member_ids(), vec![fast.member.id()]);
+        assert_eq!(received(&mut slow), b"", "queue dropped on eviction");
+        assert_eq!(received(&mut fast), b"de");
+        // An evicted member may still send to the others.
+        assert_eq!(slow.member.send_others(b"!"), 1);
+        assert_eq!(received(&mut fast), b"!");
+    }
+
+    #[test]
+    fn exactly_full_queue_is_kept_and_oversized_message_evicts_all() {
+        let group = Group::new(4);
+        let a = join(&group);
+        let b = join(&group);
+        assert_eq!(a.member.send_others(b"abcd"), 1);
+        assert!(!b.member.is_evicted());
+        assert_eq!(a.member.send_others(b"abcde"), 0);
+        assert!(b.member.is_evicted());
+        assert_eq!(group.send_all(b"abcde"), 0);
+        assert!(a.member.is_evicted());
+        assert!(group.is_empty());
+    }
+
+    #[test]
+    fn empty_messages_are_ignored() {
+        let group = Group::new(4);
+        let a = join(&group);
+        assert_eq!(group.send_all(b""), 0);
+        assert!(!a.wake.take());
+    }
+
+    #[test]
+    fn wake_all_wakes_every_member() {
+        let group = Group::new(4);
+        let a = join(&group);
+        let b = join(&group);
+        group.wake_all();
+        assert!(a.wake.take() && b.wake.take());
+    }
+}

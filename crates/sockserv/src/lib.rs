@@ -76,6 +76,7 @@ mod transport;
 pub use builder::Builder;
 pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
 pub use error::{ConnError, Error, Failure};
+pub use group::{Group, Member, MemberId};
 pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
 pub use server::{Outcome, Server};
 pub use session::{Output, Session, SessionFactory, SessionWaker, WakeSource};

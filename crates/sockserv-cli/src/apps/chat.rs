@@ -1,1 +1,367 @@
-//! The chat room Session.
+//! The chat room: a line protocol over a [`Group`], written as a sans-IO [`Session`].
+//!
+//! Protocol (UTF-8 lines ending in `\n`; a `\r` before it is dropped; invalid UTF-8
+//! becomes U+FFFD). Every line the server sends ends in `\n`; its own notices start
+//! with `* `.
+//!
+//! | client sends | effect |
+//! |---|---|
+//! | `TEXT` | every other member gets `NICK: TEXT` (empty lines are ignored) |
+//! | `/nick NAME` | everyone gets `* OLD is now NAME`; errors: `* error: invalid nick`, `* error: nick NAME is taken` (also when NAME is your own nick) |
+//! | `/who` | the asker gets `* online (COUNT): NICK, NICK, ...` (sorted) |
+//! | `/me TEXT` | every other member gets `* NICK TEXT` |
+//! | `/quit` | the connection closes; everyone else gets `* NICK left` |
+//! | `/help` | the asker gets the command list |
+//!
+//! Nicks are 1–32 of `A-Z a-z 0-9 _ -`, case-sensitive. A newcomer is `guestN` (N counts
+//! up from 1, skipping names someone already took). A line over `max_line` bytes is
+//! dropped (never buffered whole) and answered with an error. A member that cannot keep
+//! up (more than `max_queue` bytes waiting) is disconnected: `* NICK left (too slow)`.
+//! A final line without `\n` before EOF is still handled.
+// The CLI's `chat` subcommand is not wired up yet; until then only tests use this.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use sockserv::group::{Group, Member};
+use sockserv::{Output, PeerAddr, Session, SessionFactory};
+
+const SHUTDOWN_NOTICE: &str = "* server shutting down\n";
+const HELP: &str = "\
+* commands:
+* /nick NAME   change your nick (1-32 of A-Z a-z 0-9 _ -)
+* /who         list who is online
+* /me TEXT     send an action
+* /quit        leave
+* /help        this list
+";
+
+/// Limits of a chat room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChatConfig {
+    /// Longest accepted line in bytes, without its `\r\n`.
+    pub max_line: usize,
+    /// Most bytes a member may have waiting (queued or unsent) before it is dropped.
+    pub max_queue: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            max_line: 4096,
+            max_queue: 1 << 20,
+        }
+    }
+}
+
+/// A chat room: a cheap handle (`Clone`); it makes one [`ChatSession`] per connection.
+#[derive(Clone)]
+pub struct ChatRoom {
+    room: Arc<Room>,
+}
+
+struct Room {
+    config: ChatConfig,
+    group: Group,
+    /// Nick registry; also serializes joins, renames and leaves with their notices.
+    nicks: Mutex<Nicks>,
+    shutting_down: AtomicBool,
+}
+
+#[derive(Default)]
+struct Nicks {
+    next_guest: u64,
+    taken: BTreeSet<String>,
+}
+
+impl Room {
+    fn nicks(&self) -> MutexGuard<'_, Nicks> {
+        // Only in-memory updates happen under this lock; a panic cannot leave it torn.
+        self.nicks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+impl ChatRoom {
+    /// An empty room with the given limits.
+    pub fn new(config: ChatConfig) -> Self {
+        Self {
+            room: Arc::new(Room {
+                config,
+                group: Group::new(config.max_queue),
+                nicks: Mutex::new(Nicks::default()),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// A session for a new connection from `peer`.
+    pub fn session(&self, peer: &PeerAddr) -> ChatSession {
+        ChatSession {
+            room: Arc::clone(&self.room),
+            peer: peer.clone(),
+            member: None,
+            nick: String::new(),
+            line: Vec::new(),
+            skipping: false,
+            done: false,
+        }
+    }
+
+    /// The nicks online now, sorted.
+    pub fn online(&self) -> Vec<String> {
+        self.room.nicks().taken.iter().cloned().collect()
+    }
+
+    /// Tells every member `* server shutting down` and makes each session close once
+    /// that is sent. Connections opened afterwards get the notice and close at once.
+    pub fn shutdown(&self) {
+        let room = &self.room;
+        {
+            let _nicks = room.nicks();
+            if room.is_shutting_down() {
+                return;
+            }
+            // Queue the notice before raising the flag: a session that sees the flag
+            // (loaded before it drains) is sure to drain the notice too.
+            room.group.send_all(SHUTDOWN_NOTICE.as_bytes());
+            room.shutting_down.store(true, Ordering::Release);
+        }
+        // Sessions woken by the send may have looked before the flag went up.
+        room.group.wake_all();
+    }
+}
+
+impl SessionFactory for ChatRoom {
+    type Session = ChatSession;
+
+    fn open(&self, peer: &PeerAddr) -> ChatSession {
+        self.session(peer)
+    }
+}
+
+/// One connection to a [`ChatRoom`].
+pub struct ChatSession {
+    room: Arc<Room>,
+    peer: PeerAddr,
+    /// `Some` from `on_open` until the member leaves.
+    member: Option<Member>,
+    nick: String,
+    /// The current line so far: at most `max_line + 1` bytes (room for a `\r`).
+    line: Vec<u8>,
+    /// The current line was too long: drop bytes up to the next `\n`.
+    skipping: bool,
+    /// Left the room (quit, EOF, eviction, shutdown): ignore everything from now on.
+    done: bool,
+}
+
+impl ChatSession {
+    fn max_line(&self) -> usize {
+        self.room.config.max_line
+    }
+
+    /// Adds bytes of the current line (no `\n` inside), dropping an over-long line.
+    fn push_line_bytes(&mut self, bytes: &[u8], out: &mut Output) {
+        if self.skipping {
+            return;
+        }
+        if self.line.len() + bytes.len() > self.max_line() + 1 {
+            self.line_too_long(out);
+        } else {
+            self.line.extend_from_slice(bytes);
+        }
+    }
+
+    fn line_too_long(&mut self, out: &mut Output) {
+        self.line.clear();
+        self.skipping = true;
+        let max = self.max_line();
+        out.write(format!("* error: line too long (max {max} bytes)\n").as_bytes());
+    }
+
+    /// The current line is complete.
+    fn end_line(&mut self, out: &mut Output) {
+        if std::mem::take(&mut self.skipping) {
+            return;
+        }
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        if self.line.len() > self.max_line() {
+            self.line_too_long(out);
+            self.skipping = false;
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.line).into_owned();
+        self.line.clear();
+        self.handle_line(&text, out);
+    }
+
+    fn handle_line(&mut self, text: &str, out: &mut Output) {
+        if text.is_empty() || self.room.is_shutting_down() {
+            return;
+        }
+        let Some(command) = text.strip_prefix('/') else {
+            return self.send_others(&format!("{}: {text}\n", self.nick));
+        };
+        let (word, arg) = match command.split_once(char::is_whitespace) {
+            Some((word, arg)) => (word, arg.trim()),
+            None => (command, ""),
+        };
+        match word {
+            "nick" => self.rename(arg, out),
+            "who" => {
+                let nicks = self.room.nicks();
+                let list: Vec<&str> = nicks.taken.iter().map(String::as_str).collect();
+                let line = format!("* online ({}): {}\n", list.len(), list.join(", "));
+                out.write(line.as_bytes());
+            }
+            "me" if !arg.is_empty() => self.send_others(&format!("* {} {arg}\n", self.nick)),
+            "me" => out.write(b"* error: usage: /me TEXT\n"),
+            "quit" => {
+                self.leave(Some("left"));
+                out.close();
+            }
+            "help" => out.write(HELP.as_bytes()),
+            _ => out.write(format!("* error: unknown command /{word}\n").as_bytes()),
+        }
+    }
+
+    fn send_others(&self, line: &str) {
+        if let Some(member) = &self.member {
+            member.send_others(line.as_bytes());
+        }
+    }
+
+    fn rename(&mut self, new: &str, out: &mut Output) {
+        let valid = (1..=32).contains(&new.len())
+            && new
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            return out.write(b"* error: invalid nick\n");
+        }
+        let mut nicks = self.room.nicks();
+        // Your own nick counts as taken: a rename always changes the name.
+        if !nicks.taken.insert(new.to_owned()) {
+            return out.write(format!("* error: nick {new} is taken\n").as_bytes());
+        }
+        nicks.taken.remove(&self.nick);
+        let old = std::mem::replace(&mut self.nick, new.to_owned());
+        if let Some(member) = &self.member {
+            member.send_all(format!("* {old} is now {new}\n").as_bytes());
+        }
+    }
+
+    /// Leaves the room once: releases the nick and tells the others `* NICK {how}`
+    /// (unless the whole room is shutting down).
+    fn leave(&mut self, how: Option<&str>) {
+        self.done = true;
+        let Some(member) = self.member.take() else {
+            return;
+        };
+        let mut nicks = self.room.nicks();
+        nicks.taken.remove(&self.nick);
+        if let Some(how) = how.filter(|_| !self.room.is_shutting_down()) {
+            member.send_others(format!("* {} {how}\n", self.nick).as_bytes());
+        }
+        drop(nicks);
+        tracing::debug!(peer = %self.peer, nick = %self.nick, "left the chat");
+    }
+
+    /// Drops a member that cannot keep up, and what it has not read.
+    fn evict(&mut self, out: &mut Output) {
+        self.leave(Some("left (too slow)"));
+        out.take();
+        out.close();
+    }
+
+    fn over_limit(&self, out: &Output) -> bool {
+        out.pending().len() > self.room.config.max_queue
+    }
+}
+
+impl Session for ChatSession {
+    fn on_open(&mut self, out: &mut Output) {
+        let waker = out.waker();
+        let mut nicks = self.room.nicks();
+        if self.room.is_shutting_down() {
+            self.done = true;
+            out.write(SHUTDOWN_NOTICE.as_bytes());
+            return out.close();
+        }
+        let nick = loop {
+            nicks.next_guest += 1;
+            let nick = format!("guest{}", nicks.next_guest);
+            if !nicks.taken.contains(&nick) {
+                break nick;
+            }
+        };
+        nicks.taken.insert(nick.clone());
+        // Join before the notice: whoever sees it can already reach the newcomer.
+        let member = self.room.group.join(waker);
+        out.write(format!("* welcome, you are {nick}\n").as_bytes());
+        member.send_others(format!("* {nick} joined\n").as_bytes());
+        drop(nicks);
+        tracing::debug!(peer = %self.peer, %nick, "joined the chat");
+        self.nick = nick;
+        self.member = Some(member);
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        let mut rest = data;
+        while !self.done {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.push_line_bytes(&rest[..end], out);
+                    self.end_line(out);
+                    rest = &rest[end + 1..];
+                }
+                None => {
+                    self.push_line_bytes(rest, out);
+                    break;
+                }
+            }
+        }
+        if !self.done && self.over_limit(out) {
+            self.evict(out);
+        }
+    }
+
+    fn on_eof(&mut self, out: &mut Output) {
+        if !self.done && !self.skipping && !self.line.is_empty() {
+            self.end_line(out);
+        }
+        self.leave(Some("left"));
+        out.close();
+    }
+
+    fn on_wake(&mut self, out: &mut Output) {
+        let Some(member) = &self.member else {
+            return;
+        };
+        // Load the flag before draining (see `ChatRoom::shutdown`).
+        let shutting_down = self.room.is_shutting_down();
+        if member.is_evicted() || self.over_limit(out) {
+            return self.evict(out);
+        }
+        member.drain_into(out);
+        if shutting_down {
+            self.leave(None);
+            out.close();
+        }
+    }
+
+    fn on_close(&mut self) {
+        let evicted = self.member.as_ref().is_some_and(Member::is_evicted);
+        self.leave(Some(if evicted { "left (too slow)" } else { "left" }));
+    }
+}
+
+#[cfg(test)]
+mod tests;

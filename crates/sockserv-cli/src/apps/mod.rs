@@ -1,2 +1,3 @@
 //! The stock servers, written as sans-IO Sessions.
 pub mod chat;
+pub mod echo;

@@ -1,0 +1,125 @@
+//! The command line: clap definitions. Strings become typed values here, once.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use sockserv::{Endpoint, Strategy};
+
+/// Socket servers the Rust way: echo and chat servers, a client and a load generator,
+/// built on the sockserv library (Python's socketserver, redone in Rust).
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockserv",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an echo server: every byte a client sends comes back to it.
+    ///
+    /// Stream endpoints (tcp://, unix:) echo every byte back in order until the client
+    /// closes; when the client half-closes, the server finishes echoing and then closes.
+    /// Datagram endpoints (udp://, unixgram:) send each datagram back to its sender.
+    /// Try it: `sockserv echo` in one terminal, `nc 127.0.0.1 9000` in another.
+    Echo(EchoArgs),
+}
+
+/// Where and how a server listens; shared by the servers.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; repeat the flag to serve several endpoints from one process.
+    ///
+    /// Forms: tcp://HOST:PORT (or just HOST:PORT), udp://HOST:PORT, unix:PATH,
+    /// unixgram:PATH. Port 0 picks a free port. Each endpoint prints
+    /// `listening on URL` (with the real port) to stderr once it is ready.
+    #[arg(
+        long = "listen",
+        short = 'l',
+        value_name = "URL",
+        default_value = "tcp://127.0.0.1:9000"
+    )]
+    pub listen: Vec<Endpoint>,
+
+    /// How many clients are served at once.
+    ///
+    /// sequential: one client at a time, the next waits (Python's TCPServer).
+    /// threads: a thread per client (ThreadingMixIn), no limit.
+    /// pool or pool:N: N worker threads (default 16); more clients wait until one is free.
+    /// fork or fork:N: a process per client (ForkingMixIn), at most N at once (default 64).
+    #[arg(long, short = 'm', value_name = "MODE", default_value = "threads", value_parser = parse_mode)]
+    pub mode: Strategy,
+
+    /// On SIGINT/SIGTERM, how long clients being served may take to finish before they are
+    /// cut off. A second SIGINT exits at once.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+/// `sockserv echo`.
+#[derive(Debug, Args)]
+pub struct EchoArgs {
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+fn parse_mode(text: &str) -> Result<Strategy, String> {
+    text.parse()
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| {
+        format!("invalid duration {text:?}: expected a number with a unit, like 10s or 500ms")
+    })?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("invalid duration {text:?}: out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("ten")
+            .unwrap_err()
+            .contains("invalid duration"));
+        assert!(parse_duration("5y").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

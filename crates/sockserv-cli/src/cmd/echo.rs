@@ -1,0 +1,17 @@
+//! `sockserv echo`: the echo Session on every endpoint.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use sockserv::Server;
+
+use crate::apps::echo::Echo;
+use crate::cli::EchoArgs;
+use crate::serving::serve_all;
+
+/// Runs the echo server until SIGINT/SIGTERM.
+pub fn run(args: &EchoArgs) -> Result<ExitCode> {
+    serve_all(&args.serve, |endpoint| {
+        Server::builder(endpoint.clone()).session(|_: &sockserv::PeerAddr| Echo)
+    })
+}

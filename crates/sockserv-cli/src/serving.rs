@@ -1,0 +1,85 @@
+//! Runs servers from the command line: bind every endpoint, print `listening on`, serve
+//! until SIGINT/SIGTERM, then drain.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use anyhow::{Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use sockserv::{Builder, ClosePolicy, Endpoint, Server, ShutdownHandle};
+
+use crate::cli::ServeArgs;
+
+/// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them
+/// down on the first SIGINT/SIGTERM (a second SIGINT exits at once).
+pub fn serve_all(args: &ServeArgs, build: impl Fn(&Endpoint) -> Builder) -> Result<ExitCode> {
+    // Signal handling first: "listening on" promises a server that can be stopped cleanly.
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let mut servers = Vec::with_capacity(args.listen.len());
+    for endpoint in &args.listen {
+        let server = build(endpoint)
+            .strategy(args.mode)
+            .close_policy(ClosePolicy::JoinTimeout(args.drain_timeout))
+            .bind()?;
+        servers.push(server);
+    }
+    for server in &servers {
+        eprintln!("listening on {}", server.local_endpoint());
+    }
+    let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let signal_handle = signals.handle();
+    {
+        let stopping = Arc::clone(&stopping);
+        thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
+                        eprintln!("second interrupt: exiting now");
+                        std::process::exit(130);
+                    }
+                    eprintln!("shutting down: no new connections; waiting for clients to finish");
+                    for handle in &handles {
+                        handle.shutdown();
+                    }
+                }
+            })?;
+    }
+    let results: Vec<Result<()>> = thread::scope(|scope| {
+        let workers: Vec<_> = servers
+            .into_iter()
+            .map(|mut server| {
+                scope.spawn(move || -> Result<()> {
+                    let endpoint = server.local_endpoint().clone();
+                    server
+                        .serve()
+                        .with_context(|| format!("serving {endpoint}"))?;
+                    let report = server.close()?;
+                    if report.left > 0 {
+                        eprintln!(
+                            "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",
+                            report.finished, report.left
+                        );
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a server thread panicked")))
+            })
+            .collect()
+    });
+    signal_handle.close();
+    for result in results {
+        result?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -30,6 +30,53 @@ pub enum Command {
     /// Datagram endpoints (udp://, unixgram:) send each datagram back to its sender.
     /// Try it: `sockserv echo` in one terminal, `nc 127.0.0.1 9000` in another.
     Echo(EchoArgs),
+    /// Run a chat room: every line a client sends goes to everyone else.
+    ///
+    /// Connect with `nc 127.0.0.1 9000` (or `sockserv client tcp://127.0.0.1:9000`) from
+    /// several terminals. Each client is `guestN` until it picks a nick. Commands:
+    /// /nick NAME, /who, /me TEXT, /quit, /help. A client that stops reading is
+    /// disconnected once --max-queue bytes wait for it; nobody else is slowed down.
+    /// Works on tcp:// and unix: endpoints in the threads and pool modes (under pool:N at
+    /// most N members are served at once: each holds a worker). Not under fork: processes
+    /// share no memory, so a forked room could not reach the other members.
+    Chat(ChatArgs),
+    /// Connect to a server: stdin goes to it, what it sends comes to stdout.
+    ///
+    /// Stream endpoints (tcp://, unix:): on end of input the client half-closes and waits
+    /// for the server to finish, then exits 0. Datagram endpoints (udp://, unixgram:): each
+    /// input line is sent as one datagram; replies are printed as they come, until
+    /// --wait after the end of input. Exits non-zero with a one-line message when it cannot
+    /// connect.
+    Client(ClientArgs),
+}
+
+/// `sockserv chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Longest line a client may send, in bytes. A longer line is discarded (never
+    /// buffered whole) and its sender gets `* error: line too long`.
+    #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line: u64,
+
+    /// Most bytes that may wait for one client before it is disconnected as too slow.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_queue: u64,
+}
+
+/// `sockserv client`.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The server: tcp://HOST:PORT (or HOST:PORT), udp://HOST:PORT, unix:PATH, unixgram:PATH.
+    #[arg(value_name = "URL")]
+    pub url: Endpoint,
+
+    /// Datagram endpoints only: how long to wait for replies after the end of input.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub wait: Duration,
 }
 
 /// Where and how a server listens; shared by the servers.

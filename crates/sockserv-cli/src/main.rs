@@ -26,6 +26,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Echo(args) => cmd::echo::run(&args),
+        Command::Chat(args) => cmd::chat::run(&args),
+        Command::Client(args) => cmd::client::run(&args),
     }
 }
 

@@ -14,8 +14,13 @@ use sockserv::{Builder, ClosePolicy, Endpoint, Server, ShutdownHandle};
 use crate::cli::ServeArgs;
 
 /// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them
-/// down on the first SIGINT/SIGTERM (a second SIGINT exits at once).
-pub fn serve_all(args: &ServeArgs, build: impl Fn(&Endpoint) -> Builder) -> Result<ExitCode> {
+/// down on the first SIGINT/SIGTERM (a second SIGINT exits at once). `on_stop` runs when
+/// the shutdown begins, before the servers stop accepting (the chat says goodbye there).
+pub fn serve_all(
+    args: &ServeArgs,
+    build: impl Fn(&Endpoint) -> Builder,
+    on_stop: impl Fn() + Send + 'static,
+) -> Result<ExitCode> {
     // Signal handling first: "listening on" promises a server that can be stopped cleanly.
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
     let mut servers = Vec::with_capacity(args.listen.len());
@@ -43,6 +48,7 @@ pub fn serve_all(args: &ServeArgs, build: impl Fn(&Endpoint) -> Builder) -> Resu
                         std::process::exit(130);
                     }
                     eprintln!("shutting down: no new connections; waiting for clients to finish");
+                    on_stop();
                     for handle in &handles {
                         handle.shutdown();
                     }

@@ -18,8 +18,6 @@
 //! dropped (never buffered whole) and answered with an error. A member that cannot keep
 //! up (more than `max_queue` bytes waiting) is disconnected: `* NICK left (too slow)`.
 //! A final line without `\n` before EOF is still handled.
-// The CLI's `chat` subcommand is not wired up yet; until then only tests use this.
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,6 +112,7 @@ impl ChatRoom {
     }
 
     /// The nicks online now, sorted.
+    #[cfg(test)]
     pub fn online(&self) -> Vec<String> {
         self.room.nicks().taken.iter().cloned().collect()
     }

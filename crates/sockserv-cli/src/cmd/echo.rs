@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use sockserv::Server;
+use sockserv::{PeerAddr, Server};
 
 use crate::apps::echo::Echo;
 use crate::cli::EchoArgs;
@@ -11,7 +11,8 @@ use crate::serving::serve_all;
 
 /// Runs the echo server until SIGINT/SIGTERM.
 pub fn run(args: &EchoArgs) -> Result<ExitCode> {
-    serve_all(&args.serve, |endpoint| {
-        Server::builder(endpoint.clone()).session(|_: &sockserv::PeerAddr| Echo)
-    })
+    let build = |endpoint: &sockserv::Endpoint| {
+        Server::builder(endpoint.clone()).session(|_: &PeerAddr| Echo)
+    };
+    serve_all(&args.serve, build, || {})
 }

@@ -1,3 +1,5 @@
 //! One module per subcommand.
 pub mod bench;
+pub mod chat;
+pub mod client;
 pub mod echo;

@@ -1,0 +1,31 @@
+//! `sockserv chat`: the chat room Session on every stream endpoint.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use sockserv::{Server, Strategy};
+
+use crate::apps::chat::{ChatConfig, ChatRoom};
+use crate::cli::ChatArgs;
+use crate::serving::serve_all;
+
+/// Runs one chat room, shared by every `--listen` endpoint, until SIGINT/SIGTERM.
+pub fn run(args: &ChatArgs) -> Result<ExitCode> {
+    if let Strategy::Fork { .. } = args.serve.mode {
+        bail!("chat cannot run in fork mode: forked processes share no memory, so members could not reach each other (use threads or pool)");
+    }
+    if let Some(endpoint) = args.serve.listen.iter().find(|e| e.is_datagram()) {
+        bail!("chat needs a stream endpoint (tcp:// or unix:), not {endpoint}: a chat member is a connection");
+    }
+    let config = ChatConfig {
+        max_line: usize::try_from(args.max_line)?,
+        max_queue: usize::try_from(args.max_queue)?,
+    };
+    let room = ChatRoom::new(config);
+    let stop_room = room.clone();
+    serve_all(
+        &args.serve,
+        |endpoint| Server::builder(endpoint.clone()).session(room.clone()),
+        move || stop_room.shutdown(),
+    )
+}

@@ -11,9 +11,9 @@ use crate::error::ConnError;
 use crate::handler::ConnSettings;
 use crate::server::{Hooks, Server, VerifyFn, LISTENER, WAKE};
 use crate::shutdown::Control;
-use crate::strategy::{dispatcher, Context, ErrorHook, Service};
+use crate::strategy::{dispatcher, Context, ErrorHook, OpenFn, Service};
 use crate::{
-    ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, SessionFactory,
+    ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, Session, SessionFactory,
     SocketOptions, Strategy, StreamHandler,
 };
 
@@ -23,6 +23,7 @@ enum Handler {
     Session {
         stream: Arc<dyn StreamHandler>,
         datagram: Arc<dyn DatagramHandler>,
+        open: OpenFn,
     },
 }
 
@@ -91,9 +92,13 @@ impl Builder {
     /// `factory`. Works on stream and datagram endpoints and under every strategy.
     pub fn session(mut self, factory: impl SessionFactory) -> Self {
         let driver = Arc::new(Blocking(factory));
+        let factory = Arc::clone(&driver);
+        let open: OpenFn =
+            Arc::new(move |peer: &PeerAddr| -> Box<dyn Session> { Box::new(factory.0.open(peer)) });
         self.handler = Some(Handler::Session {
             stream: driver.clone(),
             datagram: driver,
+            open,
         });
         self
     }
@@ -226,6 +231,16 @@ impl Builder {
             Source::Endpoint(ep) => ep.is_datagram(),
             Source::Listener(l) => l.is_datagram(),
         };
+        let open = match &handler {
+            Handler::Session { open, .. } => Some(Arc::clone(open)),
+            _ => None,
+        };
+        if let (Strategy::Events { .. }, None, false) = (strategy, &open, datagram) {
+            return Err(Error::unsupported(
+                "a blocking handler under the events strategy",
+                "event loops run Sessions (.session()); a blocking handle() would stall every client of its loop",
+            ));
+        }
         let service = match (handler, datagram) {
             (Handler::Stream(h), false) | (Handler::Session { stream: h, .. }, false) => {
                 Service::Stream(h)
@@ -280,7 +295,7 @@ impl Builder {
             let control = Arc::clone(&control);
             Arc::new(move || control.wake())
         };
-        let dispatch = dispatcher(strategy, ctx, wake, listener.as_raw_fd()).map_err(io)?;
+        let dispatch = dispatcher(strategy, ctx, wake, listener.as_raw_fd(), open).map_err(io)?;
         let hooks = Hooks {
             verify,
             on_error,

@@ -188,7 +188,12 @@ impl Polled {
                     .registry()
                     .reregister(&mut SourceFd(&fd), SOCKET, interest)?;
             }
-            let timeout = self.next_deadline(&out, last_read, last_write)?;
+            // Output drained below the high-water mark while bytes still wait: read on at
+            // once (edge-triggered readiness will not report those bytes again).
+            let mut timeout = self.next_deadline(&out, last_read, last_write)?;
+            if readable && !eof && !out.is_closing() && out.pending().len() < HIGH_WATER {
+                timeout = Some(Duration::ZERO);
+            }
             match self.poll.poll(&mut events, timeout) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 other => other?,

@@ -82,6 +82,6 @@ pub use server::{Outcome, Server};
 pub use session::{Output, Session, SessionFactory, SessionWaker, WakeSource};
 pub use shutdown::ShutdownHandle;
 pub use strategy::{
-    ClosePolicy, CloseReport, Strategy, DEFAULT_MAX_CHILDREN, DEFAULT_POOL_WORKERS,
+    default_loops, ClosePolicy, CloseReport, Strategy, DEFAULT_MAX_CHILDREN, DEFAULT_POOL_WORKERS,
 };
 pub use transport::{DatagramSocket, Listener, SocketOptions, Stream, UnboundSocket};

@@ -53,13 +53,36 @@ pub trait Session: Send + 'static {
     }
 
     /// A [`SessionWaker`] of this session was woken (for example a broadcast group has
-    /// queued messages for it). Wake-ups may be merged: one call can stand for many.
+    /// queued messages for it). Wake-ups may be merged: one call can stand for many; a
+    /// call with nothing new to do is harmless and must be tolerated.
     fn on_wake(&mut self, out: &mut Output) {
         let _ = out;
     }
 
     /// The connection is gone, for any reason. Called exactly once, last.
     fn on_close(&mut self) {}
+}
+
+impl<S: Session + ?Sized> Session for Box<S> {
+    fn on_open(&mut self, out: &mut Output) {
+        (**self).on_open(out);
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        (**self).on_data(data, out);
+    }
+
+    fn on_eof(&mut self, out: &mut Output) {
+        (**self).on_eof(out);
+    }
+
+    fn on_wake(&mut self, out: &mut Output) {
+        (**self).on_wake(out);
+    }
+
+    fn on_close(&mut self) {
+        (**self).on_close();
+    }
 }
 
 /// Makes one [`Session`] per connection (or per datagram, on datagram endpoints).

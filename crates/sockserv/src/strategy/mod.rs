@@ -1,5 +1,6 @@
 //! How many clients are served at once: one file per strategy behind [`Dispatch`].
 
+mod events;
 mod fork;
 mod pool;
 mod sequential;
@@ -18,6 +19,7 @@ use crate::handler::{
 };
 use crate::{DatagramSocket, PeerAddr, Stream};
 
+pub(crate) use events::{Events, OpenFn};
 pub(crate) use fork::Fork;
 pub(crate) use pool::Pool;
 pub(crate) use sequential::Sequential;
@@ -48,6 +50,13 @@ pub enum Strategy {
         /// Most child processes alive at once (at least 1; the CLI's default is 64).
         max_children: usize,
     },
+    /// `loops` event-loop threads (mio), each owning its connections: tens of thousands
+    /// of clients on a few threads. Runs [`Session`](crate::Session) handlers only (a
+    /// blocking `handle()` would stall every client of its loop).
+    Events {
+        /// Number of loop threads (at least 1; default: one per core).
+        loops: usize,
+    },
 }
 
 impl Default for Strategy {
@@ -64,6 +73,7 @@ impl fmt::Display for Strategy {
             Strategy::Threads => f.write_str("threads"),
             Strategy::Pool { workers } => write!(f, "pool:{workers}"),
             Strategy::Fork { max_children } => write!(f, "fork:{max_children}"),
+            Strategy::Events { loops } => write!(f, "events:{loops}"),
         }
     }
 }
@@ -76,7 +86,8 @@ pub const DEFAULT_MAX_CHILDREN: usize = 64;
 impl FromStr for Strategy {
     type Err = String;
 
-    /// Parses `sequential`, `threads`, `pool`, `pool:N`, `fork`, `fork:N`.
+    /// Parses `sequential`, `threads`, `pool`, `pool:N`, `fork`, `fork:N`, `events`,
+    /// `events:N`.
     fn from_str(text: &str) -> Result<Self, String> {
         let (name, count) = match text.split_once(':') {
             Some((name, n)) => {
@@ -96,12 +107,20 @@ impl FromStr for Strategy {
             ("fork", n) => Ok(Strategy::Fork {
                 max_children: n.unwrap_or(DEFAULT_MAX_CHILDREN),
             }),
+            ("events", n) => Ok(Strategy::Events {
+                loops: n.unwrap_or_else(default_loops),
+            }),
             ("sequential" | "threads", Some(_)) => Err(format!("mode {name:?} takes no count")),
             _ => Err(format!(
-                "unknown mode {text:?}: expected sequential, threads, pool[:N] or fork[:N]"
+                "unknown mode {text:?}: expected sequential, threads, pool[:N], fork[:N] or events[:N]"
             )),
         }
     }
+}
+
+/// One event loop per core: the default of `events` without a count.
+pub fn default_loops() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// What `close` does with requests still being served.
@@ -256,6 +275,7 @@ pub(crate) fn dispatcher(
     ctx: Arc<Context>,
     wake: Arc<dyn Fn() + Send + Sync>,
     listener_fd: std::os::fd::RawFd,
+    open: Option<OpenFn>,
 ) -> std::io::Result<Box<dyn Dispatch>> {
     Ok(match strategy {
         Strategy::Sequential => Box::new(Sequential::new(ctx)),
@@ -266,5 +286,25 @@ pub(crate) fn dispatcher(
             fork.close_in_child(listener_fd);
             Box::new(fork)
         }
+        Strategy::Events { loops } => {
+            let open = open.unwrap_or_else(|| {
+                Arc::new(|_: &PeerAddr| -> Box<dyn crate::Session> { Box::new(Refuse) })
+            });
+            Box::new(Events::new(ctx, loops, open)?)
+        }
     })
+}
+
+/// Stands in for a missing session factory (datagram endpoints under `events`, where
+/// no stream ever arrives); it closes anything it is given.
+struct Refuse;
+
+impl crate::Session for Refuse {
+    fn on_open(&mut self, out: &mut crate::Output) {
+        out.close();
+    }
+
+    fn on_data(&mut self, _data: &[u8], out: &mut crate::Output) {
+        out.close();
+    }
 }

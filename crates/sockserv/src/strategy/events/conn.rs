@@ -1,0 +1,178 @@
+//! One connection of an event loop: its socket, Session and pending output.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::drive::{is_disconnect, HIGH_WATER};
+use crate::{Output, PeerAddr, Session, Stream, WakeSource};
+
+/// Whether the connection stays open after a step.
+pub(super) enum Step {
+    Open,
+    Done,
+}
+
+pub(super) struct Connection {
+    stream: Stream,
+    peer: PeerAddr,
+    session: Box<dyn Session>,
+    out: Output,
+    wake: Option<WakeSource>,
+    /// The socket may have unread bytes (edge-triggered: remember until WouldBlock).
+    read_ready: bool,
+    /// The peer's FIN arrived (reported by an event); reads go on until EOF.
+    peer_closed: bool,
+    eof: bool,
+    writing: bool,
+}
+
+impl Connection {
+    pub fn register(
+        stream: Stream,
+        peer: PeerAddr,
+        session: Box<dyn Session>,
+        registry: &Registry,
+        token: Token,
+    ) -> io::Result<Connection> {
+        stream.set_nonblocking(true)?;
+        registry.register(
+            &mut SourceFd(&stream.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        )?;
+        Ok(Connection {
+            stream,
+            peer,
+            session,
+            out: Output::new(),
+            wake: None,
+            read_ready: true,
+            peer_closed: false,
+            eof: false,
+            writing: false,
+        })
+    }
+
+    pub fn peer(&self) -> &PeerAddr {
+        &self.peer
+    }
+
+    /// Opens the Session; `notify` is how its waker reaches this loop.
+    pub fn open(
+        &mut self,
+        notify: impl Fn() + Send + Sync + 'static,
+        buf: &mut [u8],
+    ) -> io::Result<Step> {
+        self.session.on_open(&mut self.out);
+        if let Some(source) = self.out.wake_source() {
+            source.set_notify(notify);
+            self.wake = Some(source);
+        }
+        self.pump(buf)
+    }
+
+    /// A readiness event; `read_closed`: the peer's FIN (or an error) is already here.
+    pub fn on_ready(
+        &mut self,
+        readable: bool,
+        read_closed: bool,
+        buf: &mut [u8],
+    ) -> io::Result<Step> {
+        self.read_ready |= readable || read_closed;
+        self.peer_closed |= read_closed;
+        self.pump(buf)
+    }
+
+    pub fn on_wake(&mut self, buf: &mut [u8]) -> io::Result<Step> {
+        if self.wake.as_ref().is_some_and(WakeSource::take) {
+            self.session.on_wake(&mut self.out);
+        }
+        self.pump(buf)
+    }
+
+    /// Reads what is there (unless output is backed up), feeds the Session, writes.
+    fn pump(&mut self, buf: &mut [u8]) -> io::Result<Step> {
+        while self.can_read() {
+            match (&self.stream).read(buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.session.on_eof(&mut self.out);
+                }
+                Ok(n) => {
+                    // A short read drained the socket: with edge-triggered readiness a new
+                    // event comes when more arrives, so skip the read that would say EAGAIN
+                    // (unless the FIN already came: no event would announce the EOF).
+                    self.read_ready = n == buf.len() || self.peer_closed;
+                    self.session.on_data(&buf[..n], &mut self.out);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.read_ready = false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if is_disconnect(&e) => return Ok(Step::Done),
+                Err(e) => return Err(e),
+            }
+            // Writing after every read keeps latency low and output below the high-water
+            // mark; once the peer drains it, reading resumes in this same loop.
+            if self.flush()? {
+                return Ok(Step::Done);
+            }
+        }
+        if self.flush()? {
+            return Ok(Step::Done);
+        }
+        if self.out.pending().is_empty() && (self.out.is_closing() || self.eof) {
+            return Ok(Step::Done);
+        }
+        Ok(Step::Open)
+    }
+
+    /// Whether to read now: bytes may be waiting and output is not backed up.
+    fn can_read(&self) -> bool {
+        self.read_ready
+            && !self.eof
+            && !self.out.is_closing()
+            && self.out.pending().len() < HIGH_WATER
+    }
+
+    /// Writes pending output until the socket is full; true if the peer is gone.
+    fn flush(&mut self) -> io::Result<bool> {
+        while !self.out.pending().is_empty() {
+            match (&self.stream).write(self.out.pending()) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.out.consume(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if is_disconnect(&e) => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Asks for writability only while output is pending.
+    pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let want = !self.out.pending().is_empty();
+        if want != self.writing {
+            self.writing = want;
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            registry.reregister(&mut SourceFd(&self.stream.as_raw_fd()), token, interest)?;
+        }
+        Ok(())
+    }
+
+    /// Half-closes (the peer reads every byte sent, then EOF) and closes; tells the Session.
+    pub fn close(mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut SourceFd(&self.stream.as_raw_fd()));
+        let _ = self.stream.shutdown(Shutdown::Write);
+        // A panic in on_close must not take the loop down; the connection is gone anyway.
+        let _ = catch_unwind(AssertUnwindSafe(|| self.session.on_close()));
+    }
+}

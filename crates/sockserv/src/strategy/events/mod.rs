@@ -1,0 +1,296 @@
+//! Per-core event loops (mio): each loop thread owns its connections outright and drives
+//! their Sessions from readiness events.
+//!
+//! The serving thread accepts and hands each connection to the next loop round-robin
+//! (a mailbox and a waker per loop; the cost is per connection, never per message). On
+//! the hot path a loop takes no lock and allocates nothing: one read buffer per loop,
+//! each connection's output buffer reused, write interest registered only while output
+//! is pending. Datagram endpoints are served in the serving thread itself (a datagram
+//! Session is one short callback, so a second hop would cost more than it saves).
+
+mod conn;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+
+use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
+use slab::Slab;
+
+use self::conn::{Connection, Step};
+use super::threads::Running;
+use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
+use crate::{PeerAddr, Session, Stream};
+
+/// Opens a type-erased Session for a new connection.
+pub(crate) type OpenFn = Arc<dyn Fn(&PeerAddr) -> Box<dyn Session> + Send + Sync>;
+
+const RUN: u8 = 0;
+const DRAIN: u8 = 1;
+const STOP_NOW: u8 = 2;
+const WAKE: Token = Token(usize::MAX);
+
+/// What the serving thread and the wakers share with one loop.
+struct Mailbox {
+    waker: Waker,
+    incoming: Mutex<Vec<(Stream, PeerAddr)>>,
+    woken: Mutex<Vec<usize>>,
+    stop: AtomicU8,
+}
+
+impl Mailbox {
+    fn wake(&self) {
+        // Fails only once the loop's poller is gone, when nothing is left to wake.
+        let _ = self.waker.wake();
+    }
+}
+
+pub(crate) struct Events {
+    loops: Vec<(Arc<Mailbox>, Option<JoinHandle<()>>)>,
+    next: usize,
+    ctx: Arc<Context>,
+    running: Arc<Running>,
+}
+
+impl Events {
+    pub fn new(ctx: Arc<Context>, loops: usize, open: OpenFn) -> std::io::Result<Events> {
+        let running = Arc::new(Running::default());
+        let mut events = Events {
+            loops: Vec::with_capacity(loops),
+            next: 0,
+            ctx,
+            running,
+        };
+        for i in 0..loops {
+            let poll = Poll::new()?;
+            let mailbox = Arc::new(Mailbox {
+                waker: Waker::new(poll.registry(), WAKE)?,
+                incoming: Mutex::default(),
+                woken: Mutex::default(),
+                stop: AtomicU8::new(RUN),
+            });
+            let event_loop = EventLoop {
+                poll,
+                mailbox: Arc::clone(&mailbox),
+                conns: Slab::new(),
+                open: Arc::clone(&open),
+                ctx: Arc::clone(&events.ctx),
+                running: Arc::clone(&events.running),
+                buf: vec![0; 64 * 1024].into_boxed_slice(),
+            };
+            let handle = thread::Builder::new()
+                .name(format!("sockserv-loop-{i}"))
+                .spawn(move || event_loop.run());
+            match handle {
+                Ok(h) => events.loops.push((mailbox, Some(h))),
+                Err(e) => {
+                    events.stop_loops(STOP_NOW);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    fn stop_loops(&mut self, how: u8) {
+        for (mailbox, _) in &self.loops {
+            mailbox.stop.fetch_max(how, Ordering::AcqRel);
+            mailbox.wake();
+        }
+    }
+
+    fn join_loops(&mut self) {
+        for (_, handle) in &mut self.loops {
+            if let Some(handle) = handle.take() {
+                // Session panics are caught inside the loop; nothing new to report here.
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Dispatch for Events {
+    fn has_capacity(&mut self) -> bool {
+        true
+    }
+
+    fn dispatch(&mut self, job: Job, _registry: &Registry) {
+        match job {
+            Job::Stream { stream, peer } => {
+                let (mailbox, _) = &self.loops[self.next];
+                self.next = (self.next + 1) % self.loops.len();
+                self.running.add(1);
+                mailbox
+                    .incoming
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((stream, peer));
+                mailbox.wake();
+            }
+            datagram @ Job::Datagram { .. } => {
+                self.ctx.run(datagram);
+            }
+        }
+    }
+
+    fn active(&self) -> usize {
+        self.running.get()
+    }
+
+    fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
+        let report = match policy {
+            // A loop cannot be left running detached from its server: stop at once.
+            ClosePolicy::Detach => CloseReport {
+                finished: 0,
+                left: self.running.get(),
+            },
+            policy => {
+                self.stop_loops(DRAIN);
+                self.running.wait_idle(policy)
+            }
+        };
+        self.stop_loops(STOP_NOW);
+        self.join_loops();
+        report
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.stop_loops(STOP_NOW);
+    }
+}
+
+/// One loop thread: its poller and the connections it owns.
+struct EventLoop {
+    poll: Poll,
+    mailbox: Arc<Mailbox>,
+    conns: Slab<Connection>,
+    open: OpenFn,
+    ctx: Arc<Context>,
+    running: Arc<Running>,
+    buf: Box<[u8]>,
+}
+
+impl EventLoop {
+    fn run(mut self) {
+        let mut events = MioEvents::with_capacity(1024);
+        loop {
+            if let Err(e) = self.poll.poll(&mut events, None) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "event loop poll failed; closing its connections");
+                    break;
+                }
+            }
+            for event in events.iter() {
+                if event.token() == WAKE {
+                    continue;
+                }
+                let key = event.token().0;
+                let readable = event.is_readable();
+                let closed = event.is_read_closed() || event.is_error();
+                self.step(key, |conn, buf| conn.on_ready(readable, closed, buf));
+            }
+            self.take_incoming();
+            self.take_woken();
+            match self.mailbox.stop.load(Ordering::Acquire) {
+                STOP_NOW => break,
+                DRAIN if self.conns.is_empty() => break,
+                _ => {}
+            }
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.close(key);
+        }
+    }
+
+    fn take_incoming(&mut self) {
+        let incoming = std::mem::take(
+            &mut *self
+                .mailbox
+                .incoming
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for (stream, peer) in incoming {
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            let session = (self.open)(&peer);
+            match Connection::register(
+                stream,
+                peer.clone(),
+                session,
+                self.poll.registry(),
+                Token(key),
+            ) {
+                Ok(conn) => {
+                    entry.insert(conn);
+                    let mailbox = Arc::clone(&self.mailbox);
+                    let notify = move || {
+                        mailbox
+                            .woken
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(key);
+                        mailbox.wake();
+                    };
+                    self.step(key, |conn, buf| conn.open(notify, buf));
+                }
+                Err(e) => {
+                    self.running.add(-1);
+                    self.ctx.report(peer, crate::Failure::Handler(e));
+                }
+            }
+        }
+    }
+
+    fn take_woken(&mut self) {
+        let woken = std::mem::take(
+            &mut *self
+                .mailbox
+                .woken
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for key in woken {
+            self.step(key, |conn, buf| conn.on_wake(buf));
+        }
+    }
+
+    /// Runs one step of a connection's Session, containing its errors and panics.
+    fn step(
+        &mut self,
+        key: usize,
+        f: impl FnOnce(&mut Connection, &mut [u8]) -> std::io::Result<Step>,
+    ) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let buf = &mut self.buf;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn, buf)));
+        let failure = match outcome {
+            Ok(Ok(Step::Open)) => match conn.update_interest(self.poll.registry(), Token(key)) {
+                Ok(()) => return,
+                Err(e) => Some(crate::Failure::Handler(e)),
+            },
+            Ok(Ok(Step::Done)) => None,
+            Ok(Err(e)) => Some(crate::Failure::Handler(e)),
+            Err(payload) => Some(crate::Failure::Panic(crate::error::panic_message(
+                &*payload,
+            ))),
+        };
+        let peer = conn.peer().clone();
+        self.close(key);
+        if let Some(failure) = failure {
+            self.ctx.report(peer, failure);
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(conn) = self.conns.try_remove(key) {
+            conn.close(self.poll.registry());
+            self.running.add(-1);
+        }
+    }
+}

@@ -36,8 +36,8 @@ pub enum Command {
     /// several terminals. Each client is `guestN` until it picks a nick. Commands:
     /// /nick NAME, /who, /me TEXT, /quit, /help. A client that stops reading is
     /// disconnected once --max-queue bytes wait for it; nobody else is slowed down.
-    /// Works on tcp:// and unix: endpoints in the threads and pool modes (under pool:N at
-    /// most N members are served at once: each holds a worker). Not under fork: processes
+    /// Works on tcp:// and unix: endpoints in the threads, pool and events modes (under
+    /// pool:N at most N members are served at once: each holds a worker). Not under fork: processes
     /// share no memory, so a forked room could not reach the other members.
     Chat(ChatArgs),
     /// Connect to a server: stdin goes to it, what it sends comes to stdout.
@@ -101,6 +101,8 @@ pub struct ServeArgs {
     /// threads: a thread per client (ThreadingMixIn), no limit.
     /// pool or pool:N: N worker threads (default 16); more clients wait until one is free.
     /// fork or fork:N: a process per client (ForkingMixIn), at most N at once (default 64).
+    /// events or events:N: N event-loop threads (default: one per core) serve every
+    /// client without a thread each; the choice for thousands of clients.
     #[arg(long, short = 'm', value_name = "MODE", default_value = "threads", value_parser = parse_mode)]
     pub mode: Strategy,
 

@@ -44,6 +44,7 @@ pub struct Builder {
     close_policy: ClosePolicy,
     settings: ConnSettings,
     max_packet_size: usize,
+    max_connections: Option<usize>,
     handler: Option<Handler>,
     verify: Option<Arc<VerifyFn>>,
     on_error: ErrorHook,
@@ -68,6 +69,7 @@ impl Builder {
             close_policy: ClosePolicy::default(),
             settings: ConnSettings::default(),
             max_packet_size: 8192,
+            max_connections: None,
             handler: None,
             verify: None,
             on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
@@ -167,6 +169,14 @@ impl Builder {
         self
     }
 
+    /// Serves at most `limit` connections (or datagrams) at once. The next client waits in
+    /// the listen backlog — it is not accepted, so never dropped — and is accepted as soon
+    /// as one ends. Default: no limit beyond the strategy's own (`pool:N`, `fork:N`).
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.max_connections = Some(limit.max(1));
+        self
+    }
+
     /// Accepts or rejects each peer before any handler runs (Python's `verify_request`).
     /// A rejected connection is closed at once (the client reads EOF); a panic in the
     /// hook rejects too and is reported.
@@ -211,6 +221,7 @@ impl Builder {
             close_policy,
             settings,
             max_packet_size,
+            max_connections,
             handler,
             verify,
             on_error,
@@ -295,7 +306,15 @@ impl Builder {
             let control = Arc::clone(&control);
             Arc::new(move || control.wake())
         };
-        let dispatch = dispatcher(strategy, ctx, wake, listener.as_raw_fd(), open).map_err(io)?;
+        let dispatch = dispatcher(
+            strategy,
+            ctx,
+            wake,
+            listener.as_raw_fd(),
+            open,
+            max_connections,
+        )
+        .map_err(io)?;
         let hooks = Hooks {
             verify,
             on_error,

@@ -65,14 +65,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Bind { source, .. } | Error::Io { source, .. } => Some(source),
-            Error::Unsupported { .. } | Error::NoHandler => None,
-        }
-    }
-}
+/// `source()` is `None`: `Display` already ends with the OS error, and returning it here
+/// too would print it twice in error chains (`anyhow`'s `{:#}`). The `io::Error` stays
+/// reachable through the variants' `source` fields.
+impl std::error::Error for Error {}
 
 /// What went wrong with one connection or datagram, as given to the error hook.
 #[derive(Debug)]

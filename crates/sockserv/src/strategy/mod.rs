@@ -3,6 +3,7 @@
 mod events;
 mod fork;
 mod pool;
+mod running;
 mod sequential;
 mod threads;
 
@@ -252,7 +253,8 @@ impl Context {
 /// A strategy's moving parts, driven by the serve loop.
 pub(crate) trait Dispatch: Send {
     /// Whether another request can be taken now; when false the loop stops accepting
-    /// until [`Dispatch::wake_on_capacity`]'s wake-up (or an event of its own) arrives.
+    /// (clients wait in the backlog) until the strategy wakes it: a request ended, or an
+    /// event of its own (a child exited) arrived.
     fn has_capacity(&mut self) -> bool;
     /// Serves `job` (inline, on a thread, or in a child).
     fn dispatch(&mut self, job: Job, registry: &Registry);
@@ -276,13 +278,15 @@ pub(crate) fn dispatcher(
     wake: Arc<dyn Fn() + Send + Sync>,
     listener_fd: std::os::fd::RawFd,
     open: Option<OpenFn>,
+    max_connections: Option<usize>,
 ) -> std::io::Result<Box<dyn Dispatch>> {
+    let limit = max_connections.unwrap_or(usize::MAX);
     Ok(match strategy {
         Strategy::Sequential => Box::new(Sequential::new(ctx)),
-        Strategy::Threads => Box::new(Threads::new(ctx)),
-        Strategy::Pool { workers } => Box::new(Pool::new(ctx, workers, wake)?),
+        Strategy::Threads => Box::new(Threads::new(ctx, limit, wake)),
+        Strategy::Pool { workers } => Box::new(Pool::new(ctx, workers.min(limit), wake)?),
         Strategy::Fork { max_children } => {
-            let mut fork = Fork::new(ctx, max_children);
+            let mut fork = Fork::new(ctx, max_children.min(limit));
             fork.close_in_child(listener_fd);
             Box::new(fork)
         }
@@ -290,7 +294,7 @@ pub(crate) fn dispatcher(
             let open = open.unwrap_or_else(|| {
                 Arc::new(|_: &PeerAddr| -> Box<dyn crate::Session> { Box::new(Refuse) })
             });
-            Box::new(Events::new(ctx, loops, open)?)
+            Box::new(Events::new(ctx, loops, open, limit, wake)?)
         }
     })
 }

@@ -2,22 +2,19 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use mio::Registry;
 
-use super::threads::Running;
+use super::running::Running;
 use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
 
 struct Queue {
     jobs: Mutex<Jobs>,
     ready: Condvar,
-    /// Requests queued or being served, for close and `active()`.
+    /// Requests queued or being served: room checks, close and `active()`.
     running: Running,
-    /// The serve loop found no free worker and waits for a wake-up.
-    acceptor_waiting: AtomicBool,
 }
 
 #[derive(Default)]
@@ -42,8 +39,7 @@ impl Pool {
         let shared = Arc::new(Queue {
             jobs: Mutex::default(),
             ready: Condvar::new(),
-            running: Running::default(),
-            acceptor_waiting: AtomicBool::new(false),
+            running: Running::new(wake),
         });
         let mut pool = Pool {
             shared,
@@ -53,10 +49,9 @@ impl Pool {
         for i in 0..workers {
             let shared = Arc::clone(&pool.shared);
             let ctx = Arc::clone(&ctx);
-            let wake = Arc::clone(&wake);
             let handle = thread::Builder::new()
                 .name(format!("sockserv-pool-{i}"))
-                .spawn(move || work(&shared, &ctx, &*wake));
+                .spawn(move || work(&shared, &ctx));
             match handle {
                 Ok(h) => pool.handles.push(h),
                 Err(e) => {
@@ -90,7 +85,7 @@ impl Pool {
     }
 }
 
-fn work(shared: &Queue, ctx: &Context, wake: &(dyn Fn() + Send + Sync)) {
+fn work(shared: &Queue, ctx: &Context) {
     loop {
         let job = {
             let mut jobs = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner);
@@ -114,29 +109,17 @@ fn work(shared: &Queue, ctx: &Context, wake: &(dyn Fn() + Send + Sync)) {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .busy -= 1;
-        shared.running.add(-1);
-        if shared.acceptor_waiting.swap(false, Ordering::AcqRel) {
-            wake();
-        }
+        shared.running.end();
     }
 }
 
 impl Dispatch for Pool {
     fn has_capacity(&mut self) -> bool {
-        let jobs = self
-            .shared
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let free = jobs.queue.len() + jobs.busy < self.workers;
-        if !free {
-            self.shared.acceptor_waiting.store(true, Ordering::Release);
-        }
-        free
+        self.shared.running.has_room(self.workers)
     }
 
     fn dispatch(&mut self, job: Job, _registry: &Registry) {
-        self.shared.running.add(1);
+        self.shared.running.start();
         self.shared
             .jobs
             .lock()

@@ -1,76 +1,26 @@
 //! A thread per request (Python's `ThreadingMixIn`), counted so close can join them.
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
 
 use mio::Registry;
 
+use super::running::Running;
 use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
 use crate::error::Failure;
-
-/// The number of requests running, and a condvar signalled whenever one ends. Finished
-/// threads leave nothing behind (CPython bpo-37193 kept every thread until close).
-#[derive(Default)]
-pub(crate) struct Running {
-    count: Mutex<usize>,
-    changed: Condvar,
-}
-
-impl Running {
-    pub fn get(&self) -> usize {
-        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn add(&self, delta: isize) {
-        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
-        *count = count.saturating_add_signed(delta);
-        self.changed.notify_all();
-    }
-
-    /// Waits until nothing runs, or the policy's deadline; reports what it saw.
-    pub fn wait_idle(&self, policy: ClosePolicy) -> CloseReport {
-        let deadline = match policy {
-            ClosePolicy::Detach => Some(Instant::now()),
-            ClosePolicy::JoinTimeout(d) => Some(Instant::now() + d),
-            ClosePolicy::Join => None,
-        };
-        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
-        let at_start = *count;
-        while *count > 0 {
-            count = match deadline {
-                None => self
-                    .changed
-                    .wait(count)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                        break;
-                    };
-                    self.changed
-                        .wait_timeout(count, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
-        }
-        CloseReport {
-            finished: at_start - *count,
-            left: *count,
-        }
-    }
-}
 
 pub(crate) struct Threads {
     ctx: Arc<Context>,
     running: Arc<Running>,
+    limit: usize,
 }
 
 impl Threads {
-    pub fn new(ctx: Arc<Context>) -> Self {
+    pub fn new(ctx: Arc<Context>, limit: usize, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
         Threads {
             ctx,
-            running: Arc::default(),
+            running: Arc::new(Running::new(wake)),
+            limit,
         }
     }
 }
@@ -80,19 +30,19 @@ struct Done(Arc<Running>);
 
 impl Drop for Done {
     fn drop(&mut self) {
-        self.0.add(-1);
+        self.0.end();
     }
 }
 
 impl Dispatch for Threads {
     fn has_capacity(&mut self) -> bool {
-        true
+        self.running.has_room(self.limit)
     }
 
     fn dispatch(&mut self, job: Job, _registry: &Registry) {
         let peer = job.peer().clone();
         let ctx = Arc::clone(&self.ctx);
-        self.running.add(1);
+        self.running.start();
         let done = Done(Arc::clone(&self.running));
         // The job moves into the closure; if spawning fails the closure (and with it the
         // connection) is dropped, which closes it.

@@ -18,7 +18,7 @@ use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
 use slab::Slab;
 
 use self::conn::{Connection, Step};
-use super::threads::Running;
+use super::running::Running;
 use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
 use crate::{PeerAddr, Session, Stream};
 
@@ -46,6 +46,8 @@ impl Mailbox {
 }
 
 pub(crate) struct Events {
+    /// Most connections served at once (`max_connections`).
+    limit: usize,
     loops: Vec<(Arc<Mailbox>, Option<JoinHandle<()>>)>,
     next: usize,
     ctx: Arc<Context>,
@@ -53,13 +55,20 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    pub fn new(ctx: Arc<Context>, loops: usize, open: OpenFn) -> std::io::Result<Events> {
-        let running = Arc::new(Running::default());
+    pub fn new(
+        ctx: Arc<Context>,
+        loops: usize,
+        open: OpenFn,
+        limit: usize,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> std::io::Result<Events> {
+        let running = Arc::new(Running::new(wake));
         let mut events = Events {
             loops: Vec::with_capacity(loops),
             next: 0,
             ctx,
             running,
+            limit,
         };
         for i in 0..loops {
             let poll = Poll::new()?;
@@ -111,7 +120,7 @@ impl Events {
 
 impl Dispatch for Events {
     fn has_capacity(&mut self) -> bool {
-        true
+        self.running.has_room(self.limit)
     }
 
     fn dispatch(&mut self, job: Job, _registry: &Registry) {
@@ -119,7 +128,7 @@ impl Dispatch for Events {
             Job::Stream { stream, peer } => {
                 let (mailbox, _) = &self.loops[self.next];
                 self.next = (self.next + 1) % self.loops.len();
-                self.running.add(1);
+                self.running.start();
                 mailbox
                     .incoming
                     .lock()
@@ -238,7 +247,7 @@ impl EventLoop {
                     self.step(key, |conn, buf| conn.open(notify, buf));
                 }
                 Err(e) => {
-                    self.running.add(-1);
+                    self.running.end();
                     self.ctx.report(peer, crate::Failure::Handler(e));
                 }
             }
@@ -290,7 +299,7 @@ impl EventLoop {
     fn close(&mut self, key: usize) {
         if let Some(conn) = self.conns.try_remove(key) {
             conn.close(self.poll.registry());
-            self.running.add(-1);
+            self.running.end();
         }
     }
 }

@@ -1,0 +1,271 @@
+//! `sockserv echo` end to end: the real binary, real sockets, real signals.
+
+mod util;
+
+use std::io::{ErrorKind, Read};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use sockserv::Endpoint;
+use util::{datagram_round_trip, payload, run, Client, Server, MODES, WAIT};
+
+/// Every mode, every transport, all four endpoints in one process: 100 KB echoed through
+/// a half-close on the streams, a datagram echoed on the others; then SIGTERM ends it
+/// with status 0 and removes both Unix socket files.
+#[test]
+fn every_mode_echoes_on_every_transport_then_sigterm_exits_cleanly() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let unix = dir.path().join("echo.sock");
+        let unixgram = dir.path().join("echo-dgram.sock");
+        let unix_url = format!("unix:{}", unix.display());
+        let unixgram_url = format!("unixgram:{}", unixgram.display());
+        let mut server = Server::start(
+            &[
+                "echo",
+                "--mode",
+                mode,
+                "--listen",
+                "tcp://127.0.0.1:0",
+                "--listen",
+                "udp://127.0.0.1:0",
+                "--listen",
+                &unix_url,
+                "--listen",
+                &unixgram_url,
+            ],
+            4,
+        );
+        let schemes: Vec<_> = server.endpoints.iter().map(Endpoint::scheme).collect();
+        assert_eq!(schemes, ["tcp", "udp", "unix", "unixgram"], "mode {mode}");
+
+        let data = payload(100 * 1024);
+        for endpoint in &server.endpoints {
+            if endpoint.is_datagram() {
+                let reply = datagram_round_trip(endpoint, dir.path(), b"hello datagram");
+                assert_eq!(reply, b"hello datagram", "mode {mode}, {endpoint}");
+            } else {
+                // Twice: the server is still there after the first client left.
+                for _ in 0..2 {
+                    let echoed = Client::connect(endpoint).echo_half_close(data.clone());
+                    assert_eq!(echoed.len(), data.len(), "mode {mode}, {endpoint}");
+                    assert!(echoed == data, "mode {mode}, {endpoint}: echo differs");
+                }
+            }
+        }
+        assert!(unix.exists() && unixgram.exists());
+
+        server.signal("TERM");
+        let status = server.wait(WAIT);
+        assert!(status.success(), "mode {mode}: exit status {status}");
+        assert!(
+            !unix.exists(),
+            "mode {mode}: {} left behind",
+            unix.display()
+        );
+        assert!(
+            !unixgram.exists(),
+            "mode {mode}: {} left behind",
+            unixgram.display()
+        );
+    }
+}
+
+/// Several clients at once: the concurrent modes serve a second client while the first
+/// stays connected.
+#[test]
+fn concurrent_modes_serve_a_second_client_while_the_first_is_connected() {
+    for mode in ["threads", "pool:4", "fork:4"] {
+        let server = Server::start(&["echo", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
+        let endpoint = &server.endpoints[0];
+        let mut first = Client::connect(endpoint);
+        assert_eq!(first.round_trip(b"first\n"), b"first\n", "mode {mode}");
+        let mut second = Client::connect(endpoint);
+        assert_eq!(second.round_trip(b"second\n"), b"second\n", "mode {mode}");
+        assert_eq!(first.round_trip(b"again\n"), b"again\n", "mode {mode}");
+    }
+}
+
+/// The notes' observation: under `sequential` a second client waits until the first
+/// one leaves, then it is served.
+#[test]
+fn sequential_serves_one_client_at_a_time() {
+    let server = Server::start(&["echo", "-m", "sequential", "-l", "tcp://127.0.0.1:0"], 1);
+    let endpoint = &server.endpoints[0];
+    let mut first = Client::connect(endpoint);
+    assert_eq!(first.round_trip(b"first\n"), b"first\n");
+
+    let mut second = Client::connect(endpoint); // sits in the listen backlog
+    std::io::Write::write_all(&mut second, b"second\n").unwrap();
+    second.set_timeout(Some(Duration::from_millis(300)));
+    let mut buf = [0; 16];
+    let err = second
+        .read(&mut buf)
+        .expect_err("the second client must not be served while the first is connected");
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{err}"
+    );
+
+    drop(first);
+    second.set_timeout(Some(WAIT));
+    let mut reply = [0; 7];
+    second.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"second\n");
+}
+
+/// Port 0 asks the OS for a port; the `listening on` line reports the real one, and it
+/// is the one that answers.
+#[test]
+fn port_zero_is_reported_with_the_real_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["echo", "-l", "127.0.0.1:0", "-l", "udp://127.0.0.1:0"], 2);
+    let tcp = &server.endpoints[0];
+    let udp = &server.endpoints[1];
+    assert_ne!(tcp.socket_addr().unwrap().port(), 0, "{tcp}");
+    assert_ne!(udp.socket_addr().unwrap().port(), 0, "{udp}");
+    assert_eq!(
+        Client::connect(tcp).echo_half_close(b"ping".to_vec()),
+        b"ping"
+    );
+    assert_eq!(datagram_round_trip(udp, dir.path(), b"ping"), b"ping");
+}
+
+/// The first SIGINT starts the drain, which waits for a connected client; a second
+/// SIGINT ends the process at once instead of waiting out the drain timeout.
+#[test]
+fn second_sigint_during_drain_exits_at_once() {
+    let mut server = Server::start(
+        &[
+            "echo",
+            "-m",
+            "threads",
+            "--drain-timeout",
+            "60s",
+            "-l",
+            "tcp://127.0.0.1:0",
+        ],
+        1,
+    );
+    let mut client = Client::connect(&server.endpoints[0]);
+    // The echo proves the connection is being served, so the drain has to wait for it.
+    assert_eq!(client.round_trip(b"hold\n"), b"hold\n");
+
+    server.signal("INT");
+    server.wait_for_line("shutting down");
+    assert!(
+        !server.has_exited(),
+        "the drain must wait for the connected client"
+    );
+
+    let start = Instant::now();
+    server.signal("INT");
+    let status = server.wait(WAIT);
+    let took = start.elapsed();
+    assert!(!status.success(), "an interrupted drain is not a success");
+    assert!(
+        took < Duration::from_secs(5),
+        "the second SIGINT took {took:?}"
+    );
+    drop(client);
+}
+
+/// A client still connected when the drain timeout expires is cut off; the process
+/// still exits 0 and says so.
+#[test]
+fn drain_timeout_cuts_off_an_idle_client() {
+    let mut server = Server::start(
+        &[
+            "echo",
+            "-m",
+            "pool:2",
+            "--drain-timeout",
+            "200ms",
+            "-l",
+            "tcp://127.0.0.1:0",
+        ],
+        1,
+    );
+    let mut client = Client::connect(&server.endpoints[0]);
+    assert_eq!(client.round_trip(b"hold\n"), b"hold\n");
+    server.signal("TERM");
+    let status = server.wait(WAIT);
+    assert!(status.success(), "exit status {status}");
+    server.wait_for_line("cut off after the drain timeout");
+}
+
+/// Bad flags end the process with a non-zero status and an `error:` line naming the
+/// offending value.
+#[test]
+fn bad_flags_are_refused_with_one_error_line() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["echo", "--mode", "bogus"], "bogus"),
+        (&["echo", "--listen", "http://x"], "http://x"),
+        (&["echo", "--mode", "pool:0"], "pool:0"),
+        (&["echo", "--drain-timeout", "5y"], "5y"),
+    ];
+    for (args, culprit) in cases {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<_> = stderr.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: one error line, got {stderr:?}");
+        assert!(
+            errors[0].contains(culprit),
+            "{args:?}: the error names {culprit:?}: {stderr:?}"
+        );
+    }
+}
+
+/// A port in use: non-zero status, one line naming the endpoint and the OS error once.
+#[test]
+fn address_in_use_is_one_line_naming_the_endpoint_and_the_os_error_once() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://{}", taken.local_addr().unwrap());
+    let out = run(&["echo", "-l", &url]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    assert!(lines[0].contains(&url), "names {url}: {stderr:?}");
+    assert!(lines[0].contains("in use"), "says why: {stderr:?}");
+    assert_eq!(
+        lines[0].matches("os error").count(),
+        1,
+        "the OS error once: {stderr:?}"
+    );
+}
+
+/// A Unix path served by another process: the second server fails naming the path and
+/// leaves the first one's socket file alone; an endpoint the failed process had already
+/// bound is released (its file removed).
+#[test]
+fn unix_path_in_use_fails_without_touching_the_live_socket_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.sock");
+    let other = dir.path().join("other.sock");
+    let live_url = format!("unix:{}", live.display());
+    let other_url = format!("unix:{}", other.display());
+    let first = Server::start(&["echo", "-l", &live_url], 1);
+
+    let out = run(&["echo", "-l", &other_url, "-l", &live_url]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&live_url), "names {live_url}: {stderr:?}");
+    assert!(live.exists(), "the live server's socket file is kept");
+    assert!(!other.exists(), "the failed process removed what it bound");
+
+    let echoed = Client::connect(&first.endpoints[0]).echo_half_close(b"still here".to_vec());
+    assert_eq!(echoed, b"still here");
+}
+
+/// `sockserv echo --help` documents every mode.
+#[test]
+fn echo_help_mentions_every_mode() {
+    let out = run(&["echo", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for mode in ["sequential", "threads", "pool", "fork", "--drain-timeout"] {
+        assert!(help.contains(mode), "--help mentions {mode}: {help}");
+    }
+}

@@ -1,0 +1,92 @@
+//! [`Running`]: how many requests are being served, with room checks and joins.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Instant;
+
+use super::{ClosePolicy, CloseReport};
+
+/// The number of requests running (or queued for a worker), a condvar signalled whenever
+/// one ends, and a wake-up for a serve loop that stopped accepting for lack of room.
+/// Finished requests leave nothing behind (CPython bpo-37193 kept every thread until
+/// close).
+pub(crate) struct Running {
+    count: Mutex<usize>,
+    changed: Condvar,
+    /// The serve loop found no room and waits for `wake`.
+    waiting: AtomicBool,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Running {
+    pub fn new(wake: Arc<dyn Fn() + Send + Sync>) -> Running {
+        Running {
+            count: Mutex::new(0),
+            changed: Condvar::new(),
+            waiting: AtomicBool::new(false),
+            wake,
+        }
+    }
+
+    pub fn get(&self) -> usize {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether fewer than `limit` run; if not, the next end wakes the serve loop.
+    pub fn has_room(&self, limit: usize) -> bool {
+        let count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = *count < limit;
+        if !room {
+            // Set under the lock: an end that decrements after this sees the flag.
+            self.waiting.store(true, Ordering::Release);
+        }
+        room
+    }
+
+    pub fn start(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
+    pub fn end(&self) {
+        {
+            let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+            *count = count.saturating_sub(1);
+            self.changed.notify_all();
+        }
+        if self.waiting.swap(false, Ordering::AcqRel) {
+            (self.wake)();
+        }
+    }
+
+    /// Waits until nothing runs, or the policy's deadline; reports what it saw.
+    pub fn wait_idle(&self, policy: ClosePolicy) -> CloseReport {
+        let deadline = match policy {
+            ClosePolicy::Detach => Some(Instant::now()),
+            ClosePolicy::JoinTimeout(d) => Some(Instant::now() + d),
+            ClosePolicy::Join => None,
+        };
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let at_start = *count;
+        while *count > 0 {
+            count = match deadline {
+                None => self
+                    .changed
+                    .wait(count)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    self.changed
+                        .wait_timeout(count, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        CloseReport {
+            finished: at_start - *count,
+            left: *count,
+        }
+    }
+}

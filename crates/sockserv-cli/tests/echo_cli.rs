@@ -75,7 +75,7 @@ fn every_mode_echoes_on_every_transport_then_sigterm_exits_cleanly() {
 /// stays connected.
 #[test]
 fn concurrent_modes_serve_a_second_client_while_the_first_is_connected() {
-    for mode in ["threads", "pool:4", "fork:4"] {
+    for mode in ["threads", "pool:4", "fork:4", "events:2"] {
         let server = Server::start(&["echo", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
         let endpoint = &server.endpoints[0];
         let mut first = Client::connect(endpoint);
@@ -265,7 +265,14 @@ fn echo_help_mentions_every_mode() {
     let out = run(&["echo", "--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for mode in ["sequential", "threads", "pool", "fork", "--drain-timeout"] {
+    for mode in [
+        "sequential",
+        "threads",
+        "pool",
+        "fork",
+        "events",
+        "--drain-timeout",
+    ] {
         assert!(help.contains(mode), "--help mentions {mode}: {help}");
     }
 }

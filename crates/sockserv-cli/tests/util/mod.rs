@@ -19,7 +19,14 @@ use sockserv::Endpoint;
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The modes every transport is tested under.
-pub const MODES: [&str; 4] = ["sequential", "threads", "pool:4", "fork:4"];
+pub const MODES: [&str; 6] = [
+    "sequential",
+    "threads",
+    "pool:4",
+    "fork:4",
+    "events:1",
+    "events:2",
+];
 
 /// The built binary under test.
 pub fn sockserv() -> Command {

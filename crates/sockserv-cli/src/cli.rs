@@ -110,6 +110,34 @@ pub struct ServeArgs {
     /// cut off. A second SIGINT exits at once.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Serve at most N clients at once; the next ones wait in the listen backlog (they are
+    /// not refused) and are taken as clients leave. 0: no limit beyond the mode's.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_conns: usize,
+
+    /// Close a connection after this long with no bytes either way. 0 disables.
+    /// Under sequential and pool:N, where a client holds a worker, this bounds how long
+    /// an idle or stalled client can keep it.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Close a connection whose client sends nothing for this long, even while it is
+    /// receiving (a reader that never talks). 0 disables.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+
+    /// Close a connection whose client does not read what we send for this long (our
+    /// output stays stuck). 0 disables.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+}
+
+impl ServeArgs {
+    /// A timeout flag as the library takes it: 0 means none.
+    pub fn limit(timeout: Duration) -> Option<Duration> {
+        (!timeout.is_zero()).then_some(timeout)
+    }
 }
 
 /// `sockserv echo`.

@@ -9,9 +9,18 @@ use std::thread;
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use sockserv::{Builder, ClosePolicy, Endpoint, Server, ShutdownHandle};
+use sockserv::{Builder, ClosePolicy, ConnError, Endpoint, Failure, Server, ShutdownHandle};
 
 use crate::cli::ServeArgs;
+
+/// The error hook: a timed-out client is routine (logged at debug level); anything
+/// else is a warning with the peer's address.
+fn report(err: &ConnError) {
+    match &err.failure {
+        Failure::Handler(e) if e.kind() == std::io::ErrorKind::TimedOut => tracing::debug!("{err}"),
+        _ => tracing::warn!("{err}"),
+    }
+}
 
 /// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them
 /// down on the first SIGINT/SIGTERM (a second SIGINT exits at once). `on_stop` runs when
@@ -25,10 +34,17 @@ pub fn serve_all(
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
     let mut servers = Vec::with_capacity(args.listen.len());
     for endpoint in &args.listen {
-        let server = build(endpoint)
+        let mut builder = build(endpoint)
             .strategy(args.mode)
             .close_policy(ClosePolicy::JoinTimeout(args.drain_timeout))
-            .bind()?;
+            .idle_timeout(ServeArgs::limit(args.idle_timeout))
+            .read_timeout(ServeArgs::limit(args.read_timeout))
+            .write_timeout(ServeArgs::limit(args.write_timeout))
+            .on_error(report);
+        if args.max_conns > 0 {
+            builder = builder.max_connections(args.max_conns);
+        }
+        let server = builder.bind()?;
         servers.push(server);
     }
     for server in &servers {
@@ -65,7 +81,7 @@ pub fn serve_all(
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
                     let report = server.close()?;
-                    if report.left > 0 {
+                    if report.finished + report.left > 0 {
                         eprintln!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",
                             report.finished, report.left

@@ -156,6 +156,15 @@ impl Builder {
         self
     }
 
+    /// Closes a connection after `timeout` with no bytes either way (reported to the error
+    /// hook as a timeout). Under the blocking strategies it bounds every read and write
+    /// like the two timeouts above; event loops check it on a timer. `None` (the default):
+    /// no limit.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
     /// Bounds every write of a connection (a client that does not read).
     pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.settings.write_timeout = timeout;

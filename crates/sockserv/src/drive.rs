@@ -113,6 +113,7 @@ impl Polled {
         let settings = ConnSettings {
             read_timeout: conn.stream().read_timeout()?,
             write_timeout: conn.stream().write_timeout()?,
+            idle_timeout: None,
         };
         conn.stream().set_nonblocking(true)?;
         Ok(Polled {

@@ -169,6 +169,34 @@ impl AsRawFd for Conn {
 pub(crate) struct ConnSettings {
     pub read_timeout: Option<Duration>,
     pub write_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+}
+
+impl ConnSettings {
+    /// The socket timeouts a blocking handler runs with: a blocked read or write is
+    /// bounded by its own timeout and by the idle timeout, whichever is shorter.
+    pub fn socket_timeouts(&self) -> (Option<Duration>, Option<Duration>) {
+        let min = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (
+            min(self.read_timeout, self.idle_timeout),
+            min(self.write_timeout, self.idle_timeout),
+        )
+    }
+}
+
+/// A socket timeout surfaces as `WouldBlock` (EAGAIN); say what it is.
+pub(crate) fn name_timeout(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the peer stayed silent (or did not read) past the timeout",
+        )
+    } else {
+        e
+    }
 }
 
 /// Runs setup/handle/finish on one connection, then half-closes and closes it.
@@ -181,13 +209,14 @@ pub(crate) fn serve_stream(
 ) -> Result<(), Failure> {
     let mut conn = Conn::new(stream, peer);
     let result = run_guarded(|| {
-        conn.set_read_timeout(settings.read_timeout)?;
-        conn.set_write_timeout(settings.write_timeout)?;
+        let (read, write) = settings.socket_timeouts();
+        conn.set_read_timeout(read)?;
+        conn.set_write_timeout(write)?;
         handler.setup(&mut conn)?;
         let handled = catch_unwind(AssertUnwindSafe(|| handler.handle(&mut conn)));
         let finished = handler.finish(&mut conn);
         match handled {
-            Ok(result) => result.and(finished),
+            Ok(result) => result.and(finished).map_err(name_timeout),
             Err(payload) => std::panic::resume_unwind(payload),
         }
     });

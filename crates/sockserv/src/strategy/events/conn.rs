@@ -4,6 +4,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -29,6 +30,9 @@ pub(super) struct Connection {
     peer_closed: bool,
     eof: bool,
     writing: bool,
+    /// When bytes last came in, and when output last made progress (or started waiting).
+    last_read: Instant,
+    last_write: Instant,
 }
 
 impl Connection {
@@ -55,6 +59,8 @@ impl Connection {
             peer_closed: false,
             eof: false,
             writing: false,
+            last_read: Instant::now(),
+            last_write: Instant::now(),
         })
     }
 
@@ -104,6 +110,7 @@ impl Connection {
                     self.session.on_eof(&mut self.out);
                 }
                 Ok(n) => {
+                    self.last_read = Instant::now();
                     // A short read drained the socket: with edge-triggered readiness a new
                     // event comes when more arrives, so skip the read that would say EAGAIN
                     // (unless the FIN already came: no event would announce the EOF).
@@ -140,10 +147,17 @@ impl Connection {
 
     /// Writes pending output until the socket is full; true if the peer is gone.
     fn flush(&mut self) -> io::Result<bool> {
+        if !self.writing {
+            // Output was not waiting before this step: the write clock starts now.
+            self.last_write = Instant::now();
+        }
         while !self.out.pending().is_empty() {
             match (&self.stream).write(self.out.pending()) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.out.consume(n),
+                Ok(n) => {
+                    self.last_write = Instant::now();
+                    self.out.consume(n);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if is_disconnect(&e) => return Ok(true),
@@ -151,6 +165,36 @@ impl Connection {
             }
         }
         Ok(false)
+    }
+
+    /// Which timeout this connection has run past at `now`, if any.
+    pub fn expired(
+        &self,
+        now: Instant,
+        settings: &crate::handler::ConnSettings,
+    ) -> Option<io::Error> {
+        let past = |since: Instant, limit: Option<Duration>| {
+            limit.filter(|&l| now.saturating_duration_since(since) > l)
+        };
+        let waiting = !self.out.pending().is_empty();
+        let last_activity = if waiting {
+            self.last_read
+        } else {
+            self.last_read.max(self.last_write)
+        };
+        let (what, limit) = if let Some(l) = past(last_activity, settings.idle_timeout) {
+            ("idle", l)
+        } else if let Some(l) = past(self.last_read, settings.read_timeout) {
+            ("read", l)
+        } else if let Some(l) = past(self.last_write, settings.write_timeout.filter(|_| waiting)) {
+            ("write", l)
+        } else {
+            return None;
+        };
+        Some(io::Error::new(
+            ErrorKind::TimedOut,
+            format!("{what} timeout ({limit:?}) expired"),
+        ))
     }
 
     /// Asks for writability only while output is pending.

@@ -13,6 +13,7 @@ mod conn;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
 use slab::Slab;
@@ -184,8 +185,10 @@ struct EventLoop {
 impl EventLoop {
     fn run(mut self) {
         let mut events = MioEvents::with_capacity(1024);
+        let sweep_every = self.sweep_interval();
+        let mut last_sweep = Instant::now();
         loop {
-            if let Err(e) = self.poll.poll(&mut events, None) {
+            if let Err(e) = self.poll.poll(&mut events, sweep_every) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "event loop poll failed; closing its connections");
                     break;
@@ -202,6 +205,12 @@ impl EventLoop {
             }
             self.take_incoming();
             self.take_woken();
+            if let Some(every) = sweep_every {
+                if last_sweep.elapsed() >= every {
+                    last_sweep = Instant::now();
+                    self.sweep(last_sweep);
+                }
+            }
             match self.mailbox.stop.load(Ordering::Acquire) {
                 STOP_NOW => break,
                 DRAIN if self.conns.is_empty() => break,
@@ -211,6 +220,33 @@ impl EventLoop {
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
             self.close(key);
+        }
+    }
+
+    /// How often to look for timed-out connections: a quarter of the shortest timeout,
+    /// between 10 ms and 1 s; `None` when no timeout is set.
+    fn sweep_interval(&self) -> Option<Duration> {
+        let s = &self.ctx.settings;
+        let shortest = [s.idle_timeout, s.read_timeout, s.write_timeout]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
+    }
+
+    /// Closes every connection past a timeout, reporting each.
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<(usize, std::io::Error)> = self
+            .conns
+            .iter()
+            .filter_map(|(key, conn)| conn.expired(now, &self.ctx.settings).map(|e| (key, e)))
+            .collect();
+        for (key, error) in expired {
+            if let Some(conn) = self.conns.get(key) {
+                let peer = conn.peer().clone();
+                self.close(key);
+                self.ctx.report(peer, crate::Failure::Handler(error));
+            }
         }
     }
 

@@ -48,6 +48,7 @@ pub enum Command {
     /// --wait after the end of input. Exits non-zero with a one-line message when it cannot
     /// connect.
     Client(ClientArgs),
+    Bench(crate::cmd::bench::BenchArgs),
 }
 
 /// `sockserv chat`.

@@ -28,6 +28,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Echo(args) => cmd::echo::run(&args),
         Command::Chat(args) => cmd::chat::run(&args),
         Command::Client(args) => cmd::client::run(&args),
+        Command::Bench(args) => cmd::bench::run(args),
     }
 }
 

@@ -64,6 +64,59 @@ pub fn run(args: &[&str]) -> Output {
     }
 }
 
+/// Runs `sockserv ARGS` with `stdin` as its input (closed after it is written) to
+/// completion within [`WAIT`]; stdout and stderr are read on their own threads, so a
+/// large output cannot stall it.
+pub fn run_with_stdin(args: &[&str], stdin: Vec<u8>) -> Output {
+    let mut child = sockserv()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sockserv");
+    let mut input = child.stdin.take().unwrap();
+    let writer = thread::spawn(move || {
+        // The child may exit before reading it all (it cannot connect): not our failure.
+        let _ = input.write_all(&stdin);
+    });
+    let stdout = read_all_in_background(child.stdout.take().unwrap());
+    let stderr = read_all_in_background(child.stderr.take().unwrap());
+    let status = wait_for_exit(&mut child, WAIT);
+    writer.join().expect("stdin writer");
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Reads `source` to its end on a thread of its own.
+pub fn read_all_in_background(
+    mut source: impl Read + Send + 'static,
+) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = source.read_to_end(&mut all);
+        all
+    })
+}
+
+/// The lines of `source`, read on a thread of their own, so a pipe (which has no read
+/// timeout) can be waited on with a bound: `recv_timeout` on the receiver.
+pub fn lines_in_background(source: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(source).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Waits up to `limit` for `child` to exit; kills it and panics if it does not.
 pub fn wait_for_exit(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
@@ -230,6 +283,11 @@ impl Client {
                 s.set_write_timeout(timeout).unwrap();
             }
         }
+    }
+
+    /// A second handle on the same connection (one thread reads, another writes).
+    pub fn duplicate(&self) -> Client {
+        self.try_clone()
     }
 
     fn try_clone(&self) -> Client {

@@ -33,6 +33,9 @@ pub(super) struct Connection {
     /// When bytes last came in, and when output last made progress (or started waiting).
     last_read: Instant,
     last_write: Instant,
+    /// The loop's clock, read once per wake-up (a clock read per message costs more than
+    /// the timeouts it serves need).
+    now: Instant,
 }
 
 impl Connection {
@@ -42,6 +45,7 @@ impl Connection {
         session: Box<dyn Session>,
         registry: &Registry,
         token: Token,
+        now: Instant,
     ) -> io::Result<Connection> {
         stream.set_nonblocking(true)?;
         registry.register(
@@ -59,8 +63,9 @@ impl Connection {
             peer_closed: false,
             eof: false,
             writing: false,
-            last_read: Instant::now(),
-            last_write: Instant::now(),
+            last_read: now,
+            last_write: now,
+            now,
         })
     }
 
@@ -88,13 +93,16 @@ impl Connection {
         readable: bool,
         read_closed: bool,
         buf: &mut [u8],
+        now: Instant,
     ) -> io::Result<Step> {
+        self.now = now;
         self.read_ready |= readable || read_closed;
         self.peer_closed |= read_closed;
         self.pump(buf)
     }
 
-    pub fn on_wake(&mut self, buf: &mut [u8]) -> io::Result<Step> {
+    pub fn on_wake(&mut self, buf: &mut [u8], now: Instant) -> io::Result<Step> {
+        self.now = now;
         if self.wake.as_ref().is_some_and(WakeSource::take) {
             self.session.on_wake(&mut self.out);
         }
@@ -110,7 +118,7 @@ impl Connection {
                     self.session.on_eof(&mut self.out);
                 }
                 Ok(n) => {
-                    self.last_read = Instant::now();
+                    self.last_read = self.now;
                     // A short read drained the socket: with edge-triggered readiness a new
                     // event comes when more arrives, so skip the read that would say EAGAIN
                     // (unless the FIN already came: no event would announce the EOF).
@@ -149,13 +157,13 @@ impl Connection {
     fn flush(&mut self) -> io::Result<bool> {
         if !self.writing {
             // Output was not waiting before this step: the write clock starts now.
-            self.last_write = Instant::now();
+            self.last_write = self.now;
         }
         while !self.out.pending().is_empty() {
             match (&self.stream).write(self.out.pending()) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.last_write = Instant::now();
+                    self.last_write = self.now;
                     self.out.consume(n);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,

@@ -194,6 +194,7 @@ impl EventLoop {
                     break;
                 }
             }
+            let now = Instant::now();
             for event in events.iter() {
                 if event.token() == WAKE {
                     continue;
@@ -201,14 +202,14 @@ impl EventLoop {
                 let key = event.token().0;
                 let readable = event.is_readable();
                 let closed = event.is_read_closed() || event.is_error();
-                self.step(key, |conn, buf| conn.on_ready(readable, closed, buf));
+                self.step(key, |conn, buf| conn.on_ready(readable, closed, buf, now));
             }
-            self.take_incoming();
-            self.take_woken();
+            self.take_incoming(now);
+            self.take_woken(now);
             if let Some(every) = sweep_every {
                 if last_sweep.elapsed() >= every {
-                    last_sweep = Instant::now();
-                    self.sweep(last_sweep);
+                    last_sweep = now;
+                    self.sweep(now);
                 }
             }
             match self.mailbox.stop.load(Ordering::Acquire) {
@@ -250,7 +251,7 @@ impl EventLoop {
         }
     }
 
-    fn take_incoming(&mut self) {
+    fn take_incoming(&mut self, now: Instant) {
         let incoming = std::mem::take(
             &mut *self
                 .mailbox
@@ -268,6 +269,7 @@ impl EventLoop {
                 session,
                 self.poll.registry(),
                 Token(key),
+                now,
             ) {
                 Ok(conn) => {
                     entry.insert(conn);
@@ -290,7 +292,7 @@ impl EventLoop {
         }
     }
 
-    fn take_woken(&mut self) {
+    fn take_woken(&mut self, now: Instant) {
         let woken = std::mem::take(
             &mut *self
                 .mailbox
@@ -299,7 +301,7 @@ impl EventLoop {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         for key in woken {
-            self.step(key, |conn, buf| conn.on_wake(buf));
+            self.step(key, |conn, buf| conn.on_wake(buf, now));
         }
     }
 

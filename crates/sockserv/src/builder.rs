@@ -123,7 +123,7 @@ impl Builder {
         self
     }
 
-    /// `SO_REUSEADDR` (default true; see [`SocketOptions::reuse_address`]).
+    /// `SO_REUSEADDR` on TCP (default true; see [`SocketOptions::reuse_address`]).
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.options.reuse_address = on;
         self

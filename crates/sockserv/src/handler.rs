@@ -227,6 +227,28 @@ pub(crate) fn serve_stream(
 /// Half-close (FIN after every written byte), then close. The peer may be gone already.
 pub(crate) fn close_stream(stream: Stream) {
     let _ = stream.shutdown(Shutdown::Write);
+    discard_unread(&stream);
+}
+
+/// Closing a socket with unread input makes the kernel reset the connection (TCP sends
+/// RST instead of FIN; a Unix peer reads ECONNRESET), which can destroy the reply still on
+/// its way to the peer. So read away what has already arrived, without waiting for more.
+fn discard_unread(stream: &Stream) {
+    const LIMIT: usize = 4 << 20;
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut reader = stream;
+    let mut buf = [0u8; 8192];
+    let mut discarded = 0;
+    while discarded < LIMIT {
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => discarded += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Runs `f`, turning an error into [`Failure::Handler`] and a panic into [`Failure::Panic`].

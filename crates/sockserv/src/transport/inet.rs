@@ -15,7 +15,9 @@ pub(super) fn socket(addr: SocketAddr, ty: Type, options: &SocketOptions) -> io:
         Protocol::UDP
     };
     let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
-    socket.set_reuse_address(options.reuse_address)?;
+    // SO_REUSEADDR only matters for TCP (TIME_WAIT on restart). On UDP, Linux lets two
+    // live sockets that both set it share one port, the later one taking the datagrams.
+    socket.set_reuse_address(options.reuse_address && ty == Type::STREAM)?;
     socket.set_reuse_port(options.reuse_port)?;
     if let (SocketAddr::V6(_), Some(only)) = (addr, options.only_v6) {
         socket.set_only_v6(only)?;

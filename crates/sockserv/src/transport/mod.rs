@@ -23,9 +23,10 @@ mod unbound;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SocketOptions {
-    /// `SO_REUSEADDR` (TCP/UDP). Default **true**, unlike Python: a restarted server can
+    /// `SO_REUSEADDR` (TCP only). Default **true**, unlike Python: a restarted server can
     /// bind its port while connections of the previous run sit in TIME_WAIT. (Rust's std
-    /// `TcpListener::bind` sets it too.) It does not let two live servers share a port.
+    /// `TcpListener::bind` sets it too.) It does not let two live servers share a port;
+    /// it is not set on UDP sockets, where Linux would let two live servers share one.
     pub reuse_address: bool,
     /// `SO_REUSEPORT` (TCP/UDP only): several sockets, in one process or many, share one
     /// port and the kernel spreads connections over them. Default false. Refused with

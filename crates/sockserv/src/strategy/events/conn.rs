@@ -1,7 +1,6 @@
 //! One connection of an event loop: its socket, Session and pending output.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -10,6 +9,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use crate::drive::{is_disconnect, HIGH_WATER};
+use crate::handler::close_stream;
 use crate::{Output, PeerAddr, Session, Stream, WakeSource};
 
 /// Whether the connection stays open after a step.
@@ -221,10 +221,15 @@ impl Connection {
     }
 
     /// Half-closes (the peer reads every byte sent, then EOF) and closes; tells the Session.
-    pub fn close(mut self, registry: &Registry) {
-        let _ = registry.deregister(&mut SourceFd(&self.stream.as_raw_fd()));
-        let _ = self.stream.shutdown(Shutdown::Write);
+    pub fn close(self, registry: &Registry) {
+        let Connection {
+            stream,
+            mut session,
+            ..
+        } = self;
+        let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
+        close_stream(stream);
         // A panic in on_close must not take the loop down; the connection is gone anyway.
-        let _ = catch_unwind(AssertUnwindSafe(|| self.session.on_close()));
+        let _ = catch_unwind(AssertUnwindSafe(|| session.on_close()));
     }
 }

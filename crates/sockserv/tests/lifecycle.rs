@@ -1,0 +1,414 @@
+//! Server lifecycle: CPython #13, #14, #16 and A1–A6, A9 (shutdown, serve again,
+//! handle_one, tick, close and its policies, drop).
+
+mod util;
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sockserv::{
+    ClosePolicy, CloseReport, Conn, Endpoint, Outcome, Server, ShutdownHandle, Strategy,
+};
+use util::{Client, Serving, Transport, WAIT};
+
+fn tcp_any() -> Endpoint {
+    Endpoint::Tcp("127.0.0.1:0".parse().unwrap())
+}
+
+/// A handler that counts its calls, then echoes one line.
+fn counting(calls: &Arc<AtomicUsize>) -> impl Fn(&mut Conn) -> io::Result<()> {
+    let calls = Arc::clone(calls);
+    move |conn: &mut Conn| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        util::echo_line(conn)
+    }
+}
+
+// #13 test_shutdown (Issue 2302): shutdown right after the serving thread starts,
+// possibly before `serve` is entered, always returns and the thread always joins.
+#[test]
+fn immediate_shutdown_twenty_times() {
+    let _isolation = util::isolate(false);
+    let _dog = util::watchdog("20 immediate shutdowns", Duration::from_secs(10));
+    for _ in 0..20 {
+        let server = util::echo_builder(tcp_any())
+            .strategy(Strategy::Threads)
+            .bind()
+            .unwrap();
+        let server = Serving::start(server).stop();
+        assert_eq!(server.close().unwrap(), CloseReport::default());
+    }
+}
+
+// #14 test_close_immediately: a threaded server closed without serving anything.
+#[test]
+fn close_without_serving() {
+    let _isolation = util::isolate(false);
+    let started = Instant::now();
+    for strategy in util::STRATEGIES {
+        let server = util::echo_builder(tcp_any())
+            .strategy(strategy)
+            .bind()
+            .unwrap();
+        assert_eq!(server.active_workers(), 0);
+        assert_eq!(server.close().unwrap(), CloseReport::default());
+        // Dropping without close must not hang either.
+        drop(
+            util::echo_builder(tcp_any())
+                .strategy(strategy)
+                .bind()
+                .unwrap(),
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "close was slow");
+}
+
+// #16 test_context_manager: dropping a server closes its socket.
+#[test]
+fn drop_closes_the_listener() {
+    let _isolation = util::isolate(false);
+    let dir = util::temp_dir();
+    for transport in [Transport::Tcp4, Transport::Unix, Transport::UnixGram] {
+        let endpoint = {
+            let server = util::echo_builder(transport.endpoint(dir.path()))
+                .bind()
+                .unwrap();
+            server.local_endpoint().clone()
+        };
+        util::assert_refused(&endpoint);
+        if let Some(path) = endpoint.path() {
+            assert!(!path.exists(), "{} left behind", path.display());
+        }
+    }
+}
+
+// A1: shutdown wakes the loop at once, whatever the tick interval.
+#[test]
+fn shutdown_is_not_paced_by_the_tick_interval() {
+    let _isolation = util::isolate(false);
+    let dir = util::temp_dir();
+    let server = util::echo_builder(tcp_any())
+        .on_tick(Duration::from_secs(10), || {})
+        .bind()
+        .unwrap();
+    let serving = Serving::start(server);
+    // One request proves the loop is running; it then waits up to 10 s for the next tick.
+    assert_eq!(
+        util::hello(&serving.endpoint, dir.path()).unwrap(),
+        util::HELLO
+    );
+    let started = Instant::now();
+    let server = serving.stop();
+    let took = started.elapsed();
+    server.close().unwrap();
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+}
+
+// A2: shutdown from inside a handler under Sequential neither deadlocks nor cuts the
+// request short; serve returns after it.
+#[test]
+fn shutdown_from_inside_a_sequential_handler() {
+    let _isolation = util::isolate(false);
+    let dir = util::temp_dir();
+    let stop: Arc<OnceLock<ShutdownHandle>> = Arc::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let stop = Arc::clone(&stop);
+        let calls = Arc::clone(&calls);
+        move |conn: &mut Conn| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            stop.get().expect("set before serving").shutdown();
+            util::echo_line(conn)
+        }
+    };
+    let server = Server::builder(tcp_any())
+        .strategy(Strategy::Sequential)
+        .handler(handler)
+        .bind()
+        .unwrap();
+    stop.set(server.shutdown_handle()).unwrap();
+    let serving = Serving::start(server);
+    let endpoint = serving.endpoint.clone();
+    assert_eq!(util::hello(&endpoint, dir.path()).unwrap(), util::HELLO);
+    let server = serving.join();
+    // A client arriving now waits in the backlog; nobody serves it.
+    let mut late = Client::connect(&endpoint).unwrap();
+    late.write_all(util::HELLO).unwrap();
+    server.close().unwrap();
+    let mut reply = Vec::new();
+    let _ = late.read_to_end(&mut reply);
+    assert!(reply.is_empty(), "served after shutdown: {reply:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+// A3: shutdown before serve makes serve return at once; serve works again afterwards.
+#[test]
+fn shutdown_before_serve_and_serve_again() {
+    let _isolation = util::isolate(false);
+    let _dog = util::watchdog("serve after an early shutdown", Duration::from_secs(10));
+    let dir = util::temp_dir();
+    let mut server = util::echo_builder(tcp_any()).bind().unwrap();
+    let stop = server.shutdown_handle();
+    stop.shutdown();
+    stop.shutdown(); // any number of times
+    assert!(stop.is_shutdown_requested());
+    let started = Instant::now();
+    server.serve().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(!stop.is_shutdown_requested(), "serve consumes the request");
+
+    for round in 0..3 {
+        let serving = Serving::start(server);
+        let reply = util::hello(&serving.endpoint, dir.path()).unwrap();
+        assert_eq!(reply, util::HELLO, "round {round}");
+        server = serving.stop();
+    }
+    server.close().unwrap();
+}
+
+// A4 (bpo-35017): a client that connects after shutdown returned is never handled.
+#[test]
+fn nothing_is_accepted_after_shutdown() {
+    let _isolation = util::isolate(false);
+    let dir = util::temp_dir();
+    for strategy in [Strategy::Sequential, Strategy::Threads] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let server = Server::builder(tcp_any())
+            .strategy(strategy)
+            .handler(counting(&calls))
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        let endpoint = serving.endpoint.clone();
+        assert_eq!(util::hello(&endpoint, dir.path()).unwrap(), util::HELLO);
+        let server = serving.stop();
+        let mut late = Client::connect(&endpoint).unwrap();
+        late.write_all(util::HELLO).unwrap();
+        server.close().unwrap();
+        let mut reply = Vec::new();
+        let _ = late.read_to_end(&mut reply); // EOF or reset: either way, no echo
+        assert!(reply.is_empty(), "{strategy}: served after shutdown");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{strategy}");
+    }
+}
+
+// A5: handle_one times out and calls on_timeout; the timeout does not cut a handler short.
+#[test]
+fn handle_one_times_out_but_never_cuts_a_handler() {
+    let _isolation = util::isolate(false);
+    let timeouts = Arc::new(AtomicUsize::new(0));
+    let work = Duration::from_millis(300);
+    let mut server = Server::builder(tcp_any())
+        .strategy(Strategy::Sequential)
+        .handler(move |conn: &mut Conn| {
+            thread::sleep(work); // a slow handler, not synchronisation
+            util::echo_line(conn)
+        })
+        .on_timeout({
+            let timeouts = Arc::clone(&timeouts);
+            move || {
+                timeouts.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .bind()
+        .unwrap();
+
+    let started = Instant::now();
+    let outcome = server.handle_one(Some(Duration::from_millis(100))).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(outcome, Outcome::TimedOut);
+    assert!(
+        waited >= Duration::from_millis(100),
+        "returned early: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(2), "returned late: {waited:?}");
+    assert_eq!(timeouts.load(Ordering::SeqCst), 1);
+
+    let mut client = Client::connect(server.local_endpoint()).unwrap();
+    client.write_all(util::HELLO).unwrap();
+    let started = Instant::now();
+    let outcome = server.handle_one(Some(Duration::from_millis(50))).unwrap();
+    assert_eq!(outcome, Outcome::Handled);
+    assert!(started.elapsed() >= work, "the handler was cut short");
+    assert_eq!(
+        timeouts.load(Ordering::SeqCst),
+        1,
+        "timed out while handling"
+    );
+    assert_eq!(client.read_line().unwrap(), util::HELLO);
+    server.close().unwrap();
+}
+
+// A6: the tick hook runs while idle and after every request.
+#[test]
+fn tick_runs_while_idle() {
+    let _isolation = util::isolate(false);
+    let (tx, ticks) = mpsc::channel();
+    let server = util::echo_builder(tcp_any())
+        .on_tick(Duration::from_millis(10), move || {
+            let _ = tx.send(Instant::now());
+        })
+        .bind()
+        .unwrap();
+    let serving = Serving::start(server);
+    let first = ticks.recv_timeout(WAIT).expect("first idle tick");
+    ticks.recv_timeout(WAIT).expect("second idle tick");
+    let third = ticks.recv_timeout(WAIT).expect("third idle tick");
+    assert!(third - first >= Duration::from_millis(15), "ticks too fast");
+    serving.stop().close().unwrap();
+}
+
+#[test]
+fn tick_runs_after_every_request() {
+    let _isolation = util::isolate(false);
+    let dir = util::temp_dir();
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let mut server = util::echo_builder(tcp_any())
+        .strategy(Strategy::Sequential)
+        .on_tick(Duration::from_secs(3600), {
+            let ticks = Arc::clone(&ticks);
+            move || {
+                ticks.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .bind()
+        .unwrap();
+    for i in 1..=3 {
+        let mut client = Client::connect(server.local_endpoint()).unwrap();
+        client.write_all(util::HELLO).unwrap();
+        assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
+        assert_eq!(ticks.load(Ordering::SeqCst), i);
+    }
+    // And from serve, in the serving thread.
+    let (tx, seen) = mpsc::channel();
+    let server = util::echo_builder(tcp_any())
+        .on_tick(Duration::from_secs(3600), move || {
+            let _ = tx.send(());
+        })
+        .bind()
+        .unwrap();
+    let serving = Serving::start(server);
+    assert_eq!(
+        util::hello(&serving.endpoint, dir.path()).unwrap(),
+        util::HELLO
+    );
+    seen.recv_timeout(WAIT).expect("tick after the request");
+    serving.stop().close().unwrap();
+}
+
+/// One client whose request is running (its handler waits for the client's line).
+fn server_with_running_request(strategy: Strategy, policy: ClosePolicy) -> (Server, Client) {
+    let mut server = util::echo_builder(tcp_any())
+        .strategy(strategy)
+        .close_policy(policy)
+        .bind()
+        .unwrap();
+    let client = Client::connect(server.local_endpoint()).unwrap();
+    assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
+    assert_eq!(server.active_workers(), 1, "{strategy}");
+    (server, client)
+}
+
+// A9: Join waits for running requests.
+#[test]
+fn close_policy_join_waits() {
+    for strategy in [
+        Strategy::Threads,
+        Strategy::Pool { workers: 2 },
+        Strategy::Fork { max_children: 2 },
+    ] {
+        let _isolation = util::isolate_for(strategy);
+        let (server, mut client) = server_with_running_request(strategy, ClosePolicy::Join);
+        let (tx, closed) = mpsc::channel();
+        let closing = thread::spawn(move || tx.send(server.close().unwrap()).unwrap());
+        // A bounded negative check: close must still be waiting for the handler.
+        assert!(
+            closed.recv_timeout(Duration::from_millis(200)).is_err(),
+            "{strategy}: Join returned while a request was running"
+        );
+        client.write_all(util::HELLO).unwrap();
+        assert_eq!(client.read_line().unwrap(), util::HELLO, "{strategy}");
+        let report = closed.recv_timeout(WAIT).expect("close after the handler");
+        assert_eq!(
+            report,
+            CloseReport {
+                finished: 1,
+                left: 0
+            },
+            "{strategy}"
+        );
+        closing.join().unwrap();
+    }
+}
+
+// A9: JoinTimeout is bounded; threads are left running, children are killed.
+#[test]
+fn close_policy_join_timeout_is_bounded() {
+    let limit = Duration::from_millis(300);
+    for strategy in [
+        Strategy::Threads,
+        Strategy::Pool { workers: 2 },
+        Strategy::Fork { max_children: 2 },
+    ] {
+        let _isolation = util::isolate_for(strategy);
+        let (server, mut client) =
+            server_with_running_request(strategy, ClosePolicy::JoinTimeout(limit));
+        let started = Instant::now();
+        let report = server.close().unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            report,
+            CloseReport {
+                finished: 0,
+                left: 1
+            },
+            "{strategy}"
+        );
+        assert!(took >= limit, "{strategy}: returned before the deadline");
+        assert!(took < Duration::from_secs(3), "{strategy}: took {took:?}");
+        let _ = client.write_all(util::HELLO);
+        let mut reply = Vec::new();
+        let _ = client.read_to_end(&mut reply);
+        if matches!(strategy, Strategy::Fork { .. }) {
+            assert!(reply.is_empty(), "the child outlived the deadline");
+            assert_eq!(util::zombie_children(), Vec::<u32>::new());
+        } else {
+            assert_eq!(
+                reply,
+                util::HELLO,
+                "{strategy}: the detached worker goes on"
+            );
+        }
+    }
+}
+
+// A9: Detach returns at once; the request still completes.
+#[test]
+fn close_policy_detach_returns_at_once() {
+    for strategy in [
+        Strategy::Threads,
+        Strategy::Pool { workers: 2 },
+        Strategy::Fork { max_children: 2 },
+    ] {
+        let _isolation = util::isolate_for(strategy);
+        let (server, mut client) = server_with_running_request(strategy, ClosePolicy::Detach);
+        let started = Instant::now();
+        let report = server.close().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1), "{strategy}");
+        assert_eq!(
+            report,
+            CloseReport {
+                finished: 0,
+                left: 1
+            },
+            "{strategy}"
+        );
+        client.write_all(util::HELLO).unwrap();
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).unwrap();
+        assert_eq!(reply, util::HELLO, "{strategy}");
+    }
+}

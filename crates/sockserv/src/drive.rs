@@ -18,6 +18,9 @@ use crate::{Output, Session, SessionFactory, Stream};
 const READ_CHUNK: usize = 16 * 1024;
 /// Pending output above which the driver stops reading until the peer catches up.
 pub(crate) const HIGH_WATER: usize = 256 * 1024;
+/// Most reads in a row before the polled driver writes and takes wake-ups again: a peer
+/// that sends without pause would otherwise never get its replies.
+const READ_BUDGET: usize = 16;
 
 /// A [`SessionFactory`] seen as a blocking handler.
 pub(crate) struct Blocking<F>(pub F);
@@ -151,7 +154,14 @@ impl Polled {
             if source.take() {
                 session.on_wake(&mut out);
             }
-            while readable && !eof && !out.is_closing() && out.pending().len() < HIGH_WATER {
+            let mut reads = 0;
+            while reads < READ_BUDGET
+                && readable
+                && !eof
+                && !out.is_closing()
+                && out.pending().len() < HIGH_WATER
+            {
+                reads += 1;
                 match conn.read(&mut buf) {
                     Ok(0) => {
                         eof = true;

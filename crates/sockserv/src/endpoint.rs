@@ -79,7 +79,14 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp(addr) | Endpoint::Udp(addr) => write!(f, "{}://{addr}", self.scheme()),
             Endpoint::Unix(path) | Endpoint::UnixDatagram(path) => {
-                write!(f, "{}:{}", self.scheme(), path.display())
+                // The parser drops a leading "//" (unix://PATH); a path that starts with
+                // "//" itself keeps it by printing that courtesy prefix too.
+                let courtesy = if path.as_os_str().as_encoded_bytes().starts_with(b"//") {
+                    "//"
+                } else {
+                    ""
+                };
+                write!(f, "{}:{courtesy}{}", self.scheme(), path.display())
             }
         }
     }
@@ -214,6 +221,7 @@ mod tests {
             "tcp://[::1]:80",
             "unix:/tmp/a.sock",
             "unixgram:/tmp/b.sock",
+            "unix:////tmp/c.sock",
         ] {
             let ep: Endpoint = text.parse().unwrap();
             assert_eq!(ep.to_string(), text);

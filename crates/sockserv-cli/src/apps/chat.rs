@@ -252,8 +252,13 @@ impl ChatSession {
         }
         nicks.taken.remove(&self.nick);
         let old = std::mem::replace(&mut self.nick, new.to_owned());
+        let notice = format!("* {old} is now {new}\n");
+        // The renamer's copy is written at once, like every reply to a command: through
+        // the room's queue it would wait for the next wake-up, so a `/who` or `/quit` in
+        // the same read would overtake (or lose) it.
+        out.write(notice.as_bytes());
         if let Some(member) = &self.member {
-            member.send_all(format!("* {old} is now {new}\n").as_bytes());
+            member.send_others(notice.as_bytes());
         }
     }
 
@@ -362,5 +367,7 @@ impl Session for ChatSession {
     }
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;

@@ -9,10 +9,16 @@ use crate::apps::echo::Echo;
 use crate::cli::EchoArgs;
 use crate::serving::serve_all;
 
+/// The largest datagram echoed whole: a UDP payload is at most 65,507 bytes (IPv4) or
+/// 65,527 (IPv6); the library's default of 8192 would cut bigger ones silently.
+const MAX_DATAGRAM: usize = 64 * 1024;
+
 /// Runs the echo server until SIGINT/SIGTERM.
 pub fn run(args: &EchoArgs) -> Result<ExitCode> {
     let build = |endpoint: &sockserv::Endpoint| {
-        Server::builder(endpoint.clone()).session(|_: &PeerAddr| Echo)
+        Server::builder(endpoint.clone())
+            .max_packet_size(MAX_DATAGRAM)
+            .session(|_: &PeerAddr| Echo)
     };
     serve_all(&args.serve, build, || {})
 }

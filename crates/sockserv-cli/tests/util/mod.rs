@@ -151,8 +151,15 @@ pub struct Server {
 impl Server {
     /// Starts `sockserv ARGS` and waits for `expected` `listening on URL` lines.
     pub fn start(args: &[&str], expected: usize) -> Server {
-        let mut child = sockserv()
-            .args(args)
+        let mut command = sockserv();
+        command.args(args);
+        Server::start_command(command, expected)
+    }
+
+    /// Starts `command` (the binary, possibly behind a wrapper such as `sh -c 'ulimit
+    /// ...; exec ...'`) and waits for `expected` `listening on URL` lines.
+    pub fn start_command(mut command: Command, expected: usize) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -198,6 +205,27 @@ impl Server {
             }
             Err(RecvTimeoutError::Disconnected) => {
                 panic!("sockserv closed stderr; so far: {:?}", self.stderr)
+            }
+        }
+    }
+
+    /// Every stderr line that arrives within `window` (it always waits the whole window:
+    /// use it to observe the server over a stretch of time, not to synchronise).
+    pub fn lines_within(&mut self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    lines.push(line);
+                }
+                Err(RecvTimeoutError::Timeout) => return lines,
+                Err(RecvTimeoutError::Disconnected) => {
+                    // stderr closed (the process ended): nothing more will come.
+                    return lines;
+                }
             }
         }
     }

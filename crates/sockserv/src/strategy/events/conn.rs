@@ -12,6 +12,12 @@ use crate::drive::{is_disconnect, HIGH_WATER};
 use crate::handler::close_stream;
 use crate::{Output, PeerAddr, Session, Stream, WakeSource};
 
+/// Most reads of one connection in one step. A peer that sends faster than its Session
+/// consumes would otherwise keep the loop reading it forever (the socket always has a
+/// full buffer waiting), starving every other connection of the loop; past the budget the
+/// loop moves on and comes back to it (see `EventLoop::again`).
+const READ_BUDGET: usize = 16;
+
 /// Whether the connection stays open after a step.
 pub(super) enum Step {
     Open,
@@ -111,7 +117,9 @@ impl Connection {
 
     /// Reads what is there (unless output is backed up), feeds the Session, writes.
     fn pump(&mut self, buf: &mut [u8]) -> io::Result<Step> {
-        while self.can_read() {
+        let mut reads = 0;
+        while self.can_read() && reads < READ_BUDGET {
+            reads += 1;
             match (&self.stream).read(buf) {
                 Ok(0) => {
                     self.eof = true;
@@ -145,8 +153,9 @@ impl Connection {
         Ok(Step::Open)
     }
 
-    /// Whether to read now: bytes may be waiting and output is not backed up.
-    fn can_read(&self) -> bool {
+    /// Whether to read now: bytes may be waiting and output is not backed up. True after
+    /// a step means the read budget ran out with bytes still waiting.
+    pub fn can_read(&self) -> bool {
         self.read_ready
             && !self.eof
             && !self.out.is_closing()

@@ -87,6 +87,7 @@ impl Events {
                 ctx: Arc::clone(&events.ctx),
                 running: Arc::clone(&events.running),
                 buf: vec![0; 64 * 1024].into_boxed_slice(),
+                again: Vec::new(),
             };
             let handle = thread::Builder::new()
                 .name(format!("sockserv-loop-{i}"))
@@ -180,6 +181,10 @@ struct EventLoop {
     ctx: Arc<Context>,
     running: Arc<Running>,
     buf: Box<[u8]>,
+    /// Connections that used up their read budget with bytes still waiting: no new
+    /// readiness event will come for those bytes (edge-triggered), so they are pumped
+    /// again after the next poll, which then does not block.
+    again: Vec<usize>,
 }
 
 impl EventLoop {
@@ -188,7 +193,12 @@ impl EventLoop {
         let sweep_every = self.sweep_interval();
         let mut last_sweep = Instant::now();
         loop {
-            if let Err(e) = self.poll.poll(&mut events, sweep_every) {
+            let timeout = if self.again.is_empty() {
+                sweep_every
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "event loop poll failed; closing its connections");
                     break;
@@ -203,6 +213,9 @@ impl EventLoop {
                 let readable = event.is_readable();
                 let closed = event.is_read_closed() || event.is_error();
                 self.step(key, |conn, buf| conn.on_ready(readable, closed, buf, now));
+            }
+            for key in std::mem::take(&mut self.again) {
+                self.step(key, |conn, buf| conn.on_ready(false, false, buf, now));
             }
             self.take_incoming(now);
             self.take_woken(now);
@@ -318,7 +331,12 @@ impl EventLoop {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn, buf)));
         let failure = match outcome {
             Ok(Ok(Step::Open)) => match conn.update_interest(self.poll.registry(), Token(key)) {
-                Ok(()) => return,
+                Ok(()) => {
+                    if conn.can_read() {
+                        self.again.push(key);
+                    }
+                    return;
+                }
                 Err(e) => Some(crate::Failure::Handler(e)),
             },
             Ok(Ok(Step::Done)) => None,

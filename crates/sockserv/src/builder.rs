@@ -45,6 +45,7 @@ pub struct Builder {
     settings: ConnSettings,
     max_packet_size: usize,
     max_connections: Option<usize>,
+    shared_state: bool,
     handler: Option<Handler>,
     verify: Option<Arc<VerifyFn>>,
     on_error: ErrorHook,
@@ -70,6 +71,7 @@ impl Builder {
             settings: ConnSettings::default(),
             max_packet_size: 8192,
             max_connections: None,
+            shared_state: false,
             handler: None,
             verify: None,
             on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
@@ -186,6 +188,16 @@ impl Builder {
         self
     }
 
+    /// Declares that the handler shares state between connections (a broadcast
+    /// [`Group`](crate::Group), a shared counter), so it must not run under
+    /// [`Strategy::Fork`]: `bind` then refuses fork with [`Error::Unsupported`] instead of
+    /// serving a room whose members can never reach each other (Python's docs leave this
+    /// to "use your head").
+    pub fn needs_shared_state(mut self) -> Self {
+        self.shared_state = true;
+        self
+    }
+
     /// Accepts or rejects each peer before any handler runs (Python's `verify_request`).
     /// A rejected connection is closed at once (the client reads EOF); a panic in the
     /// hook rejects too and is reported.
@@ -231,6 +243,7 @@ impl Builder {
             settings,
             max_packet_size,
             max_connections,
+            shared_state,
             handler,
             verify,
             on_error,
@@ -238,6 +251,13 @@ impl Builder {
             on_tick,
         } = self;
         let handler = handler.ok_or(Error::NoHandler)?;
+        if let (true, Strategy::Fork { .. }) = (shared_state, strategy) {
+            return Err(Error::unsupported(
+                format!("strategy {strategy} for a handler that shares state between connections"),
+                "forked processes share no memory: what one child changes (a broadcast group, \
+                 a counter) the others never see",
+            ));
+        }
         if matches!(
             strategy,
             Strategy::Pool { workers: 0 } | Strategy::Fork { max_children: 0 }

@@ -34,6 +34,16 @@ use crate::{Output, SessionWaker};
 ///
 /// Empty messages are ignored: they are not queued and wake nobody.
 ///
+/// # Strategies
+///
+/// A group lives in one process's memory, so it works under the `Threads`, `Pool` and
+/// `Events` strategies (across event loops too: a wake-up reaches another loop through
+/// its mailbox). It cannot work under `Fork` — processes share no memory, so members in
+/// different children could never reach each other: declare
+/// [`Builder::needs_shared_state`](crate::Builder::needs_shared_state) and `bind` refuses
+/// fork with a clear error. Under `Pool { workers: N }` each member holds a worker, so at
+/// most N members are served at once.
+///
 /// # Examples
 ///
 /// ```

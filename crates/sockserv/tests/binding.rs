@@ -274,3 +274,41 @@ fn udp_port_is_not_shared_by_default() {
     }
     first.close().unwrap();
 }
+
+/// A handler that shares state between connections (a broadcast group) is refused under
+/// fork at bind time, and accepted under every in-process strategy.
+#[test]
+fn shared_state_is_refused_under_fork_only() {
+    let build = |strategy| {
+        Server::builder("127.0.0.1:0".parse().unwrap())
+            .strategy(strategy)
+            .session(|_: &sockserv::PeerAddr| Echo)
+            .needs_shared_state()
+            .bind()
+    };
+    match build(Strategy::Fork { max_children: 2 }) {
+        Err(Error::Unsupported { what, reason }) => {
+            assert!(what.contains("fork"), "{what}");
+            assert!(reason.contains("share no memory"), "{reason}");
+        }
+        Err(e) => panic!("expected Unsupported, got {e}"),
+        Ok(_) => panic!("fork with shared state was accepted"),
+    }
+    for strategy in [
+        Strategy::Sequential,
+        Strategy::Threads,
+        Strategy::Pool { workers: 2 },
+        Strategy::Events { loops: 1 },
+    ] {
+        let server = build(strategy).unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        server.close().unwrap();
+    }
+}
+
+struct Echo;
+
+impl sockserv::Session for Echo {
+    fn on_data(&mut self, data: &[u8], out: &mut sockserv::Output) {
+        out.write(data);
+    }
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use sockserv::{Server, Strategy};
+use sockserv::Server;
 
 use crate::apps::chat::{ChatConfig, ChatRoom};
 use crate::cli::ChatArgs;
@@ -11,9 +11,6 @@ use crate::serving::serve_all;
 
 /// Runs one chat room, shared by every `--listen` endpoint, until SIGINT/SIGTERM.
 pub fn run(args: &ChatArgs) -> Result<ExitCode> {
-    if let Strategy::Fork { .. } = args.serve.mode {
-        bail!("chat cannot run in fork mode: forked processes share no memory, so members could not reach each other (use threads or pool)");
-    }
     if let Some(endpoint) = args.serve.listen.iter().find(|e| e.is_datagram()) {
         bail!("chat needs a stream endpoint (tcp:// or unix:), not {endpoint}: a chat member is a connection");
     }
@@ -25,7 +22,11 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     let stop_room = room.clone();
     serve_all(
         &args.serve,
-        |endpoint| Server::builder(endpoint.clone()).session(room.clone()),
+        |endpoint| {
+            Server::builder(endpoint.clone())
+                .session(room.clone())
+                .needs_shared_state()
+        },
         move || stop_room.shutdown(),
     )
 }

@@ -58,6 +58,12 @@ impl LineBuffer {
         self.partial.len()
     }
 
+    /// Bytes allocated for the unfinished line (bounded by the limit, give or take the
+    /// allocator's rounding).
+    pub fn capacity(&self) -> usize {
+        self.partial.capacity()
+    }
+
     /// Frames `data`, calling `on_line` for every complete line and every over-long one.
     pub fn feed(&mut self, mut data: &[u8], mut on_line: impl FnMut(Line<'_>)) {
         while let Some(end) = data.iter().position(|&b| b == b'\n') {

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sockserv::group::{Group, Member};
-use sockserv::{Output, PeerAddr, Session, SessionFactory};
+use sockserv::{Line, LineBuffer, Output, PeerAddr, Session, SessionFactory};
 
 const SHUTDOWN_NOTICE: &str = "* server shutting down\n";
 const HELP: &str = "\
@@ -105,8 +105,7 @@ impl ChatRoom {
             peer: peer.clone(),
             member: None,
             nick: String::new(),
-            line: Vec::new(),
-            skipping: false,
+            lines: LineBuffer::new(self.room.config.max_line),
             done: false,
         }
     }
@@ -151,54 +150,37 @@ pub struct ChatSession {
     /// `Some` from `on_open` until the member leaves.
     member: Option<Member>,
     nick: String,
-    /// The current line so far: at most `max_line + 1` bytes (room for a `\r`).
-    line: Vec<u8>,
-    /// The current line was too long: drop bytes up to the next `\n`.
-    skipping: bool,
+    /// Line framing: at most `max_line + 1` bytes of an unfinished line are kept.
+    lines: LineBuffer,
     /// Left the room (quit, EOF, eviction, shutdown): ignore everything from now on.
     done: bool,
 }
 
 impl ChatSession {
-    fn max_line(&self) -> usize {
-        self.room.config.max_line
-    }
-
-    /// Adds bytes of the current line (no `\n` inside), dropping an over-long line.
-    fn push_line_bytes(&mut self, bytes: &[u8], out: &mut Output) {
-        if self.skipping {
-            return;
+    /// Frames `data` into lines and handles each, until the member leaves.
+    fn feed(&mut self, data: &[u8], out: &mut Output, eof: bool) {
+        // Taken out for the duration, so the callback can use the rest of `self`.
+        let mut lines = std::mem::replace(&mut self.lines, LineBuffer::new(0));
+        let mut on_line = |line: Line<'_>| {
+            if self.done {
+                return;
+            }
+            match line {
+                Line::Complete(bytes) => {
+                    let text = String::from_utf8_lossy(bytes);
+                    self.handle_line(&text, out);
+                }
+                Line::TooLong => {
+                    let max = self.room.config.max_line;
+                    out.write(format!("* error: line too long (max {max} bytes)\n").as_bytes());
+                }
+            }
+        };
+        lines.feed(data, &mut on_line);
+        if eof {
+            lines.finish(&mut on_line);
         }
-        if self.line.len() + bytes.len() > self.max_line() + 1 {
-            self.line_too_long(out);
-        } else {
-            self.line.extend_from_slice(bytes);
-        }
-    }
-
-    fn line_too_long(&mut self, out: &mut Output) {
-        self.line.clear();
-        self.skipping = true;
-        let max = self.max_line();
-        out.write(format!("* error: line too long (max {max} bytes)\n").as_bytes());
-    }
-
-    /// The current line is complete.
-    fn end_line(&mut self, out: &mut Output) {
-        if std::mem::take(&mut self.skipping) {
-            return;
-        }
-        if self.line.last() == Some(&b'\r') {
-            self.line.pop();
-        }
-        if self.line.len() > self.max_line() {
-            self.line_too_long(out);
-            self.skipping = false;
-            return;
-        }
-        let text = String::from_utf8_lossy(&self.line).into_owned();
-        self.line.clear();
-        self.handle_line(&text, out);
+        self.lines = lines;
     }
 
     fn handle_line(&mut self, text: &str, out: &mut Output) {
@@ -318,29 +300,14 @@ impl Session for ChatSession {
     }
 
     fn on_data(&mut self, data: &[u8], out: &mut Output) {
-        let mut rest = data;
-        while !self.done {
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    self.push_line_bytes(&rest[..end], out);
-                    self.end_line(out);
-                    rest = &rest[end + 1..];
-                }
-                None => {
-                    self.push_line_bytes(rest, out);
-                    break;
-                }
-            }
-        }
+        self.feed(data, out, false);
         if !self.done && self.over_limit(out) {
             self.evict(out);
         }
     }
 
     fn on_eof(&mut self, out: &mut Output) {
-        if !self.done && !self.skipping && !self.line.is_empty() {
-            self.end_line(out);
-        }
+        self.feed(&[], out, true);
         self.leave(Some("left"));
         out.close();
     }

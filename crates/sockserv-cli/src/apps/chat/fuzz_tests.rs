@@ -54,15 +54,15 @@ fn run(config: ChatConfig, input: &[u8], cuts: &[usize]) -> Transcript {
         }
         sender.on_data(piece, &mut out);
         assert!(
-            sender.line.len() <= limit,
+            sender.lines.buffered() <= limit,
             "{} bytes of a partial line buffered (max_line {})",
-            sender.line.len(),
+            sender.lines.buffered(),
             config.max_line
         );
         assert!(
-            sender.line.capacity() <= (2 * limit).max(8),
+            sender.lines.capacity() <= (2 * limit).max(8),
             "line buffer capacity {} for max_line {}",
-            sender.line.capacity(),
+            sender.lines.capacity(),
             config.max_line
         );
         // Deliver what the room queued: to the other member, and to the sender (notices

@@ -241,7 +241,7 @@ fn long_line_is_dropped_without_buffering_and_reported_once() {
     p.send(0, b"abcde");
     p.send(0, b"fghij");
     p.send(0, &[b'x'; 1000]);
-    assert!(p.clients[0].session.line.len() <= 9);
+    assert!(p.clients[0].session.lines.buffered() <= 9);
     p.send(0, b"kl\nok\n");
     assert_eq!(p.lines(0), ["* error: line too long (max 8 bytes)"]);
     assert_eq!(p.lines(1), ["guest1: ok"]);

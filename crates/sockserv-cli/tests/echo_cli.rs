@@ -114,6 +114,50 @@ fn sequential_serves_one_client_at_a_time() {
     assert_eq!(&reply, b"second\n");
 }
 
+/// `--max-conns N`: the N+1th client is not refused; it waits in the backlog, unanswered,
+/// and is served as soon as one of the first N leaves — in every mode that takes it.
+#[test]
+fn max_conns_makes_extra_clients_wait_then_serves_them() {
+    for mode in ["threads", "pool:4", "fork:4", "events:1", "events:2"] {
+        let server = Server::start(
+            &[
+                "echo",
+                "-m",
+                mode,
+                "--max-conns",
+                "2",
+                "-l",
+                "tcp://127.0.0.1:0",
+            ],
+            1,
+        );
+        let endpoint = &server.endpoints[0];
+        let mut first = Client::connect(endpoint);
+        let mut second = Client::connect(endpoint);
+        assert_eq!(first.round_trip(b"one\n"), b"one\n", "mode {mode}");
+        assert_eq!(second.round_trip(b"two\n"), b"two\n", "mode {mode}");
+
+        let mut third = Client::connect(endpoint); // connects: the kernel's backlog holds it
+        std::io::Write::write_all(&mut third, b"three\n").unwrap();
+        third.set_timeout(Some(Duration::from_millis(300)));
+        let mut buf = [0; 16];
+        let err = third
+            .read(&mut buf)
+            .expect_err("a third client must wait while two are served");
+        assert!(
+            matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "mode {mode}: {err}"
+        );
+
+        drop(first);
+        third.set_timeout(Some(WAIT));
+        let mut reply = [0; 6];
+        third.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"three\n", "mode {mode}");
+        assert_eq!(second.round_trip(b"still\n"), b"still\n", "mode {mode}");
+    }
+}
+
 /// Port 0 asks the OS for a port; the `listening on` line reports the real one, and it
 /// is the one that answers.
 #[test]

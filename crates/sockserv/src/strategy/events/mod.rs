@@ -10,7 +10,7 @@
 
 mod conn;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -36,6 +36,9 @@ struct Mailbox {
     waker: Waker,
     incoming: Mutex<Vec<(Stream, PeerAddr)>>,
     woken: Mutex<Vec<usize>>,
+    /// Something was put in `incoming` or `woken` since the loop last looked: the loop
+    /// locks them only then, and a burst of posts costs one wake-up.
+    posted: AtomicBool,
     stop: AtomicU8,
 }
 
@@ -43,6 +46,13 @@ impl Mailbox {
     fn wake(&self) {
         // Fails only once the loop's poller is gone, when nothing is left to wake.
         let _ = self.waker.wake();
+    }
+
+    /// Call after putting something in `incoming` or `woken`.
+    fn post(&self) {
+        if !self.posted.swap(true, Ordering::AcqRel) {
+            self.wake();
+        }
     }
 }
 
@@ -77,6 +87,7 @@ impl Events {
                 waker: Waker::new(poll.registry(), WAKE)?,
                 incoming: Mutex::default(),
                 woken: Mutex::default(),
+                posted: AtomicBool::new(false),
                 stop: AtomicU8::new(RUN),
             });
             let event_loop = EventLoop {
@@ -136,7 +147,7 @@ impl Dispatch for Events {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push((stream, peer));
-                mailbox.wake();
+                mailbox.post();
             }
             datagram @ Job::Datagram { .. } => {
                 self.ctx.run(datagram);
@@ -217,8 +228,10 @@ impl EventLoop {
             for key in std::mem::take(&mut self.again) {
                 self.step(key, |conn, buf| conn.on_ready(false, false, buf, now));
             }
-            self.take_incoming(now);
-            self.take_woken(now);
+            if self.mailbox.posted.swap(false, Ordering::AcqRel) {
+                self.take_incoming(now);
+                self.take_woken(now);
+            }
             if let Some(every) = sweep_every {
                 if last_sweep.elapsed() >= every {
                     last_sweep = now;
@@ -293,7 +306,7 @@ impl EventLoop {
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .push(key);
-                        mailbox.wake();
+                        mailbox.post();
                     };
                     self.step(key, |conn, buf| conn.open(notify, buf));
                 }

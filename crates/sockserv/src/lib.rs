@@ -60,6 +60,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acl;
 mod builder;
 mod drive;
 mod endpoint;
@@ -67,6 +68,7 @@ mod error;
 pub mod group;
 mod handler;
 mod lines;
+pub mod proxy;
 mod server;
 mod session;
 mod shutdown;
@@ -74,12 +76,14 @@ mod strategy;
 mod sys;
 mod transport;
 
+pub use acl::{AccessList, Cidr, ParseCidrError};
 pub use builder::Builder;
 pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
 pub use error::{ConnError, Error, Failure};
 pub use group::{Group, Member, MemberId};
 pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
 pub use lines::{Line, LineBuffer};
+pub use proxy::{ProxyError, ProxyHeader};
 pub use server::{Outcome, Server};
 pub use session::{Output, Session, SessionFactory, SessionWaker, WakeSource};
 pub use shutdown::ShutdownHandle;

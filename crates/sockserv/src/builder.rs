@@ -11,7 +11,8 @@ use crate::error::ConnError;
 use crate::handler::ConnSettings;
 use crate::server::{Hooks, Server, VerifyFn, LISTENER, WAKE};
 use crate::shutdown::Control;
-use crate::strategy::{dispatcher, Context, ErrorHook, OpenFn, Service};
+use crate::stats::{Closed, Stats};
+use crate::strategy::{dispatcher, CloseHook, Context, ErrorHook, OpenFn, Service};
 use crate::{
     ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, Session, SessionFactory,
     SocketOptions, Strategy, StreamHandler,
@@ -49,6 +50,7 @@ pub struct Builder {
     handler: Option<Handler>,
     verify: Option<Arc<VerifyFn>>,
     on_error: ErrorHook,
+    on_close: Option<CloseHook>,
     on_timeout: Option<Box<dyn FnMut() + Send>>,
     on_tick: Option<(Duration, Box<dyn FnMut() + Send>)>,
 }
@@ -75,6 +77,7 @@ impl Builder {
             handler: None,
             verify: None,
             on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
+            on_close: None,
             on_timeout: None,
             on_tick: None,
         }
@@ -213,6 +216,14 @@ impl Builder {
         self
     }
 
+    /// Called once for every connection (or datagram) served, when it ends, with its
+    /// peer, duration, traffic and failure if any: one log line per connection. Runs on
+    /// the worker that served it (under fork: in the child).
+    pub fn on_close(mut self, hook: impl Fn(&Closed<'_>) + Send + Sync + 'static) -> Self {
+        self.on_close = Some(Arc::new(hook));
+        self
+    }
+
     /// Called when [`Server::handle_one`] times out (Python's `handle_timeout`).
     pub fn on_timeout(mut self, hook: impl FnMut() + Send + 'static) -> Self {
         self.on_timeout = Some(Box::new(hook));
@@ -247,6 +258,7 @@ impl Builder {
             handler,
             verify,
             on_error,
+            on_close,
             on_timeout,
             on_tick,
         } = self;
@@ -325,9 +337,12 @@ impl Builder {
         } else {
             None
         };
+        let stats = Arc::new(Stats::default());
         let ctx = Arc::new(Context {
             service,
             on_error: Arc::clone(&on_error),
+            on_close,
+            stats: Arc::clone(&stats),
             settings,
             reply,
         });
@@ -359,6 +374,7 @@ impl Builder {
             strategy,
             close_policy,
             max_packet_size,
+            stats,
         ))
     }
 }

@@ -13,7 +13,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::handler::{Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler};
-use crate::{Output, Session, SessionFactory, Stream};
+use crate::{Output, Session, SessionFactory};
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Pending output above which the driver stops reading until the peer catches up.
@@ -178,7 +178,7 @@ impl Polled {
                 }
             }
             let before = out.pending().len();
-            match write_nonblocking(conn.stream(), &mut out) {
+            match write_nonblocking(conn, &mut out) {
                 Err(e) if is_disconnect(&e) => return Ok(()),
                 other => other?,
             }
@@ -247,9 +247,9 @@ impl Polled {
     }
 }
 
-fn write_nonblocking(mut stream: &Stream, out: &mut Output) -> io::Result<()> {
+fn write_nonblocking(conn: &mut Conn, out: &mut Output) -> io::Result<()> {
     while !out.pending().is_empty() {
-        match stream.write(out.pending()) {
+        match conn.write_some(out.pending()) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(n) => out.consume(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),

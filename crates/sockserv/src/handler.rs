@@ -1,12 +1,12 @@
 //! Blocking handlers, as in Python: [`StreamHandler`] over a [`Conn`], and
 //! [`DatagramHandler`] over one [`Datagram`].
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
+pub use crate::conn::Conn;
 use crate::error::{panic_message, Failure};
 use crate::{PeerAddr, Stream};
 
@@ -73,97 +73,6 @@ where
     }
 }
 
-/// One connection as a handler sees it: a buffered reader (Python's `rfile`, 8 KiB), an
-/// unbuffered writer that never writes partially (`wfile`), and the peer's address.
-///
-/// `Read`/`BufRead` go through the buffer. `Write::write` sends the whole slice before it
-/// returns (retrying on `EINTR` and short writes) and returns its full length, so there
-/// is nothing to flush.
-#[derive(Debug)]
-pub struct Conn {
-    reader: BufReader<Stream>,
-    peer: PeerAddr,
-}
-
-impl Conn {
-    /// Wraps an accepted stream.
-    pub fn new(stream: Stream, peer: PeerAddr) -> Conn {
-        Conn {
-            reader: BufReader::with_capacity(8 * 1024, stream),
-            peer,
-        }
-    }
-
-    /// The peer's address (Python's `client_address`).
-    pub fn peer_addr(&self) -> &PeerAddr {
-        &self.peer
-    }
-
-    /// The underlying socket (Python's `request`/`connection`). Reading from it directly
-    /// skips bytes already in the reader's buffer.
-    pub fn stream(&self) -> &Stream {
-        self.reader.get_ref()
-    }
-
-    /// Bounds every later read: a read that waits longer fails with `WouldBlock` or
-    /// `TimedOut` (Python's `StreamRequestHandler.timeout`). `None` waits forever.
-    ///
-    /// # Errors
-    ///
-    /// The OS error; a zero duration is refused.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream().set_read_timeout(timeout)
-    }
-
-    /// Bounds every later write (a peer that does not read). `None` waits forever.
-    ///
-    /// # Errors
-    ///
-    /// The OS error; a zero duration is refused.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream().set_write_timeout(timeout)
-    }
-
-    pub(crate) fn into_stream(self) -> Stream {
-        self.reader.into_inner()
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf)
-    }
-}
-
-impl BufRead for Conn {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.reader.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.reader.consume(amt);
-    }
-}
-
-impl Write for Conn {
-    /// Sends all of `buf` (never a partial count), like Python's `_SocketWriter`.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stream: &Stream = self.reader.get_ref();
-        stream.write_all(buf)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsRawFd for Conn {
-    fn as_raw_fd(&self) -> RawFd {
-        self.stream().as_raw_fd()
-    }
-}
-
 /// Per-connection settings the server applies before a handler runs.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ConnSettings {
@@ -206,7 +115,7 @@ pub(crate) fn serve_stream(
     stream: Stream,
     peer: PeerAddr,
     settings: ConnSettings,
-) -> Result<(), Failure> {
+) -> (Result<(), Failure>, (u64, u64)) {
     let mut conn = Conn::new(stream, peer);
     let result = run_guarded(|| {
         let (read, write) = settings.socket_timeouts();
@@ -220,8 +129,9 @@ pub(crate) fn serve_stream(
             Err(payload) => std::panic::resume_unwind(payload),
         }
     });
+    let traffic = conn.traffic();
     close_stream(conn.into_stream());
-    result
+    (result, traffic)
 }
 
 /// Half-close (FIN after every written byte), then close. The peer may be gone already.

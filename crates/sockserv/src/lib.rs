@@ -62,6 +62,7 @@
 
 pub mod acl;
 mod builder;
+mod conn;
 mod drive;
 mod endpoint;
 mod error;
@@ -72,6 +73,7 @@ pub mod proxy;
 mod server;
 mod session;
 mod shutdown;
+mod stats;
 mod strategy;
 mod sys;
 mod transport;
@@ -87,6 +89,7 @@ pub use proxy::{ProxyError, ProxyHeader};
 pub use server::{Outcome, Server};
 pub use session::{Output, Session, SessionFactory, SessionWaker, WakeSource};
 pub use shutdown::ShutdownHandle;
+pub use stats::{Closed, Stats, StatsSnapshot};
 pub use strategy::{
     default_loops, ClosePolicy, CloseReport, Strategy, DEFAULT_MAX_CHILDREN, DEFAULT_POOL_WORKERS,
 };

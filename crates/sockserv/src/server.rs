@@ -11,6 +11,7 @@ use mio::{Events, Poll, Token};
 
 use crate::error::{panic_message, ConnError, Failure};
 use crate::shutdown::Control;
+use crate::stats::Stats;
 use crate::strategy::{CloseReport, Dispatch, ErrorHook, Job};
 use crate::{Builder, ClosePolicy, Endpoint, Error, Listener, PeerAddr, ShutdownHandle, Strategy};
 
@@ -92,6 +93,7 @@ pub struct Server {
     recv_buf: Vec<u8>,
     max_packet_size: usize,
     listener_ready: bool,
+    stats: Arc<Stats>,
     backoff: Backoff,
     last_tick: Instant,
 }
@@ -118,6 +120,7 @@ impl Server {
         strategy: Strategy,
         close_policy: ClosePolicy,
         max_packet_size: usize,
+        stats: Arc<Stats>,
     ) -> Server {
         let recv_buf = if listener.is_datagram() {
             vec![0; max_packet_size + 1]
@@ -137,6 +140,7 @@ impl Server {
             recv_buf,
             max_packet_size,
             listener_ready: true,
+            stats,
             backoff: Backoff::default(),
             last_tick: Instant::now(),
         }
@@ -157,6 +161,12 @@ impl Server {
         ShutdownHandle {
             control: Arc::clone(&self.control),
         }
+    }
+
+    /// The server's counters (accepted, rejected, closed, failures, bytes), shared: keep
+    /// the `Arc` to read them from another thread while it serves.
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
     }
 
     /// Requests being served right now by workers (threads, pool, fork); finished ones
@@ -276,14 +286,17 @@ impl Server {
     }
 
     fn verify_and_dispatch(&mut self, job: Job) -> Outcome {
+        self.stats.accepted();
         if let Some(verify) = &self.hooks.verify {
             match catch_unwind(AssertUnwindSafe(|| verify(job.peer()))) {
                 Ok(true) => {}
                 Ok(false) => {
+                    self.stats.rejected();
                     job.reject();
                     return Outcome::Rejected;
                 }
                 Err(payload) => {
+                    self.stats.rejected();
                     let peer = job.peer().clone();
                     job.reject();
                     let err = ConnError {

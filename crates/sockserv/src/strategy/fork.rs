@@ -49,6 +49,8 @@ impl Fork {
             // Exited, or no longer our child (ECHILD): either way it is gone.
             Ok(Some(_)) | Err(_) => {
                 if let Some(fd) = self.children.remove(&pid) {
+                    // Its bytes and failures were counted in the child, out of our sight.
+                    self.ctx.stats.closed_elsewhere();
                     if let Some(registry) = registry {
                         let _ = registry.deregister(&mut SourceFd(&fd.as_raw_fd()));
                     }
@@ -134,7 +136,8 @@ impl Dispatch for Fork {
             }
             Err(e) => {
                 job.reject();
-                self.ctx.report(peer, Failure::Spawn(e));
+                self.ctx
+                    .finished(&peer, Instant::now(), (0, 0), Some(Failure::Spawn(e)));
             }
         }
     }

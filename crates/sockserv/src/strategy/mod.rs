@@ -10,7 +10,7 @@ mod threads;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 
@@ -18,6 +18,7 @@ use crate::error::{ConnError, Failure};
 use crate::handler::{
     close_stream, run_guarded, serve_stream, ConnSettings, Datagram, DatagramHandler, StreamHandler,
 };
+use crate::stats::{Closed, Stats};
 use crate::{DatagramSocket, PeerAddr, Stream};
 
 pub(crate) use events::{Events, OpenFn};
@@ -154,11 +155,14 @@ pub(crate) enum Service {
 }
 
 pub(crate) type ErrorHook = Arc<dyn Fn(&ConnError) + Send + Sync>;
+pub(crate) type CloseHook = Arc<dyn Fn(&Closed<'_>) + Send + Sync>;
 
 /// Everything a worker needs to serve a request, shared by all workers.
 pub(crate) struct Context {
     pub service: Service,
     pub on_error: ErrorHook,
+    pub on_close: Option<CloseHook>,
+    pub stats: Arc<Stats>,
     pub settings: ConnSettings,
     pub reply: Option<DatagramSocket>,
 }
@@ -192,11 +196,12 @@ impl Job {
 }
 
 impl Context {
-    /// Serves `job` to the end, reporting a failure to the error hook. Returns whether it
-    /// succeeded (a forked child's exit status).
+    /// Serves `job` to the end, counting it and reporting a failure to the error hook.
+    /// Returns whether it succeeded (a forked child's exit status).
     pub fn run(&self, job: Job) -> bool {
+        let started = Instant::now();
         let peer = job.peer().clone();
-        let result = match (job, &self.service) {
+        let (result, traffic) = match (job, &self.service) {
             (Job::Stream { stream, peer }, Service::Stream(handler)) => {
                 serve_stream(&**handler, stream, peer, self.settings)
             }
@@ -211,13 +216,38 @@ impl Context {
             // The builder refuses mismatched handlers; a stray job is just dropped.
             (job, _) => {
                 job.reject();
-                Ok(())
+                (Ok(()), (0, 0))
             }
         };
-        match result {
-            Ok(()) => true,
-            Err(failure) => {
-                self.report(peer, failure);
+        self.finished(&peer, started, traffic, result.err())
+    }
+
+    /// Counts a finished request, tells the close hook, reports a failure; returns
+    /// whether it succeeded.
+    pub fn finished(
+        &self,
+        peer: &PeerAddr,
+        started: Instant,
+        (bytes_in, bytes_out): (u64, u64),
+        failure: Option<Failure>,
+    ) -> bool {
+        let closed = Closed {
+            peer,
+            duration: started.elapsed(),
+            bytes_in,
+            bytes_out,
+            failure: failure.as_ref(),
+        };
+        self.stats.closed(&closed);
+        if let Some(hook) = &self.on_close {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&closed))).is_err() {
+                eprintln!("sockserv: the close hook panicked for {peer}");
+            }
+        }
+        match failure {
+            None => true,
+            Some(failure) => {
+                self.report(peer.clone(), failure);
                 false
             }
         }
@@ -229,15 +259,17 @@ impl Context {
         data: &[u8],
         truncated: bool,
         peer: &PeerAddr,
-    ) -> Result<(), Failure> {
+    ) -> (Result<(), Failure>, (u64, u64)) {
         let mut reply = Vec::new();
-        run_guarded(|| {
+        let mut sent = 0;
+        let result = run_guarded(|| {
             handler.handle(&Datagram::new(data, peer, truncated), &mut reply)?;
-            match (&self.reply, reply.is_empty()) {
-                (Some(socket), false) => socket.send_to(&reply, peer).map(drop),
-                _ => Ok(()),
+            if let (Some(socket), false) = (&self.reply, reply.is_empty()) {
+                sent = socket.send_to(&reply, peer)? as u64;
             }
-        })
+            Ok(())
+        });
+        (result, (data.len() as u64, sent))
     }
 
     /// Hands a failure to the error hook; a panicking hook is contained too.

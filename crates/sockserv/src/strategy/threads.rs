@@ -53,7 +53,9 @@ impl Dispatch for Threads {
                 ctx.run(job);
             });
         if let Err(e) = spawned {
-            self.ctx.report(peer, Failure::Spawn(e));
+            let started = std::time::Instant::now();
+            self.ctx
+                .finished(&peer, started, (0, 0), Some(Failure::Spawn(e)));
         }
     }
 

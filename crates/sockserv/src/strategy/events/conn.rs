@@ -42,6 +42,9 @@ pub(super) struct Connection {
     /// The loop's clock, read once per wake-up (a clock read per message costs more than
     /// the timeouts it serves need).
     now: Instant,
+    opened: Instant,
+    bytes_in: u64,
+    bytes_out: u64,
 }
 
 impl Connection {
@@ -72,11 +75,10 @@ impl Connection {
             last_read: now,
             last_write: now,
             now,
+            opened: now,
+            bytes_in: 0,
+            bytes_out: 0,
         })
-    }
-
-    pub fn peer(&self) -> &PeerAddr {
-        &self.peer
     }
 
     /// Opens the Session; `notify` is how its waker reaches this loop.
@@ -127,6 +129,7 @@ impl Connection {
                 }
                 Ok(n) => {
                     self.last_read = self.now;
+                    self.bytes_in += n as u64;
                     // A short read drained the socket: with edge-triggered readiness a new
                     // event comes when more arrives, so skip the read that would say EAGAIN
                     // (unless the FIN already came: no event would announce the EOF).
@@ -173,6 +176,7 @@ impl Connection {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.last_write = self.now;
+                    self.bytes_out += n as u64;
                     self.out.consume(n);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -230,15 +234,21 @@ impl Connection {
     }
 
     /// Half-closes (the peer reads every byte sent, then EOF) and closes; tells the Session.
-    pub fn close(self, registry: &Registry) {
+    /// Returns who it was, when it opened and its traffic `(in, out)`, for the counters.
+    pub fn close(self, registry: &Registry) -> (PeerAddr, Instant, (u64, u64)) {
         let Connection {
             stream,
             mut session,
+            peer,
+            opened,
+            bytes_in,
+            bytes_out,
             ..
         } = self;
         let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
         close_stream(stream);
         // A panic in on_close must not take the loop down; the connection is gone anyway.
         let _ = catch_unwind(AssertUnwindSafe(|| session.on_close()));
+        (peer, opened, (bytes_in, bytes_out))
     }
 }

@@ -246,7 +246,7 @@ impl EventLoop {
         }
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
-            self.close(key);
+            self.close(key, None);
         }
     }
 
@@ -269,11 +269,7 @@ impl EventLoop {
             .filter_map(|(key, conn)| conn.expired(now, &self.ctx.settings).map(|e| (key, e)))
             .collect();
         for (key, error) in expired {
-            if let Some(conn) = self.conns.get(key) {
-                let peer = conn.peer().clone();
-                self.close(key);
-                self.ctx.report(peer, crate::Failure::Handler(error));
-            }
+            self.close(key, Some(crate::Failure::Handler(error)));
         }
     }
 
@@ -312,7 +308,8 @@ impl EventLoop {
                 }
                 Err(e) => {
                     self.running.end();
-                    self.ctx.report(peer, crate::Failure::Handler(e));
+                    let failure = Some(crate::Failure::Handler(e));
+                    self.ctx.finished(&peer, now, (0, 0), failure);
                 }
             }
         }
@@ -358,17 +355,15 @@ impl EventLoop {
                 &*payload,
             ))),
         };
-        let peer = conn.peer().clone();
-        self.close(key);
-        if let Some(failure) = failure {
-            self.ctx.report(peer, failure);
-        }
+        self.close(key, failure);
     }
 
-    fn close(&mut self, key: usize) {
+    /// Closes a connection, counts it, tells the close and error hooks.
+    fn close(&mut self, key: usize, failure: Option<crate::Failure>) {
         if let Some(conn) = self.conns.try_remove(key) {
-            conn.close(self.poll.registry());
+            let (peer, started, traffic) = conn.close(self.poll.registry());
             self.running.end();
+            self.ctx.finished(&peer, started, traffic, failure);
         }
     }
 }

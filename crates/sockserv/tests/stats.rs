@@ -1,0 +1,99 @@
+//! Server counters and the close hook: every served connection is counted once, with
+//! its traffic, under every strategy; rejected peers are counted apart.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Echo;
+
+impl Session for Echo {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        out.write(data);
+    }
+}
+
+#[test]
+fn every_connection_is_counted_once_with_its_traffic() {
+    for strategy in [
+        Strategy::Sequential,
+        Strategy::Threads,
+        Strategy::Pool { workers: 2 },
+        Strategy::Fork { max_children: 2 },
+        Strategy::Events { loops: 2 },
+    ] {
+        let closes: Arc<Mutex<Vec<(u64, u64, &'static str)>>> = Arc::default();
+        let log = Arc::clone(&closes);
+        let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+            .strategy(strategy)
+            .session(|_: &PeerAddr| Echo)
+            // The clients connect one at a time; the second one is refused.
+            .verify({
+                let seen = AtomicUsize::new(0);
+                move |_: &PeerAddr| seen.fetch_add(1, Ordering::SeqCst) != 1
+            })
+            .on_close(move |c: &Closed<'_>| {
+                log.lock()
+                    .unwrap()
+                    .push((c.bytes_in, c.bytes_out, c.reason()))
+            })
+            .bind()
+            .unwrap();
+        let addr = server.local_endpoint().socket_addr().unwrap();
+        let stats = server.stats();
+        let stop = server.shutdown_handle();
+        let serving = thread::spawn(move || {
+            server.serve().unwrap();
+            server.close().unwrap()
+        });
+
+        let (mut served, mut refused) = (0u64, 0u64);
+        for i in 0..4 {
+            let mut client = TcpStream::connect(addr).unwrap();
+            client.set_read_timeout(Some(WAIT)).unwrap();
+            if i != 1 {
+                client.write_all(b"hello").unwrap();
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut back = Vec::new();
+                client.read_to_end(&mut back).unwrap();
+                assert_eq!(back, b"hello", "{strategy}");
+                served += 1;
+            } else {
+                let mut back = Vec::new();
+                // Refused: EOF at once (or a reset), never data.
+                let _ = client.read_to_end(&mut back);
+                assert!(back.is_empty(), "{strategy}");
+                refused += 1;
+            }
+        }
+        stop.shutdown();
+        let report = serving.join().unwrap();
+        assert_eq!(report.left, 0, "{strategy}");
+
+        let snap = stats.snapshot();
+        assert_eq!(snap.accepted, served + refused, "{strategy}: {snap:?}");
+        assert_eq!(snap.rejected, refused, "{strategy}: {snap:?}");
+        assert_eq!(snap.closed, served, "{strategy}: {snap:?}");
+        assert_eq!(snap.active, 0, "{strategy}: {snap:?}");
+        if let Strategy::Fork { .. } = strategy {
+            // Served in children: their traffic and their close hooks are out of sight.
+            assert!(closes.lock().unwrap().is_empty(), "{strategy}");
+            continue;
+        }
+        assert_eq!(snap.bytes_in, 5 * served, "{strategy}: {snap:?}");
+        assert_eq!(snap.bytes_out, 5 * served, "{strategy}: {snap:?}");
+        let closes = closes.lock().unwrap();
+        assert_eq!(closes.len() as u64, served, "{strategy}");
+        assert!(
+            closes.iter().all(|&c| c == (5, 5, "closed")),
+            "{strategy}: {closes:?}"
+        );
+    }
+}

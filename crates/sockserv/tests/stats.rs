@@ -12,6 +12,9 @@ use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// What the close hook saw: bytes in, bytes out, reason.
+type CloseRecord = (u64, u64, &'static str);
+
 struct Echo;
 
 impl Session for Echo {
@@ -29,7 +32,7 @@ fn every_connection_is_counted_once_with_its_traffic() {
         Strategy::Fork { max_children: 2 },
         Strategy::Events { loops: 2 },
     ] {
-        let closes: Arc<Mutex<Vec<(u64, u64, &'static str)>>> = Arc::default();
+        let closes: Arc<Mutex<Vec<CloseRecord>>> = Arc::default();
         let log = Arc::clone(&closes);
         let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
             .strategy(strategy)

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use sockserv::{Endpoint, Strategy};
+use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 
 /// Socket servers the Rust way: echo and chat servers, a client and a load generator,
 /// built on the sockserv library (Python's socketserver, redone in Rust).
@@ -132,6 +132,63 @@ pub struct ServeArgs {
     /// output stays stuck). 0 disables.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
+
+    /// Who may connect, and load balancing.
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Access control, the PROXY protocol and port sharing: what operators set.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Only clients in this network may connect (repeatable; IPv4 or IPv6, e.g.
+    /// 10.0.0.0/8 or ::1/128; a bare address is one host). Others are closed at once.
+    #[arg(long = "allow", value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+
+    /// Clients in this network are closed at once (repeatable). Deny wins over allow.
+    #[arg(long = "deny", value_name = "CIDR")]
+    pub deny: Vec<Cidr>,
+
+    /// Expect a PROXY protocol header (v1 or v2) from a load balancer (HAProxy, nginx)
+    /// at the start of every connection: the client address in it is the one the
+    /// access rules, the logs and the chat see. Connections from other addresses than
+    /// --proxy-from, or without a valid header within 5 s, are closed.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// Balancers trusted to send PROXY headers (repeatable). Default: loopback.
+    #[arg(long = "proxy-from", value_name = "CIDR", requires = "proxy_protocol")]
+    pub proxy_from: Vec<Cidr>,
+
+    /// Set SO_REUSEPORT so several sockserv processes can listen on the same TCP or UDP
+    /// port; the kernel spreads new connections over them.
+    #[arg(long)]
+    pub reuse_port: bool,
+}
+
+impl AccessArgs {
+    /// The access list of --allow and --deny.
+    pub fn access_list(&self) -> AccessList {
+        let list = self
+            .allow
+            .iter()
+            .fold(AccessList::new(), |l, c| l.allow(*c));
+        self.deny.iter().fold(list, |l, c| l.deny(*c))
+    }
+
+    /// The balancers trusted to send PROXY headers, if the protocol is on.
+    pub fn trusted_proxies(&self) -> Option<AccessList> {
+        self.proxy_protocol.then(|| {
+            if self.proxy_from.is_empty() {
+                AccessList::loopback()
+            } else {
+                self.proxy_from
+                    .iter()
+                    .fold(AccessList::new(), |l, c| l.allow(*c))
+            }
+        })
+    }
 }
 
 impl ServeArgs {

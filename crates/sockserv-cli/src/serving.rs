@@ -9,9 +9,11 @@ use std::thread;
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use sockserv::{Builder, ClosePolicy, ConnError, Endpoint, Failure, Server, ShutdownHandle};
+use sockserv::{
+    Builder, ClosePolicy, ConnError, Endpoint, Failure, PeerAddr, Server, ShutdownHandle,
+};
 
-use crate::cli::ServeArgs;
+use crate::cli::{AccessArgs, ServeArgs};
 
 /// The error hook: a timed-out client is routine (logged at debug level); anything
 /// else is a warning with the peer's address.
@@ -20,6 +22,22 @@ fn report(err: &ConnError) {
         Failure::Handler(e) if e.kind() == std::io::ErrorKind::TimedOut => tracing::debug!("{err}"),
         _ => tracing::warn!("{err}"),
     }
+}
+
+/// Applies --allow/--deny (as the verify hook), --proxy-protocol and --reuse-port.
+fn with_access(mut builder: Builder, access: &AccessArgs) -> Builder {
+    let list = access.access_list();
+    if !(access.allow.is_empty() && access.deny.is_empty()) {
+        builder = builder.verify(move |peer: &PeerAddr| match peer {
+            PeerAddr::Inet(addr) => list.permits(addr.ip()),
+            // Unix peers have no address to match; the socket file's permissions decide.
+            PeerAddr::Unix(_) => true,
+        });
+    }
+    if let Some(trusted) = access.trusted_proxies() {
+        builder = builder.proxy_protocol(trusted);
+    }
+    builder.reuse_port(access.reuse_port)
 }
 
 /// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them
@@ -44,6 +62,7 @@ pub fn serve_all(
         if args.max_conns > 0 {
             builder = builder.max_connections(args.max_conns);
         }
+        builder = with_access(builder, &args.access);
         let server = builder.bind()?;
         servers.push(server);
     }

@@ -9,13 +9,14 @@ use mio::{Poll, Waker};
 use crate::drive::Blocking;
 use crate::error::ConnError;
 use crate::handler::ConnSettings;
+use crate::proxied::ProxyConfig;
 use crate::server::{Hooks, Server, VerifyFn, LISTENER, WAKE};
 use crate::shutdown::Control;
 use crate::stats::{Closed, Stats};
 use crate::strategy::{dispatcher, CloseHook, Context, ErrorHook, OpenFn, Service};
 use crate::{
-    ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, Session, SessionFactory,
-    SocketOptions, Strategy, StreamHandler,
+    AccessList, ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, Session,
+    SessionFactory, SocketOptions, Strategy, StreamHandler,
 };
 
 enum Handler {
@@ -47,6 +48,7 @@ pub struct Builder {
     max_packet_size: usize,
     max_connections: Option<usize>,
     shared_state: bool,
+    proxy: Option<ProxyConfig>,
     handler: Option<Handler>,
     verify: Option<Arc<VerifyFn>>,
     on_error: ErrorHook,
@@ -74,6 +76,7 @@ impl Builder {
             max_packet_size: 8192,
             max_connections: None,
             shared_state: false,
+            proxy: None,
             handler: None,
             verify: None,
             on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
@@ -201,6 +204,17 @@ impl Builder {
         self
     }
 
+    /// Serves behind load balancers that speak the PROXY protocol (v1 or v2, detected):
+    /// only peers in `trusted` may connect (others are closed at once), and each
+    /// connection must start with a valid header within 5 s (else it is closed). The
+    /// client address in the header is the one the verify hook, the handler, the error
+    /// and close hooks see. The verify hook then runs on the worker, after the header.
+    /// Stream endpoints only; Unix-socket peers are trusted (file permissions decide).
+    pub fn proxy_protocol(mut self, trusted: AccessList) -> Self {
+        self.proxy = Some(ProxyConfig { trusted });
+        self
+    }
+
     /// Accepts or rejects each peer before any handler runs (Python's `verify_request`).
     /// A rejected connection is closed at once (the client reads EOF); a panic in the
     /// hook rejects too and is reported.
@@ -255,6 +269,7 @@ impl Builder {
             max_packet_size,
             max_connections,
             shared_state,
+            proxy,
             handler,
             verify,
             on_error,
@@ -338,7 +353,19 @@ impl Builder {
             None
         };
         let stats = Arc::new(Stats::default());
+        if proxy.is_some() && datagram {
+            return Err(Error::unsupported(
+                "the PROXY protocol on a datagram endpoint",
+                "sockserv reads PROXY headers on stream connections only",
+            ));
+        }
         let ctx = Arc::new(Context {
+            verify: if proxy.is_some() {
+                verify.clone()
+            } else {
+                None
+            },
+            proxy: proxy.clone(),
             service,
             on_error: Arc::clone(&on_error),
             on_close,
@@ -361,6 +388,7 @@ impl Builder {
         .map_err(io)?;
         let hooks = Hooks {
             verify,
+            proxy,
             on_error,
             on_timeout,
             on_tick,

@@ -80,6 +80,9 @@ pub enum Failure {
     Panic(String),
     /// The verify hook panicked; the connection was closed.
     VerifyPanic(String),
+    /// Behind a PROXY-protocol balancer: the connection did not start with a valid
+    /// header in time; it was closed before any handler ran.
+    Proxy(io::Error),
     /// The worker for this connection could not be started (thread spawn or fork failed);
     /// the connection was closed.
     Spawn(io::Error),
@@ -92,6 +95,7 @@ impl fmt::Display for Failure {
             Failure::Panic(msg) => write!(f, "handler panicked: {msg}"),
             Failure::VerifyPanic(msg) => write!(f, "verify hook panicked: {msg}"),
             Failure::Spawn(e) => write!(f, "cannot start a worker: {e}"),
+            Failure::Proxy(e) => write!(f, "no valid PROXY header: {e}"),
         }
     }
 }

@@ -69,6 +69,7 @@ mod error;
 pub mod group;
 mod handler;
 mod lines;
+mod proxied;
 pub mod proxy;
 mod server;
 mod session;

@@ -10,6 +10,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Poll, Token};
 
 use crate::error::{panic_message, ConnError, Failure};
+use crate::proxied::ProxyConfig;
 use crate::shutdown::Control;
 use crate::stats::Stats;
 use crate::strategy::{CloseReport, Dispatch, ErrorHook, Job};
@@ -22,6 +23,7 @@ pub(crate) type VerifyFn = dyn Fn(&PeerAddr) -> bool + Send + Sync;
 
 pub(crate) struct Hooks {
     pub verify: Option<Arc<VerifyFn>>,
+    pub proxy: Option<ProxyConfig>,
     pub on_error: ErrorHook,
     pub on_timeout: Option<Box<dyn FnMut() + Send>>,
     pub on_tick: Option<(Duration, Box<dyn FnMut() + Send>)>,
@@ -287,7 +289,15 @@ impl Server {
 
     fn verify_and_dispatch(&mut self, job: Job) -> Outcome {
         self.stats.accepted();
-        if let Some(verify) = &self.hooks.verify {
+        if let Some(proxy) = &self.hooks.proxy {
+            // Only a trusted balancer may connect; the verify hook runs on the worker,
+            // once the header has named the real client.
+            if !proxy.trusts(job.peer()) {
+                self.stats.proxy_rejected();
+                job.reject();
+                return Outcome::Rejected;
+            }
+        } else if let Some(verify) = &self.hooks.verify {
             match catch_unwind(AssertUnwindSafe(|| verify(job.peer()))) {
                 Ok(true) => {}
                 Ok(false) => {

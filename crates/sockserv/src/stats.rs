@@ -17,6 +17,7 @@ use crate::{Failure, PeerAddr};
 pub struct Stats {
     accepted: AtomicU64,
     rejected: AtomicU64,
+    proxy_rejected: AtomicU64,
     closed: AtomicU64,
     handler_errors: AtomicU64,
     panics: AtomicU64,
@@ -33,9 +34,12 @@ pub struct StatsSnapshot {
     pub accepted: u64,
     /// Of those, refused by the verify hook (closed at once, never served).
     pub rejected: u64,
+    /// Of those, refused by the PROXY protocol check: not from a trusted balancer, or
+    /// without a valid header.
+    pub proxy_rejected: u64,
     /// Served and closed, for any reason.
     pub closed: u64,
-    /// Served right now: accepted − rejected − closed.
+    /// Served right now: accepted − rejected − proxy_rejected − closed.
     pub active: u64,
     /// Closed by a handler error (timeouts and panics not included).
     pub handler_errors: u64,
@@ -54,12 +58,17 @@ impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let accepted = self.accepted.load(Relaxed);
         let rejected = self.rejected.load(Relaxed);
+        let proxy_rejected = self.proxy_rejected.load(Relaxed);
         let closed = self.closed.load(Relaxed);
         StatsSnapshot {
             accepted,
             rejected,
+            proxy_rejected,
             closed,
-            active: accepted.saturating_sub(rejected).saturating_sub(closed),
+            active: accepted
+                .saturating_sub(rejected)
+                .saturating_sub(proxy_rejected)
+                .saturating_sub(closed),
             handler_errors: self.handler_errors.load(Relaxed),
             panics: self.panics.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
@@ -74,6 +83,10 @@ impl Stats {
 
     pub(crate) fn rejected(&self) {
         self.rejected.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn proxy_rejected(&self) {
+        self.proxy_rejected.fetch_add(1, Relaxed);
     }
 
     /// One served request ended (in this process).

@@ -18,6 +18,8 @@ use crate::error::{ConnError, Failure};
 use crate::handler::{
     close_stream, run_guarded, serve_stream, ConnSettings, Datagram, DatagramHandler, StreamHandler,
 };
+use crate::proxied::{self, ProxyConfig};
+use crate::server::VerifyFn;
 use crate::stats::{Closed, Stats};
 use crate::{DatagramSocket, PeerAddr, Stream};
 
@@ -165,6 +167,10 @@ pub(crate) struct Context {
     pub stats: Arc<Stats>,
     pub settings: ConnSettings,
     pub reply: Option<DatagramSocket>,
+    /// The verify hook; run here, on the worker, only behind a PROXY-protocol balancer
+    /// (otherwise the serving thread runs it before dispatch).
+    pub verify: Option<Arc<VerifyFn>>,
+    pub proxy: Option<ProxyConfig>,
 }
 
 /// One request: an accepted connection or a received datagram.
@@ -200,6 +206,13 @@ impl Context {
     /// Returns whether it succeeded (a forked child's exit status).
     pub fn run(&self, job: Job) -> bool {
         let started = Instant::now();
+        let job = match (job, &self.proxy) {
+            (Job::Stream { stream, peer }, Some(_)) => match self.behind_proxy(stream, peer) {
+                Some(job) => job,
+                None => return false,
+            },
+            (job, _) => job,
+        };
         let peer = job.peer().clone();
         let (result, traffic) = match (job, &self.service) {
             (Job::Stream { stream, peer }, Service::Stream(handler)) => {
@@ -220,6 +233,44 @@ impl Context {
             }
         };
         self.finished(&peer, started, traffic, result.err())
+    }
+
+    /// Reads the PROXY header and applies the verify hook to the client it names;
+    /// `None` if the connection was refused (and counted, and closed).
+    fn behind_proxy(&self, stream: Stream, socket_peer: PeerAddr) -> Option<Job> {
+        let header = match proxied::read_blocking(&stream) {
+            Ok(header) => header,
+            Err(e) => {
+                self.stats.proxy_rejected();
+                proxied::refuse(&stream);
+                self.report(socket_peer, Failure::Proxy(e));
+                return None;
+            }
+        };
+        let peer = proxied::client_of(&header, &socket_peer);
+        if !self.permits(&peer) {
+            self.stats.rejected();
+            close_stream(stream);
+            return None;
+        }
+        Some(Job::Stream { stream, peer })
+    }
+
+    /// Runs the verify hook (if any) on `peer`; a panicking hook refuses, and is reported.
+    pub fn permits(&self, peer: &PeerAddr) -> bool {
+        let Some(verify) = &self.verify else {
+            return true;
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| verify(peer))) {
+            Ok(permitted) => permitted,
+            Err(payload) => {
+                self.report(
+                    peer.clone(),
+                    Failure::VerifyPanic(crate::error::panic_message(&*payload)),
+                );
+                false
+            }
+        }
     }
 
     /// Counts a finished request, tells the close hook, reports a failure; returns

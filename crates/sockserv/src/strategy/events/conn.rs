@@ -10,6 +10,8 @@ use mio::{Interest, Registry, Token};
 
 use crate::drive::{is_disconnect, HIGH_WATER};
 use crate::handler::close_stream;
+use crate::proxied::{HeaderBuffer, HEADER_TIMEOUT};
+use crate::proxy::ProxyHeader;
 use crate::{Output, PeerAddr, Session, Stream, WakeSource};
 
 /// Most reads of one connection in one step. A peer that sends faster than its Session
@@ -45,6 +47,17 @@ pub(super) struct Connection {
     opened: Instant,
     bytes_in: u64,
     bytes_out: u64,
+    /// Behind a PROXY-protocol balancer: the header gathered so far. While `Some`, the
+    /// Session is a placeholder and `notify` waits for the real one.
+    header: Option<HeaderBuffer>,
+    notify: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// Stands in for the Session until the PROXY header names the client.
+struct Pending;
+
+impl Session for Pending {
+    fn on_data(&mut self, _data: &[u8], _out: &mut Output) {}
 }
 
 impl Connection {
@@ -56,6 +69,30 @@ impl Connection {
         token: Token,
         now: Instant,
     ) -> io::Result<Connection> {
+        Connection::register_with(stream, peer, Some(session), registry, token, now)
+    }
+
+    /// Registers a connection whose PROXY header must come first (no Session yet).
+    pub fn register_proxied(
+        stream: Stream,
+        peer: PeerAddr,
+        registry: &Registry,
+        token: Token,
+        now: Instant,
+    ) -> io::Result<Connection> {
+        Connection::register_with(stream, peer, None, registry, token, now)
+    }
+
+    fn register_with(
+        stream: Stream,
+        peer: PeerAddr,
+        session: Option<Box<dyn Session>>,
+        registry: &Registry,
+        token: Token,
+        now: Instant,
+    ) -> io::Result<Connection> {
+        let header = session.is_none().then(HeaderBuffer::default);
+        let session = session.unwrap_or_else(|| Box::new(Pending));
         stream.set_nonblocking(true)?;
         registry.register(
             &mut SourceFd(&stream.as_raw_fd()),
@@ -78,6 +115,8 @@ impl Connection {
             opened: now,
             bytes_in: 0,
             bytes_out: 0,
+            header,
+            notify: None,
         })
     }
 
@@ -91,6 +130,55 @@ impl Connection {
         if let Some(source) = self.out.wake_source() {
             source.set_notify(notify);
             self.wake = Some(source);
+        }
+        self.pump(buf)
+    }
+
+    pub fn peer(&self) -> &PeerAddr {
+        &self.peer
+    }
+
+    /// Whether the PROXY header is still awaited.
+    pub fn awaiting_header(&self) -> bool {
+        self.header.is_some()
+    }
+
+    /// Keeps the waker hook until the real Session exists.
+    pub fn set_notify(&mut self, notify: impl Fn() + Send + Sync + 'static) {
+        self.notify = Some(Box::new(notify));
+    }
+
+    /// Reads what there is of the PROXY header; `Some((header, rest))` once complete.
+    pub fn read_header(&mut self, buf: &mut [u8]) -> io::Result<Option<(ProxyHeader, Vec<u8>)>> {
+        let Some(header) = &mut self.header else {
+            return Ok(None);
+        };
+        let done = header.read_from(&self.stream, buf)?;
+        if let Some((_, rest)) = &done {
+            self.bytes_in += rest.len() as u64;
+        }
+        Ok(done)
+    }
+
+    /// The header named the client: start its Session, feeding it the bytes that came
+    /// after the header.
+    pub fn start(
+        &mut self,
+        peer: PeerAddr,
+        session: Box<dyn Session>,
+        rest: &[u8],
+        buf: &mut [u8],
+    ) -> io::Result<Step> {
+        self.peer = peer;
+        self.session = session;
+        self.header = None;
+        self.session.on_open(&mut self.out);
+        if let (Some(source), Some(notify)) = (self.out.wake_source(), self.notify.take()) {
+            source.set_notify(notify);
+            self.wake = Some(source);
+        }
+        if !rest.is_empty() && !self.out.is_closing() {
+            self.session.on_data(rest, &mut self.out);
         }
         self.pump(buf)
     }
@@ -197,6 +285,12 @@ impl Connection {
         let past = |since: Instant, limit: Option<Duration>| {
             limit.filter(|&l| now.saturating_duration_since(since) > l)
         };
+        if self.header.is_some() && now.saturating_duration_since(self.opened) > HEADER_TIMEOUT {
+            return Some(io::Error::new(
+                ErrorKind::TimedOut,
+                "no PROXY header in time",
+            ));
+        }
         let waiting = !self.out.pending().is_empty();
         let last_activity = if waiting {
             self.last_read
@@ -231,6 +325,13 @@ impl Connection {
             registry.reregister(&mut SourceFd(&self.stream.as_raw_fd()), token, interest)?;
         }
         Ok(())
+    }
+
+    /// Drops a connection refused before its Session started (no valid PROXY header, or
+    /// the verify hook said no): no Session to tell, nothing to count as served.
+    pub fn refuse(self, registry: &Registry) {
+        let _ = registry.deregister(&mut SourceFd(&self.stream.as_raw_fd()));
+        crate::proxied::refuse(&self.stream);
     }
 
     /// Half-closes (the peer reads every byte sent, then EOF) and closes; tells the Session.

@@ -223,6 +223,10 @@ impl EventLoop {
                 let key = event.token().0;
                 let readable = event.is_readable();
                 let closed = event.is_read_closed() || event.is_error();
+                if self.conns.get(key).is_some_and(Connection::awaiting_header) {
+                    self.handshake(key);
+                    continue;
+                }
                 self.step(key, |conn, buf| conn.on_ready(readable, closed, buf, now));
             }
             for key in std::mem::take(&mut self.again) {
@@ -254,7 +258,12 @@ impl EventLoop {
     /// between 10 ms and 1 s; `None` when no timeout is set.
     fn sweep_interval(&self) -> Option<Duration> {
         let s = &self.ctx.settings;
-        let shortest = [s.idle_timeout, s.read_timeout, s.write_timeout]
+        let header = self
+            .ctx
+            .proxy
+            .as_ref()
+            .map(|_| crate::proxied::HEADER_TIMEOUT);
+        let shortest = [s.idle_timeout, s.read_timeout, s.write_timeout, header]
             .into_iter()
             .flatten()
             .min()?;
@@ -284,17 +293,17 @@ impl EventLoop {
         for (stream, peer) in incoming {
             let entry = self.conns.vacant_entry();
             let key = entry.key();
-            let session = (self.open)(&peer);
-            match Connection::register(
-                stream,
-                peer.clone(),
-                session,
-                self.poll.registry(),
-                Token(key),
-                now,
-            ) {
+            let registry = self.poll.registry();
+            let proxied = self.ctx.proxy.is_some();
+            let registered = if proxied {
+                Connection::register_proxied(stream, peer.clone(), registry, Token(key), now)
+            } else {
+                let session = (self.open)(&peer);
+                Connection::register(stream, peer.clone(), session, registry, Token(key), now)
+            };
+            match registered {
                 Ok(conn) => {
-                    entry.insert(conn);
+                    let conn = entry.insert(conn);
                     let mailbox = Arc::clone(&self.mailbox);
                     let notify = move || {
                         mailbox
@@ -304,7 +313,12 @@ impl EventLoop {
                             .push(key);
                         mailbox.post();
                     };
-                    self.step(key, |conn, buf| conn.open(notify, buf));
+                    if proxied {
+                        conn.set_notify(notify);
+                        self.handshake(key);
+                    } else {
+                        self.step(key, |conn, buf| conn.open(notify, buf));
+                    }
                 }
                 Err(e) => {
                     self.running.end();
@@ -312,6 +326,48 @@ impl EventLoop {
                     self.ctx.finished(&peer, now, (0, 0), failure);
                 }
             }
+        }
+    }
+
+    /// Behind a PROXY-protocol balancer: reads the header; once it names the client,
+    /// applies the verify hook and starts the Session.
+    fn handshake(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match conn.read_header(&mut self.buf) {
+            Ok(None) => {}
+            Ok(Some((header, rest))) => {
+                let peer = crate::proxied::client_of(&header, &self.peer_of(key));
+                if !self.ctx.permits(&peer) {
+                    self.ctx.stats.rejected();
+                    self.refuse(key);
+                    return;
+                }
+                let session = (self.open)(&peer);
+                self.step(key, |conn, buf| conn.start(peer, session, &rest, buf));
+            }
+            Err(e) => {
+                let peer = self.peer_of(key);
+                self.ctx.stats.proxy_rejected();
+                self.refuse(key);
+                self.ctx.report(peer, crate::Failure::Proxy(e));
+            }
+        }
+    }
+
+    fn peer_of(&self, key: usize) -> PeerAddr {
+        self.conns
+            .get(key)
+            .map(|c| c.peer().clone())
+            .unwrap_or(PeerAddr::Unix(None))
+    }
+
+    /// Drops a connection refused before its Session started.
+    fn refuse(&mut self, key: usize) {
+        if let Some(conn) = self.conns.try_remove(key) {
+            conn.refuse(self.poll.registry());
+            self.running.end();
         }
     }
 

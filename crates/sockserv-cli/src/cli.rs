@@ -1,5 +1,6 @@
 //! The command line: clap definitions. Strings become typed values here, once.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +30,8 @@ pub enum Command {
     /// closes; when the client half-closes, the server finishes echoing and then closes.
     /// Datagram endpoints (udp://, unixgram:) send each datagram back to its sender.
     /// Try it: `sockserv echo` in one terminal, `nc 127.0.0.1 9000` in another.
+    /// With --tls-cert and --tls-key the stream endpoints speak TLS (try `sockserv client
+    /// --tls --ca CA.pem` or `openssl s_client`).
     Echo(EchoArgs),
     /// Run a chat room: every line a client sends goes to everyone else.
     ///
@@ -46,7 +49,8 @@ pub enum Command {
     /// for the server to finish, then exits 0. Datagram endpoints (udp://, unixgram:): each
     /// input line is sent as one datagram; replies are printed as they come, until
     /// --wait after the end of input. Exits non-zero with a one-line message when it cannot
-    /// connect.
+    /// connect. With --tls (stream endpoints): end of input sends TLS close_notify, then
+    /// the half-close; a TLS error exits non-zero with a one-line reason.
     Client(ClientArgs),
     Bench(crate::cmd::bench::BenchArgs),
 }
@@ -78,6 +82,33 @@ pub struct ClientArgs {
     /// Datagram endpoints only: how long to wait for replies after the end of input.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub wait: Duration,
+
+    /// Client-side TLS options.
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
+}
+
+/// How a client speaks TLS; shared by `client` and `bench`.
+#[derive(Debug, Clone, Args)]
+pub struct TlsClientArgs {
+    /// Speak TLS (stream endpoints only). The server's certificate is checked against
+    /// --ca, or else the system's roots (/etc/ssl/certs/ca-certificates.crt).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust the CA certificates in this PEM file (instead of the system's roots).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+
+    /// Accept any server certificate, unchecked. For testing only: anyone on the path
+    /// can read and change the traffic.
+    #[arg(long, requires = "tls", conflicts_with = "ca")]
+    pub insecure: bool,
+
+    /// The name the server's certificate must carry. Default: the URL's host (an IP
+    /// address for tcp://), `localhost` for unix:.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub server_name: Option<String>,
 }
 
 /// Where and how a server listens; shared by the servers.
@@ -132,6 +163,15 @@ pub struct ServeArgs {
     /// output stays stuck). 0 disables.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
+
+    /// Serve TLS with this PEM certificate chain (the server's certificate first).
+    /// Needs --tls-key; stream endpoints only (tcp://, unix:).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Who may connect, and load balancing.
     #[command(flatten)]

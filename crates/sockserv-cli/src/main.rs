@@ -4,6 +4,7 @@ mod apps;
 mod cli;
 mod cmd;
 mod serving;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use sockserv::tls::TlsAcceptor;
 use sockserv::{
     Builder, ClosePolicy, ConnError, Endpoint, Failure, PeerAddr, Server, ShutdownHandle,
 };
@@ -38,6 +39,21 @@ fn with_access(mut builder: Builder, access: &AccessArgs) -> Builder {
         builder = builder.proxy_protocol(trusted);
     }
     builder.reuse_port(access.reuse_port)
+}
+
+/// The TLS acceptor of `--tls-cert`/`--tls-key`, if given (clap makes sure both are).
+///
+/// # Errors
+///
+/// When an endpoint is a datagram one, or a file cannot be loaded (one line naming it).
+pub fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    if let Some(endpoint) = args.listen.iter().find(|e| e.is_datagram()) {
+        bail!("--tls-cert needs stream endpoints (tcp:// or unix:), not {endpoint}: TLS runs over a connection");
+    }
+    Ok(Some(TlsAcceptor::from_pem_files(cert, key)?))
 }
 
 /// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them

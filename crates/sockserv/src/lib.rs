@@ -77,6 +77,8 @@ mod shutdown;
 mod stats;
 mod strategy;
 mod sys;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 
 pub use acl::{AccessList, Cidr, ParseCidrError};

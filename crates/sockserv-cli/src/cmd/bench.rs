@@ -4,6 +4,7 @@ mod driver;
 mod pattern;
 mod report;
 mod target;
+mod tls;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ pub struct BenchArgs {
     /// Also write an SVG chart of latency by percentile to this file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Client-side TLS options (every connection does its own full handshake).
+    #[command(flatten)]
+    pub tls: crate::cli::TlsClientArgs,
 }
 
 /// Runs the load and prints the report to stdout.
@@ -87,7 +91,20 @@ pub struct BenchArgs {
 /// chart cannot be written.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let target = Target::parse(&args.url).map_err(|e| anyhow!(e))?;
+    let tls = if args.tls.tls {
+        let ip = match &target {
+            Target::Tcp(addr) => Some(addr.ip()),
+            Target::Unix(_) => None,
+        };
+        Some(tls::TlsPlan {
+            config: crate::tls::client_config(&args.tls)?,
+            name: crate::tls::server_name(&args.tls, ip)?,
+        })
+    } else {
+        None
+    };
     let plan = Plan {
+        tls,
         target,
         conns: args.conns as usize,
         size: args.size as usize,

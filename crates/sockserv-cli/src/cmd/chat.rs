@@ -7,7 +7,7 @@ use sockserv::Server;
 
 use crate::apps::chat::{ChatConfig, ChatRoom};
 use crate::cli::ChatArgs;
-use crate::serving::serve_all;
+use crate::serving::{serve_all, tls_acceptor};
 
 /// Runs one chat room, shared by every `--listen` endpoint, until SIGINT/SIGTERM.
 pub fn run(args: &ChatArgs) -> Result<ExitCode> {
@@ -18,14 +18,18 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
         max_line: usize::try_from(args.max_line)?,
         max_queue: usize::try_from(args.max_queue)?,
     };
+    let tls = tls_acceptor(&args.serve)?;
     let room = ChatRoom::new(config);
     let stop_room = room.clone();
     serve_all(
         &args.serve,
         |endpoint| {
-            Server::builder(endpoint.clone())
-                .session(room.clone())
-                .needs_shared_state()
+            let builder = Server::builder(endpoint.clone());
+            match &tls {
+                Some(tls) => builder.session(tls.wrap(room.clone())),
+                None => builder.session(room.clone()),
+            }
+            .needs_shared_state()
         },
         move || stop_room.shutdown(),
     )

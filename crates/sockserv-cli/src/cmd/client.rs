@@ -7,26 +7,47 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sockserv::Endpoint;
 
 use crate::cli::ClientArgs;
+
+mod tls_stream;
 
 /// Connects to `args.url` and copies stdin and stdout until the server is done.
 pub fn run(args: &ClientArgs) -> Result<ExitCode> {
     let url = &args.url;
     let cannot = || format!("cannot connect to {url}");
+    // Flags first: a bad --ca fails before connecting.
+    let tls = if args.tls.tls {
+        let ip = match url {
+            Endpoint::Tcp(addr) => Some(addr.ip()),
+            Endpoint::Unix(_) => None,
+            other => bail!("--tls needs a stream endpoint (tcp:// or unix:), not {other}"),
+        };
+        let name = crate::tls::server_name(&args.tls, ip)?;
+        let config = crate::tls::client_config(&args.tls)?;
+        Some(rustls::ClientConnection::new(config, name)?)
+    } else {
+        None
+    };
     match url {
         Endpoint::Tcp(addr) => {
             let stream = TcpStream::connect(addr).with_context(cannot)?;
             stream.set_nodelay(true)?;
             let writer = stream.try_clone()?;
-            copy_stream(stream, writer)
+            match tls {
+                Some(conn) => tls_stream::copy(stream, writer, conn, url),
+                None => copy_stream(stream, writer),
+            }
         }
         Endpoint::Unix(path) => {
             let stream = UnixStream::connect(path).with_context(cannot)?;
             let writer = stream.try_clone()?;
-            copy_stream(stream, writer)
+            match tls {
+                Some(conn) => tls_stream::copy(stream, writer, conn, url),
+                None => copy_stream(stream, writer),
+            }
         }
         Endpoint::Udp(addr) => {
             let local = if addr.is_ipv4() {

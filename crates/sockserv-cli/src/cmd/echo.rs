@@ -7,7 +7,7 @@ use sockserv::{PeerAddr, Server};
 
 use crate::apps::echo::Echo;
 use crate::cli::EchoArgs;
-use crate::serving::serve_all;
+use crate::serving::{serve_all, tls_acceptor};
 
 /// The largest datagram echoed whole: a UDP payload is at most 65,507 bytes (IPv4) or
 /// 65,527 (IPv6); the library's default of 8192 would cut bigger ones silently.
@@ -15,10 +15,14 @@ const MAX_DATAGRAM: usize = 64 * 1024;
 
 /// Runs the echo server until SIGINT/SIGTERM.
 pub fn run(args: &EchoArgs) -> Result<ExitCode> {
+    let tls = tls_acceptor(&args.serve)?;
     let build = |endpoint: &sockserv::Endpoint| {
-        Server::builder(endpoint.clone())
-            .max_packet_size(MAX_DATAGRAM)
-            .session(|_: &PeerAddr| Echo)
+        let builder = Server::builder(endpoint.clone()).max_packet_size(MAX_DATAGRAM);
+        let echo = |_: &PeerAddr| Echo;
+        match &tls {
+            Some(tls) => builder.session(tls.wrap(echo)),
+            None => builder.session(echo),
+        }
     };
     serve_all(&args.serve, build, || {})
 }

@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 
 use super::pattern::{Pattern, MAX_CHUNK};
 use super::target::Stream;
+use super::tls::TlsLayer;
 use super::Mode;
 
 /// Where a connection is in its life.
@@ -32,6 +33,8 @@ pub enum Broken {
 pub struct Conn {
     /// The socket.
     pub stream: Stream,
+    /// `--tls`: the rustls client between the pattern and the socket.
+    pub tls: Option<TlsLayer>,
     /// Life-cycle state.
     pub phase: Phase,
     /// When the connect started, for the connect timeout.
@@ -46,9 +49,10 @@ pub struct Conn {
 
 impl Conn {
     /// A connection with index `index` whose connect was just started.
-    pub fn new(stream: Stream, index: usize, now: Instant) -> Self {
+    pub fn new(stream: Stream, tls: Option<TlsLayer>, index: usize, now: Instant) -> Self {
         Conn {
             stream,
+            tls,
             phase: Phase::Connecting,
             connect_started: now,
             base: Pattern::base(index),
@@ -62,6 +66,20 @@ impl Conn {
     /// Marks the socket writable after a writable event.
     pub fn set_writable(&mut self) {
         self.write_blocked = false;
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.tls {
+            Some(tls) => tls.read(&self.stream, buf),
+            None => self.stream.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.tls {
+            Some(tls) => tls.write(&self.stream, buf),
+            None => self.stream.write(buf),
+        }
     }
 }
 
@@ -116,7 +134,7 @@ impl Traffic {
 
     fn read(&mut self, conn: &mut Conn) -> Result<(), Broken> {
         loop {
-            let n = match conn.stream.read(&mut self.buf) {
+            let n = match conn.read(&mut self.buf) {
                 Ok(0) => return Err(Broken::Reset),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -146,13 +164,18 @@ impl Traffic {
             }
             // A short read drained the socket, and Linux raises a new edge for anything
             // that arrives later, so the extra read that would say WouldBlock is skipped.
-            if n < self.buf.len() {
+            // (Not under TLS: a short read there is one record, the socket may hold more.)
+            if n < self.buf.len() && conn.tls.is_none() {
                 return Ok(());
             }
         }
     }
 
     fn write(&mut self, conn: &mut Conn) -> Result<(), Broken> {
+        if let Some(tls) = &mut conn.tls {
+            // Records left over from a full socket go first, even with nothing new to send.
+            tls.flush(&conn.stream).map_err(|_| Broken::Reset)?;
+        }
         while !conn.write_blocked {
             let room = room(self.mode, self.size, self.window, conn.tx, conn.rx) as usize;
             if room == 0 {
@@ -166,10 +189,7 @@ impl Traffic {
                 };
                 conn.probe = Some((end, Instant::now()));
             }
-            match conn
-                .stream
-                .write(self.pattern.slice(conn.base + conn.tx, room))
-            {
+            match conn.write(self.pattern.slice(conn.base + conn.tx, room)) {
                 Ok(0) => return Err(Broken::Reset),
                 Ok(n) => conn.tx += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.write_blocked = true,

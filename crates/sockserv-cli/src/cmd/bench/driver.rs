@@ -8,6 +8,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::conn::{Broken, Conn, Phase, Traffic};
 use super::target::Target;
+use super::tls::{TlsLayer, TlsPlan};
 use super::Mode;
 
 /// Connects in flight at once, so 10,000 connections do not overflow the listen backlog.
@@ -36,6 +37,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// Traffic counted.
     pub duration: Duration,
+    /// `--tls`: speak TLS on every connection.
+    pub tls: Option<TlsPlan>,
 }
 
 /// A snapshot for the progress bar.
@@ -110,8 +113,12 @@ pub fn drive(plan: &Plan, mut progress: impl FnMut(Progress)) -> io::Result<Outc
         // Keep a batch of connects in flight; expire the oldest ones.
         while in_flight < CONNECT_BATCH && attempted < plan.conns {
             attempted += 1;
-            match plan.target.connect() {
-                Ok(mut stream) => {
+            let connected = plan.target.connect().and_then(|stream| {
+                let tls = plan.tls.as_ref().map(TlsLayer::new).transpose()?;
+                Ok((stream, tls))
+            });
+            match connected {
+                Ok((mut stream, tls)) => {
                     let token = Token(conns.len());
                     poll.registry().register(
                         stream.source(),
@@ -120,7 +127,7 @@ pub fn drive(plan: &Plan, mut progress: impl FnMut(Progress)) -> io::Result<Outc
                     )?;
                     connecting.push_back(conns.len());
                     in_flight += 1;
-                    conns.push(Conn::new(stream, conns.len(), now));
+                    conns.push(Conn::new(stream, tls, conns.len(), now));
                 }
                 Err(e) => connect_failed(&mut out, e),
             }

@@ -1,0 +1,367 @@
+//! TLS end to end: `sockserv echo`/`chat --tls-cert --tls-key` against `sockserv client
+//! --tls`, `openssl s_client` and a plaintext client, with certificates made per run.
+
+mod util;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
+use sockserv::Endpoint;
+use util::{
+    lines_in_background, payload, read_all_in_background, run, run_with_stdin, sockserv, Server,
+    WAIT,
+};
+
+/// The modes TLS is tested under: one per kind of driver (blocking, pooled, forked,
+/// event loop).
+const TLS_MODES: [&str; 4] = ["threads", "pool:4", "fork:4", "events:2"];
+
+/// A test CA (`ca.pem`) and a server certificate it signed for `localhost` and
+/// `127.0.0.1` (`cert.pem`, `key.pem`), in a temporary directory.
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn new() -> Certs {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: a leaf named like its issuer looks self-signed to OpenSSL.
+        ca_params.distinguished_name = DistinguishedName::new();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "sockserv test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn arg(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    /// `SUBCOMMAND -m MODE --tls-cert --tls-key` on TCP and on a Unix socket.
+    fn serve(&self, subcommand: &str, mode: &str) -> Server {
+        let socket = format!("{subcommand}-{}.sock", mode.replace(':', "-"));
+        let unix = format!("unix:{}", self.path(&socket).display());
+        let (cert, key) = (self.arg("cert.pem"), self.arg("key.pem"));
+        let args = [
+            subcommand,
+            "-m",
+            mode,
+            "-l",
+            "tcp://127.0.0.1:0",
+            "-l",
+            &unix,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ];
+        Server::start(&args, 2)
+    }
+}
+
+fn tcp_addr(server: &Server) -> std::net::SocketAddr {
+    match &server.endpoints[0] {
+        Endpoint::Tcp(addr) => *addr,
+        other => panic!("not TCP: {other}"),
+    }
+}
+
+/// `sockserv client --tls --ca` gets every byte back, over TCP and Unix, in every mode;
+/// its half-close (close_notify, then FIN) ends the echo and the server's close_notify
+/// ends the client with status 0.
+#[test]
+fn echo_over_tls_round_trips_and_half_closes_in_every_mode() {
+    let certs = Certs::new();
+    let mut input = b"first line\nsecond line\n".to_vec();
+    input.extend(payload(200 * 1024));
+    for mode in TLS_MODES {
+        let server = certs.serve("echo", mode);
+        for endpoint in &server.endpoints {
+            let url = endpoint.to_string();
+            let ca = certs.arg("ca.pem");
+            let out = run_with_stdin(&["client", "--tls", "--ca", &ca, &url], input.clone());
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "{mode} {url}: {}: {stderr}",
+                out.status
+            );
+            assert!(out.stdout == input, "{mode} {url}: the echo differs");
+            assert!(stderr.is_empty(), "{mode} {url}: {stderr}");
+        }
+    }
+}
+
+/// A client that speaks plaintext to the TLS port is answered with an alert and closed
+/// at once, in every mode; it is not left hanging.
+#[test]
+fn a_plaintext_client_is_closed_promptly() {
+    let certs = Certs::new();
+    for mode in TLS_MODES {
+        let server = certs.serve("echo", mode);
+        let mut stream = TcpStream::connect(tcp_addr(&server)).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let start = Instant::now();
+        stream.write_all(b"hello, anyone there?\n").unwrap();
+        let mut reply = Vec::new();
+        match stream.read_to_end(&mut reply) {
+            Ok(_) => assert!(reply.is_empty() || reply[0] == 21, "{mode}: {reply:?}"),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{mode}: {e}"),
+        }
+        assert!(start.elapsed() < WAIT, "{mode}: not closed promptly");
+    }
+}
+
+/// A client nobody here wrote: OpenSSL's, checking our certificate against the CA.
+#[test]
+fn openssl_s_client_gets_its_echo() {
+    let certs = Certs::new();
+    for mode in ["threads", "events:2"] {
+        let server = certs.serve("echo", mode);
+        let mut child = std::process::Command::new("openssl")
+            .args(["s_client", "-quiet", "-verify_return_error"])
+            .args(["-connect", &tcp_addr(&server).to_string()])
+            .args(["-servername", "localhost", "-CAfile", &certs.arg("ca.pem")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("openssl s_client (Debian package: openssl)");
+        let lines = lines_in_background(child.stdout.take().unwrap());
+        let stderr = read_all_in_background(child.stderr.take().unwrap());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello from openssl\n").unwrap();
+        let line = lines.recv_timeout(WAIT);
+        let _ = child.kill();
+        let _ = child.wait();
+        let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+        assert_eq!(
+            line.as_deref(),
+            Ok("hello from openssl"),
+            "{mode}: {stderr}"
+        );
+    }
+}
+
+/// A TLS chat member: `sockserv client --tls` with piped stdin and stdout.
+struct Member {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    nick: String,
+}
+
+impl Member {
+    fn join(url: &str, ca: &Path) -> Member {
+        let mut child = sockserv()
+            .args(["client", "--tls", "--ca", &ca.display().to_string(), url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sockserv client");
+        let lines = lines_in_background(child.stdout.take().unwrap());
+        let stdin = child.stdin.take().unwrap();
+        let mut member = Member {
+            child,
+            stdin,
+            lines,
+            nick: String::new(),
+        };
+        let welcome = member.line();
+        member.nick = welcome
+            .strip_prefix("* welcome, you are ")
+            .unwrap_or_else(|| panic!("not a welcome line: {welcome:?}"))
+            .to_owned();
+        member
+    }
+
+    fn line(&mut self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .expect("a chat line within WAIT")
+    }
+
+    fn say(&mut self, text: &str) {
+        writeln!(self.stdin, "{text}").unwrap();
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two TLS clients chat (the chat room uses wake-ups: they pass through TLS).
+#[test]
+fn two_tls_clients_chat() {
+    let certs = Certs::new();
+    for mode in ["threads", "pool:4", "events:2"] {
+        let server = certs.serve("chat", mode);
+        for (i, endpoint) in server.endpoints.iter().enumerate() {
+            let url = endpoint.to_string();
+            let mut alice = Member::join(&url, &certs.path("ca.pem"));
+            let mut bob = Member::join(&url, &certs.path("ca.pem"));
+            assert_eq!(
+                alice.line(),
+                format!("* {} joined", bob.nick),
+                "{mode} {url}"
+            );
+            // A nick per endpoint: the members of the last round may still be leaving.
+            let name = format!("alice{i}");
+            alice.say(&format!("/nick {name}"));
+            let notice = format!("* {} is now {name}", alice.nick);
+            assert_eq!(alice.line(), notice, "{mode} {url}");
+            assert_eq!(bob.line(), notice, "{mode} {url}");
+            bob.say("hello alice");
+            assert_eq!(alice.line(), format!("{}: hello alice", bob.nick));
+            alice.say("hi bob");
+            assert_eq!(bob.line(), format!("{name}: hi bob"), "{mode} {url}");
+        }
+    }
+}
+
+/// The TLS flags are checked before anything is served: one line, non-zero exit.
+#[test]
+fn tls_flags_are_refused_one_line_each() {
+    let certs = Certs::new();
+    let (cert, key) = (certs.arg("cert.pem"), certs.arg("key.pem"));
+    let cases: [&[&str]; 4] = [
+        &[
+            "echo",
+            "-l",
+            "udp://127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+        &[
+            "echo",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--tls-cert",
+            &key,
+            "--tls-key",
+            &key,
+        ],
+        &[
+            "echo",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            "/no/such/key.pem",
+        ],
+        &[
+            "client",
+            "--tls",
+            "--ca",
+            "/no/such/ca.pem",
+            "tcp://127.0.0.1:9",
+        ],
+    ];
+    for args in cases {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    }
+    // Only one of the pair: clap refuses it.
+    let out = run(&["echo", "--tls-cert", &cert]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
+}
+
+/// A certificate that does not chain to --ca fails the handshake with a one-line reason;
+/// --insecure skips the check.
+#[test]
+fn an_unknown_ca_is_refused_and_insecure_accepts_it() {
+    let certs = Certs::new();
+    let server = certs.serve("echo", "threads");
+    let url = server.endpoints[0].to_string();
+    // The server's own certificate is no CA of it: the chain does not verify.
+    let wrong_ca = certs.arg("cert.pem");
+    let out = run_with_stdin(&["client", "--tls", "--ca", &wrong_ca, &url], b"x".to_vec());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS handshake"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let out = run_with_stdin(&["client", "--tls", "--insecure", &url], b"x".to_vec());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"x");
+}
+
+/// `sockserv bench URL --tls --ca CA.pem` followed by `extra` (space-separated).
+fn bench_tls(url: &str, ca: &Path, extra: &str) -> std::process::Output {
+    let ca = ca.display().to_string();
+    let mut args = vec!["bench", url, "--tls", "--ca", &ca];
+    args.extend(extra.split(' '));
+    run(&args)
+}
+
+/// `sockserv bench --tls` drives a rustls client per connection in its event loop: every
+/// echoed byte is verified, in both traffic modes, over TCP and Unix; an untrusted
+/// certificate is reported, not silently counted.
+#[test]
+fn bench_over_tls_verifies_every_echo() {
+    let certs = Certs::new();
+    let server = certs.serve("echo", "events:2");
+    for endpoint in &server.endpoints {
+        let url = endpoint.to_string();
+        for mode in ["pingpong", "stream"] {
+            let extra = format!(
+                "--mode {mode} --conns 4 --size 3000 --duration 300ms --warmup 100ms --json"
+            );
+            let out = bench_tls(&url, &certs.path("ca.pem"), &extra);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{url} {mode}: {stderr}");
+            for field in ["\"mismatches\":0", "\"resets\":0", "\"connected\":4"] {
+                assert!(stdout.contains(field), "{url} {mode}: {stdout}");
+            }
+            assert!(!stdout.contains("\"msgs\":0,"), "{url} {mode}: {stdout}");
+        }
+    }
+    // The server's own certificate is no CA of it: every handshake fails, and says why.
+    let url = server.endpoints[0].to_string();
+    let out = bench_tls(
+        &url,
+        &certs.path("cert.pem"),
+        "--duration 100ms --warmup 0s",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS error"), "{stderr}");
+}

@@ -1,0 +1,203 @@
+//! TLS for [`Session`](crate::Session)s: a wrapper Session, TLS outside and plaintext inside.
+//!
+//! [`TlsSession`] owns a sans-IO [`rustls::ServerConnection`] and the application's own
+//! Session: the driver feeds it ciphertext, the inner Session sees plaintext, and what
+//! the inner Session writes goes out encrypted. Because the wrapper is just another
+//! Session, TLS runs under every [`Strategy`](crate::Strategy) (threads, pool, fork,
+//! events) with no change to the drivers.
+//!
+//! TLS covers Sessions only: a blocking [`StreamHandler`](crate::StreamHandler) reads its
+//! socket itself and is served in plaintext. The stock servers are Sessions. Serve TLS on
+//! stream endpoints only (TCP, Unix): a datagram is not a connection.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use sockserv::tls::TlsAcceptor;
+//! use sockserv::{Output, PeerAddr, Server, Session};
+//!
+//! struct Echo;
+//!
+//! impl Session for Echo {
+//!     fn on_data(&mut self, data: &[u8], out: &mut Output) {
+//!         out.write(data);
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tls = TlsAcceptor::from_pem_files(Path::new("cert.pem"), Path::new("key.pem"))?;
+//! let mut server = Server::builder("tcp://127.0.0.1:9443".parse()?)
+//!     .session(tls.wrap(|_: &PeerAddr| Echo))
+//!     .bind()?;
+//! server.serve()?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod session;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::{PeerAddr, SessionFactory};
+
+/// The rustls this module is built on, for building a [`rustls::ServerConfig`] by hand.
+pub use rustls;
+pub use session::TlsSession;
+
+/// Makes TLS server sessions from one [`rustls::ServerConfig`]. Cheap to clone.
+#[derive(Clone)]
+pub struct TlsAcceptor {
+    config: Arc<ServerConfig>,
+}
+
+impl TlsAcceptor {
+    /// An acceptor for `config` (certificates, protocol versions, ALPN: all rustls's).
+    ///
+    /// # Errors
+    ///
+    /// [`TlsError::Config`] if rustls cannot start a server connection with `config`.
+    pub fn new(config: Arc<ServerConfig>) -> Result<TlsAcceptor, TlsError> {
+        // Fail here, once, rather than on every connection.
+        rustls::ServerConnection::new(Arc::clone(&config))
+            .map_err(|source| TlsError::Config { source })?;
+        Ok(TlsAcceptor { config })
+    }
+
+    /// An acceptor for a PEM certificate chain (the server's certificate first, then
+    /// intermediates) and its PEM private key (PKCS#8, PKCS#1 or SEC1), with rustls's safe
+    /// defaults: TLS 1.2 and 1.3, the `ring` provider, no client authentication.
+    ///
+    /// # Errors
+    ///
+    /// A [`TlsError`] naming the file that cannot be read or holds nothing usable, or
+    /// [`TlsError::Config`] when the key does not match the certificate.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+        let pem_error = |path: &Path, what, source| TlsError::Pem {
+            path: path.to_owned(),
+            what,
+            source,
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|source| pem_error(cert, "certificate", source))?;
+        if chain.is_empty() {
+            return Err(TlsError::NoCertificates {
+                path: cert.to_owned(),
+            });
+        }
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|source| pem_error(key, "private key", source))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+            .map_err(|source| TlsError::Config { source })?;
+        TlsAcceptor::new(Arc::new(config))
+    }
+
+    /// The rustls configuration every session starts from.
+    pub fn config(&self) -> &Arc<ServerConfig> {
+        &self.config
+    }
+
+    /// A factory whose sessions run `factory`'s sessions over TLS.
+    pub fn wrap<F: SessionFactory>(&self, factory: F) -> TlsFactory<F> {
+        TlsFactory {
+            config: Arc::clone(&self.config),
+            inner: factory,
+        }
+    }
+}
+
+impl fmt::Debug for TlsAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsAcceptor").finish_non_exhaustive()
+    }
+}
+
+/// A [`SessionFactory`] making [`TlsSession`]s around another factory's sessions (see
+/// [`TlsAcceptor::wrap`]).
+pub struct TlsFactory<F> {
+    config: Arc<ServerConfig>,
+    inner: F,
+}
+
+impl<F: SessionFactory> SessionFactory for TlsFactory<F> {
+    type Session = TlsSession<F::Session>;
+
+    fn open(&self, peer: &PeerAddr) -> TlsSession<F::Session> {
+        let conn = rustls::ServerConnection::new(Arc::clone(&self.config))
+            .expect("TlsAcceptor::new checked that this config makes connections");
+        TlsSession::new(conn, self.inner.open(peer))
+    }
+}
+
+impl<F> fmt::Debug for TlsFactory<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsFactory").finish_non_exhaustive()
+    }
+}
+
+/// Why a TLS configuration could not be made.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A PEM file could not be read, or holds no item of the kind wanted.
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What was looked for: `"certificate"` or `"private key"`.
+        what: &'static str,
+        /// Why it failed.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The certificate file holds no certificate.
+    NoCertificates {
+        /// The file.
+        path: PathBuf,
+    },
+    /// rustls refused the configuration (for example the key does not match the
+    /// certificate).
+    Config {
+        /// rustls's reason.
+        source: rustls::Error,
+    },
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Pem { path, what, source } => {
+                write!(f, "cannot load the {what} from {}: ", path.display())?;
+                match source {
+                    rustls_pki_types::pem::Error::Io(e) => write!(f, "{e}"),
+                    rustls_pki_types::pem::Error::NoItemsFound => {
+                        write!(f, "no PEM {what} in the file")
+                    }
+                    other => write!(f, "{other}"),
+                }
+            }
+            TlsError::NoCertificates { path } => {
+                write!(f, "no PEM certificate in {}", path.display())
+            }
+            TlsError::Config { source } => write!(f, "invalid TLS configuration: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Pem { source, .. } => Some(source),
+            TlsError::NoCertificates { .. } => None,
+            TlsError::Config { source } => Some(source),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! [`TlsSession`]: rustls between the driver's ciphertext and the inner Session's plaintext.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+
+use rustls::ServerConnection;
+
+use crate::{Output, Session, WakeSource};
+
+/// Most plaintext rustls buffers for sending (before the handshake completes, or while
+/// records wait): beyond it the inner Session's output waits in its own [`Output`].
+const SEND_BUFFER_LIMIT: usize = 64 * 1024;
+/// Plaintext handed to the inner Session per `on_data` call: one TLS record at most.
+const PLAINTEXT_CHUNK: usize = 16 * 1024;
+
+/// A [`Session`] that runs an inner Session over TLS (see [`TlsAcceptor`]).
+///
+/// Ciphertext from the driver is decrypted and handed to the inner Session's
+/// [`on_data`](Session::on_data); what the inner Session writes is encrypted (held by
+/// rustls until the handshake completes) and sent. The peer's `close_notify` is the inner
+/// Session's EOF; when the inner Session closes, a `close_notify` is sent first. A TLS
+/// error (a plaintext client, garbage, a failed handshake) sends rustls's alert and closes
+/// the connection; the inner Session only sees [`on_close`](Session::on_close).
+///
+/// Memory is bounded per call: each driver read is decrypted in record-sized chunks, and
+/// the inner Session's output is encrypted into the driver's [`Output`] at once, where the
+/// driver's own back-pressure applies. The inner Session's [`Output::pending`] still shows
+/// what the peer has not been sent yet (its plaintext stays there until the driver has
+/// sent the matching ciphertext), so a Session that limits a slow reader's backlog, like
+/// the chat room, works the same over TLS. Wake-ups work as usual: an inner Session that asks
+/// for a waker in [`on_open`](Session::on_open) gets one that wakes this connection.
+///
+/// [`TlsAcceptor`]: super::TlsAcceptor
+pub struct TlsSession<S> {
+    conn: ServerConnection,
+    inner: S,
+    /// What the inner Session wrote and the driver has not sent yet, as plaintext: the
+    /// first `handed` bytes are with rustls or in the driver's output already.
+    inner_out: Output,
+    handed: usize,
+    /// Batches of handed plaintext: (the count of outer bytes after which its ciphertext
+    /// is sent, its length).
+    in_flight: VecDeque<(u64, usize)>,
+    /// Every byte ever written to the driver's output.
+    written: u64,
+    inner_wake: Option<WakeSource>,
+    /// The inner Session was told EOF.
+    inner_eof: bool,
+    /// The outer output is closing: nothing more is read or written.
+    done: bool,
+}
+
+impl<S: Session> TlsSession<S> {
+    /// Runs `inner` over the server side of `conn`, a fresh connection.
+    pub fn new(mut conn: ServerConnection, inner: S) -> TlsSession<S> {
+        conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+        TlsSession {
+            conn,
+            inner,
+            inner_out: Output::new(),
+            handed: 0,
+            in_flight: VecDeque::new(),
+            written: 0,
+            inner_wake: None,
+            inner_eof: false,
+            done: false,
+        }
+    }
+
+    /// The inner Session.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The rustls connection: the negotiated protocol, SNI name, ALPN protocol.
+    pub fn connection(&self) -> &ServerConnection {
+        &self.conn
+    }
+
+    /// Sends whatever rustls has ready (handshake, alerts, records) to the driver.
+    fn send_tls(&mut self, out: &mut Output) {
+        let before = out.pending().len();
+        let mut sink = OutputWriter(out);
+        while self.conn.wants_write() {
+            // Writing into an Output cannot fail.
+            if self.conn.write_tls(&mut sink).is_err() {
+                break;
+            }
+        }
+        self.written += (out.pending().len() - before) as u64;
+    }
+
+    /// Drops from the inner Session's output the plaintext whose ciphertext the driver has
+    /// sent since the last call.
+    fn sync_sent(&mut self, out: &Output) {
+        let sent = self.written.saturating_sub(out.pending().len() as u64);
+        while let Some(&(mark, len)) = self.in_flight.front() {
+            if mark > sent {
+                break;
+            }
+            self.in_flight.pop_front();
+            self.inner_out.consume(len);
+            self.handed -= len;
+        }
+    }
+
+    /// Encrypts what the inner Session wrote; closes (with `close_notify`) once the inner
+    /// Session closed and all it wrote has gone to rustls.
+    fn after_inner(&mut self, out: &mut Output) {
+        if self.done {
+            return;
+        }
+        while self.handed < self.inner_out.pending().len() {
+            let fresh = &self.inner_out.pending()[self.handed..];
+            let n = self.conn.writer().write(fresh).unwrap_or(0);
+            if n == 0 {
+                // rustls's buffer is full until the handshake completes.
+                break;
+            }
+            self.handed += n;
+            self.send_tls(out);
+            self.in_flight.push_back((self.written, n));
+        }
+        self.send_tls(out);
+        if self.inner_out.is_closing()
+            && self.handed == self.inner_out.pending().len()
+            && !self.conn.is_handshaking()
+        {
+            self.finish(out);
+        }
+    }
+
+    /// Sends `close_notify` and closes the connection once it is sent.
+    fn finish(&mut self, out: &mut Output) {
+        self.conn.send_close_notify();
+        self.send_tls(out);
+        out.close();
+        self.done = true;
+    }
+
+    /// A TLS error: send the alert rustls queued, if any, and close.
+    fn fail(&mut self, error: &dyn fmt::Display, out: &mut Output) {
+        tracing::debug!("TLS error: {error}");
+        self.send_tls(out);
+        out.close();
+        self.done = true;
+    }
+
+    /// Hands the decrypted plaintext to the inner Session, chunk by chunk, and tells it
+    /// EOF once the peer's `close_notify` has arrived.
+    fn deliver_plaintext(&mut self, out: &mut Output) {
+        let mut buf = [0; PLAINTEXT_CHUNK];
+        while !self.inner_eof && !self.done && !self.inner_out.is_closing() {
+            match self.conn.reader().read(&mut buf) {
+                Ok(0) => {
+                    self.inner_eof = true;
+                    self.inner.on_eof(&mut self.inner_out);
+                }
+                Ok(n) => self.inner.on_data(&buf[..n], &mut self.inner_out),
+                // WouldBlock: no more plaintext for now.
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return self.fail(&e, out),
+            }
+            self.after_inner(out);
+        }
+        self.after_inner(out);
+    }
+}
+
+impl<S: Session> Session for TlsSession<S> {
+    fn on_open(&mut self, out: &mut Output) {
+        self.inner.on_open(&mut self.inner_out);
+        if let Some(source) = self.inner_out.wake_source() {
+            // The inner waker wakes this connection; on_wake passes it on.
+            let outer = out.waker();
+            source.set_notify(move || outer.wake());
+            self.inner_wake = Some(source);
+        }
+        self.after_inner(out);
+    }
+
+    fn on_data(&mut self, mut data: &[u8], out: &mut Output) {
+        self.sync_sent(out);
+        while !data.is_empty() && !self.done {
+            // read_tls takes at most a record's worth; process and drain before the next.
+            match self.conn.read_tls(&mut data) {
+                Ok(_) => {}
+                Err(e) => return self.fail(&e, out),
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                return self.fail(&e, out);
+            }
+            self.send_tls(out);
+            self.deliver_plaintext(out);
+        }
+    }
+
+    fn on_eof(&mut self, out: &mut Output) {
+        if self.done {
+            return;
+        }
+        self.sync_sent(out);
+        if self.conn.is_handshaking() {
+            // The peer left mid-handshake: nothing to say to it.
+            out.close();
+            self.done = true;
+            return;
+        }
+        if !self.inner_eof {
+            // EOF without close_notify: the inner Session still hears the end.
+            self.inner_eof = true;
+            self.inner.on_eof(&mut self.inner_out);
+        }
+        self.after_inner(out);
+    }
+
+    fn on_wake(&mut self, out: &mut Output) {
+        if self.done {
+            return;
+        }
+        self.sync_sent(out);
+        if let Some(source) = &self.inner_wake {
+            source.take();
+        }
+        self.inner.on_wake(&mut self.inner_out);
+        self.after_inner(out);
+    }
+
+    fn on_close(&mut self) {
+        self.inner.on_close();
+    }
+}
+
+impl<S> fmt::Debug for TlsSession<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSession")
+            .field("handshaking", &self.conn.is_handshaking())
+            .field("inner_out", &self.inner_out)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The driver's [`Output`] as an `io::Write` for `write_tls`.
+struct OutputWriter<'a>(&'a mut Output);
+
+impl Write for OutputWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,405 @@
+//! `TlsSession` in memory: a rustls client and the wrapped Session pump bytes through
+//! `Output`s, no sockets, no timing.
+#![cfg(feature = "tls")]
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
+use sockserv::tls::{TlsAcceptor, TlsError, TlsSession};
+use sockserv::{Output, PeerAddr, Session, SessionFactory, SessionWaker};
+
+/// A test CA, and a server certificate for `localhost` it signed, as PEM files in a
+/// temporary directory.
+struct Certs {
+    dir: tempfile::TempDir,
+    ca: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl Certs {
+    fn new() -> Certs {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: a leaf named like its issuer looks self-signed to OpenSSL.
+        ca_params.distinguished_name = DistinguishedName::new();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "sockserv test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cert.pem"), leaf.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), leaf_key.serialize_pem()).unwrap();
+        Certs {
+            dir,
+            ca: ca_cert.der().clone(),
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from_pem_files(&self.path("cert.pem"), &self.path("key.pem")).unwrap()
+    }
+
+    fn client(&self) -> ClientConnection {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
+        // Large test payloads are written at once.
+        client.set_buffer_limit(None);
+        client
+    }
+}
+
+/// Echoes every byte back; closes at EOF (the default).
+struct Echo;
+
+impl Session for Echo {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        out.write(data);
+    }
+}
+
+/// A rustls client and a TLS server session, connected in memory.
+struct Pair<S: Session> {
+    client: ClientConnection,
+    server: TlsSession<S>,
+    out: Output,
+    got: Vec<u8>,
+    got_close_notify: bool,
+}
+
+impl<S: Session> Pair<S> {
+    fn open(certs: &Certs, factory: impl SessionFactory<Session = S>) -> Pair<S> {
+        let peer = PeerAddr::Inet("127.0.0.1:1".parse().unwrap());
+        let mut server = certs.acceptor().wrap(factory).open(&peer);
+        let mut out = Output::new();
+        server.on_open(&mut out);
+        Pair {
+            client: certs.client(),
+            server,
+            out,
+            got: Vec::new(),
+            got_close_notify: false,
+        }
+    }
+
+    /// Moves bytes both ways until neither side has anything to send.
+    fn pump(&mut self) -> Result<(), rustls::Error> {
+        loop {
+            let mut to_server = Vec::new();
+            while self.client.wants_write() {
+                self.client.write_tls(&mut to_server).unwrap();
+            }
+            if !to_server.is_empty() {
+                self.server.on_data(&to_server, &mut self.out);
+            }
+            let to_client = self.out.take();
+            let mut rest = &to_client[..];
+            while !rest.is_empty() {
+                self.client.read_tls(&mut rest).unwrap();
+                self.client.process_new_packets()?;
+                self.drain_client();
+            }
+            if to_server.is_empty() && to_client.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The plaintext the client has received since the last call, and whether the
+    /// server's close_notify came after it.
+    fn received(&mut self) -> (Vec<u8>, bool) {
+        (std::mem::take(&mut self.got), self.got_close_notify)
+    }
+
+    /// Reads the client's plaintext (rustls's buffer for it is bounded).
+    fn drain_client(&mut self) {
+        let mut buf = [0; 4096];
+        loop {
+            match self.client.reader().read(&mut buf) {
+                Ok(0) => return self.got_close_notify = true,
+                Ok(n) => self.got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) => panic!("client read: {e}"),
+            }
+        }
+    }
+
+    fn send(&mut self, data: &[u8]) {
+        self.client.writer().write_all(data).unwrap();
+    }
+}
+
+fn echo_factory() -> impl SessionFactory<Session = Echo> {
+    |_: &PeerAddr| Echo
+}
+
+#[test]
+fn handshake_then_echo_of_a_large_payload() {
+    let certs = Certs::new();
+    let mut pair = Pair::open(&certs, echo_factory());
+    pair.pump().unwrap();
+    assert!(!pair.client.is_handshaking());
+    let payload: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+    pair.send(&payload);
+    pair.pump().unwrap();
+    let (echo, closed) = pair.received();
+    assert!(echo == payload, "the echo differs ({} bytes)", echo.len());
+    assert!(!closed);
+    assert!(!pair.out.is_closing());
+}
+
+#[test]
+fn data_sent_with_the_handshake_is_echoed_once_it_completes() {
+    let certs = Certs::new();
+    let mut pair = Pair::open(&certs, echo_factory());
+    pair.send(b"early words\n");
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"early words\n".to_vec(), false));
+}
+
+#[test]
+fn client_close_notify_is_the_inner_eof_and_the_server_answers_with_its_own() {
+    let certs = Certs::new();
+    let mut pair = Pair::open(&certs, echo_factory());
+    pair.pump().unwrap();
+    pair.send(b"last words\n");
+    pair.client.send_close_notify();
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"last words\n".to_vec(), true));
+    assert!(pair.out.is_closing());
+}
+
+#[test]
+fn transport_eof_without_close_notify_still_ends_the_inner_session() {
+    let certs = Certs::new();
+    let mut pair = Pair::open(&certs, echo_factory());
+    pair.pump().unwrap();
+    pair.server.on_eof(&mut pair.out);
+    assert!(pair.out.is_closing());
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (Vec::new(), true));
+}
+
+#[test]
+fn eof_in_the_middle_of_the_handshake_closes() {
+    let certs = Certs::new();
+    let mut pair = Pair::open(&certs, echo_factory());
+    pair.server.on_eof(&mut pair.out);
+    assert!(pair.out.is_closing());
+}
+
+#[test]
+fn a_plaintext_client_gets_an_alert_and_is_closed() {
+    let certs = Certs::new();
+    for garbage in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"hello\n",
+        &[0xff; 64],
+    ] {
+        let mut pair = Pair::open(&certs, echo_factory());
+        pair.server.on_data(garbage, &mut pair.out);
+        assert!(pair.out.is_closing(), "{garbage:?} did not close");
+        // A TLS alert record (content type 21), if anything.
+        let sent = pair.out.take();
+        assert!(
+            sent.is_empty() || sent[0] == 21,
+            "{garbage:?}: sent {sent:?}"
+        );
+        // Nothing more is accepted.
+        pair.server.on_data(b"more", &mut pair.out);
+        assert!(pair.out.pending().is_empty());
+    }
+}
+
+/// Says hello on open, and closes after the first line it receives.
+struct Greeter;
+
+impl Session for Greeter {
+    fn on_open(&mut self, out: &mut Output) {
+        out.write(b"hello\n");
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        out.write(b"bye ");
+        out.write(data);
+        out.close();
+    }
+}
+
+#[test]
+fn a_greeting_waits_for_the_handshake_and_an_inner_close_sends_close_notify() {
+    let certs = Certs::new();
+    let mut pair = Pair::open(&certs, |_: &PeerAddr| Greeter);
+    // The greeting is held back: the client has not said hello yet.
+    assert!(pair.out.pending().is_empty());
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"hello\n".to_vec(), false));
+    pair.send(b"x\n");
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"bye x\n".to_vec(), true));
+    assert!(pair.out.is_closing());
+}
+
+/// Hands its waker out; writes `woken` on every wake-up.
+struct Wakeable {
+    waker: Arc<Mutex<Option<SessionWaker>>>,
+    closed: Arc<AtomicUsize>,
+}
+
+impl Session for Wakeable {
+    fn on_open(&mut self, out: &mut Output) {
+        *self.waker.lock().unwrap() = Some(out.waker());
+    }
+
+    fn on_data(&mut self, _data: &[u8], _out: &mut Output) {}
+
+    fn on_wake(&mut self, out: &mut Output) {
+        out.write(b"woken\n");
+    }
+
+    fn on_close(&mut self) {
+        self.closed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_inner_wake_up_wakes_the_connection_and_its_output_is_encrypted() {
+    let certs = Certs::new();
+    let slot = Arc::new(Mutex::new(None));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (s, c) = (Arc::clone(&slot), Arc::clone(&closed));
+    let mut pair = Pair::open(&certs, move |_: &PeerAddr| Wakeable {
+        waker: Arc::clone(&s),
+        closed: Arc::clone(&c),
+    });
+    let source = pair
+        .out
+        .wake_source()
+        .expect("the wrapper asks for a waker");
+    let notified = Arc::new(AtomicUsize::new(0));
+    let n = Arc::clone(&notified);
+    source.set_notify(move || {
+        n.fetch_add(1, Ordering::SeqCst);
+    });
+    pair.pump().unwrap();
+    assert_eq!(notified.load(Ordering::SeqCst), 0);
+
+    let inner_waker = slot.lock().unwrap().clone().expect("on_open ran");
+    inner_waker.wake();
+    assert_eq!(
+        notified.load(Ordering::SeqCst),
+        1,
+        "the driver was notified"
+    );
+    assert!(source.take());
+    pair.server.on_wake(&mut pair.out);
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"woken\n".to_vec(), false));
+
+    // A second wake-up is delivered too (the inner wake-up was taken).
+    inner_waker.wake();
+    assert_eq!(notified.load(Ordering::SeqCst), 2);
+    assert!(source.take());
+    pair.server.on_wake(&mut pair.out);
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"woken\n".to_vec(), false));
+
+    pair.server.on_close();
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn an_inner_session_without_a_waker_costs_no_waker() {
+    let certs = Certs::new();
+    let pair = Pair::open(&certs, echo_factory());
+    assert!(pair.out.wake_source().is_none());
+}
+
+#[test]
+fn pem_errors_name_the_file() {
+    let certs = Certs::new();
+    let missing = certs.path("missing.pem");
+    let err = TlsAcceptor::from_pem_files(&missing, &certs.path("key.pem")).unwrap_err();
+    assert!(matches!(err, TlsError::Pem { .. }), "{err:?}");
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+
+    // A certificate file given as the key holds no private key.
+    let cert = certs.path("cert.pem");
+    let err = TlsAcceptor::from_pem_files(&cert, &cert).unwrap_err();
+    assert!(err.to_string().contains("private key"), "{err}");
+    assert!(err.to_string().contains("cert.pem"), "{err}");
+
+    let other_key = certs.path("other-key.pem");
+    std::fs::write(&other_key, KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let err = TlsAcceptor::from_pem_files(&cert, &other_key).unwrap_err();
+    assert!(matches!(err, TlsError::Config { .. }), "{err:?}");
+
+    let empty = certs.path("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let err = TlsAcceptor::from_pem_files(&empty, &certs.path("key.pem")).unwrap_err();
+    assert!(err.to_string().contains("empty.pem"), "{err}");
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+}
+
+/// Echoes, and records how much of its output was still unsent when data came.
+struct Backlog(Arc<AtomicUsize>);
+
+impl Session for Backlog {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        self.0.store(out.pending().len(), Ordering::SeqCst);
+        out.write(data);
+    }
+}
+
+/// The chat room disconnects a reader whose backlog grows too long: over TLS the inner
+/// Session must still see what the driver has not sent.
+#[test]
+fn the_inner_output_shows_plaintext_the_driver_has_not_sent() {
+    let certs = Certs::new();
+    let backlog = Arc::new(AtomicUsize::new(usize::MAX));
+    let b = Arc::clone(&backlog);
+    let mut pair = Pair::open(&certs, move |_: &PeerAddr| Backlog(Arc::clone(&b)));
+    pair.pump().unwrap();
+    let send_raw = |pair: &mut Pair<Backlog>, data: &[u8]| {
+        pair.send(data);
+        let mut records = Vec::new();
+        while pair.client.wants_write() {
+            pair.client.write_tls(&mut records).unwrap();
+        }
+        pair.server.on_data(&records, &mut pair.out);
+    };
+    send_raw(&mut pair, b"aaaa");
+    assert_eq!(backlog.load(Ordering::SeqCst), 0);
+    // The driver has not sent the echo: the inner Session sees it waiting.
+    send_raw(&mut pair, b"bb");
+    assert_eq!(backlog.load(Ordering::SeqCst), 4);
+    // The driver sends everything; the next call sees no backlog.
+    pair.pump().unwrap();
+    send_raw(&mut pair, b"c");
+    assert_eq!(backlog.load(Ordering::SeqCst), 0);
+    pair.pump().unwrap();
+    assert_eq!(pair.received(), (b"aaaabbc".to_vec(), false));
+}

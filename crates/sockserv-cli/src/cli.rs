@@ -117,15 +117,12 @@ pub struct ServeArgs {
     /// Address to listen on; repeat the flag to serve several endpoints from one process.
     ///
     /// Forms: tcp://HOST:PORT (or just HOST:PORT), udp://HOST:PORT, unix:PATH,
-    /// unixgram:PATH. Port 0 picks a free port. Each endpoint prints
-    /// `listening on URL` (with the real port) to stderr once it is ready.
-    #[arg(
-        long = "listen",
-        short = 'l',
-        value_name = "URL",
-        default_value = "tcp://127.0.0.1:9000"
-    )]
-    pub listen: Vec<Endpoint>,
+    /// unixgram:PATH, or fd:N for a socket the parent process passed as descriptor N.
+    /// Port 0 picks a free port. Each endpoint prints `listening on URL` (with the real
+    /// port) to stderr once it is ready. Default: the sockets systemd passed (socket
+    /// activation: LISTEN_FDS), else tcp://127.0.0.1:9000.
+    #[arg(long = "listen", short = 'l', value_name = "URL")]
+    pub listen: Vec<ListenSpec>,
 
     /// How many clients are served at once.
     ///
@@ -237,6 +234,36 @@ impl ServeArgs {
         (!timeout.is_zero()).then_some(timeout)
     }
 }
+
+/// One `--listen` value: an address to bind, or an inherited socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenSpec {
+    /// Bind this endpoint.
+    Url(Endpoint),
+    /// Adopt the socket the parent passed as this descriptor.
+    Fd(i32),
+}
+
+impl std::str::FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("fd:") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|&n| n >= 3)
+                .map(ListenSpec::Fd)
+                .ok_or_else(|| {
+                    format!("invalid descriptor {n:?}: expected a number of 3 or more (fd:3)")
+                }),
+            None => text.parse().map(ListenSpec::Url).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The address served when neither `--listen` nor socket activation gives one.
+pub const DEFAULT_LISTEN: &str = "tcp://127.0.0.1:9000";
 
 /// `sockserv echo`.
 #[derive(Debug, Args)]

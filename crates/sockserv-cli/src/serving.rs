@@ -11,10 +11,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use sockserv::tls::TlsAcceptor;
 use sockserv::{
-    Builder, ClosePolicy, ConnError, Endpoint, Failure, PeerAddr, Server, ShutdownHandle,
+    Builder, ClosePolicy, ConnError, Endpoint, Failure, Listener, PeerAddr, Server, ShutdownHandle,
 };
 
-use crate::cli::{AccessArgs, ServeArgs};
+use crate::cli::{AccessArgs, ListenSpec, ServeArgs, DEFAULT_LISTEN};
 
 /// The error hook: a timed-out client is routine (logged at debug level); anything
 /// else is a warning with the peer's address.
@@ -50,25 +50,81 @@ pub fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         return Ok(None);
     };
-    if let Some(endpoint) = args.listen.iter().find(|e| e.is_datagram()) {
-        bail!("--tls-cert needs stream endpoints (tcp:// or unix:), not {endpoint}: TLS runs over a connection");
-    }
     Ok(Some(TlsAcceptor::from_pem_files(cert, key)?))
+}
+
+/// Where one server listens: an endpoint to bind, or a socket passed by the parent.
+enum Source {
+    Bind(Endpoint),
+    Inherited(Listener),
+}
+
+impl Source {
+    fn is_datagram(&self) -> bool {
+        match self {
+            Source::Bind(endpoint) => endpoint.is_datagram(),
+            Source::Inherited(listener) => listener.is_datagram(),
+        }
+    }
+
+    fn endpoint(&self) -> &Endpoint {
+        match self {
+            Source::Bind(endpoint) => endpoint,
+            Source::Inherited(listener) => listener.local_endpoint(),
+        }
+    }
+
+    fn builder(self) -> Builder {
+        match self {
+            Source::Bind(endpoint) => Server::builder(endpoint),
+            Source::Inherited(listener) => Server::from_listener(listener),
+        }
+    }
+}
+
+/// The `--listen` values, or systemd's sockets, or the default address.
+fn sources(args: &ServeArgs) -> Result<Vec<Source>> {
+    if args.listen.is_empty() {
+        let activated = Listener::from_systemd().context("socket activation")?;
+        if !activated.is_empty() {
+            return Ok(activated.into_iter().map(Source::Inherited).collect());
+        }
+        let default: Endpoint = DEFAULT_LISTEN.parse().map_err(anyhow::Error::msg)?;
+        return Ok(vec![Source::Bind(default)]);
+    }
+    args.listen
+        .iter()
+        .map(|spec| match spec {
+            ListenSpec::Url(endpoint) => Ok(Source::Bind(endpoint.clone())),
+            ListenSpec::Fd(fd) => Listener::from_inherited_fd(*fd)
+                .map(Source::Inherited)
+                .with_context(|| format!("cannot use --listen fd:{fd}")),
+        })
+        .collect()
 }
 
 /// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them
 /// down on the first SIGINT/SIGTERM (a second SIGINT exits at once). `on_stop` runs when
 /// the shutdown begins, before the servers stop accepting (the chat says goodbye there).
+/// `stream_only` names why datagram endpoints cannot be served, if they cannot.
 pub fn serve_all(
     args: &ServeArgs,
-    build: impl Fn(&Endpoint) -> Builder,
+    stream_only: Option<&str>,
+    build: impl Fn(Builder) -> Builder,
     on_stop: impl Fn() + Send + 'static,
 ) -> Result<ExitCode> {
     // Signal handling first: "listening on" promises a server that can be stopped cleanly.
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
-    let mut servers = Vec::with_capacity(args.listen.len());
-    for endpoint in &args.listen {
-        let mut builder = build(endpoint)
+    let sources = sources(args)?;
+    if let (Some(reason), Some(source)) = (stream_only, sources.iter().find(|s| s.is_datagram())) {
+        bail!(
+            "{} is a datagram endpoint; this needs a stream one (tcp://, unix:): {reason}",
+            source.endpoint()
+        );
+    }
+    let mut servers = Vec::with_capacity(sources.len());
+    for source in sources {
+        let mut builder = build(source.builder())
             .strategy(args.mode)
             .close_policy(ClosePolicy::JoinTimeout(args.drain_timeout))
             .idle_timeout(ServeArgs::limit(args.idle_timeout))

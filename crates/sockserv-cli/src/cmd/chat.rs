@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
-use sockserv::Server;
+use anyhow::Result;
+use sockserv::Builder;
 
 use crate::apps::chat::{ChatConfig, ChatRoom};
 use crate::cli::ChatArgs;
@@ -11,9 +11,6 @@ use crate::serving::{serve_all, tls_acceptor};
 
 /// Runs one chat room, shared by every `--listen` endpoint, until SIGINT/SIGTERM.
 pub fn run(args: &ChatArgs) -> Result<ExitCode> {
-    if let Some(endpoint) = args.serve.listen.iter().find(|e| e.is_datagram()) {
-        bail!("chat needs a stream endpoint (tcp:// or unix:), not {endpoint}: a chat member is a connection");
-    }
     let config = ChatConfig {
         max_line: usize::try_from(args.max_line)?,
         max_queue: usize::try_from(args.max_queue)?,
@@ -23,8 +20,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     let stop_room = room.clone();
     serve_all(
         &args.serve,
-        |endpoint| {
-            let builder = Server::builder(endpoint.clone());
+        Some("a chat member is a connection"),
+        |builder: Builder| {
             match &tls {
                 Some(tls) => builder.session(tls.wrap(room.clone())),
                 None => builder.session(room.clone()),

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use sockserv::{PeerAddr, Server};
+use sockserv::{Builder, PeerAddr};
 
 use crate::apps::echo::Echo;
 use crate::cli::EchoArgs;
@@ -16,13 +16,14 @@ const MAX_DATAGRAM: usize = 64 * 1024;
 /// Runs the echo server until SIGINT/SIGTERM.
 pub fn run(args: &EchoArgs) -> Result<ExitCode> {
     let tls = tls_acceptor(&args.serve)?;
-    let build = |endpoint: &sockserv::Endpoint| {
-        let builder = Server::builder(endpoint.clone()).max_packet_size(MAX_DATAGRAM);
+    let build = |builder: Builder| {
+        let builder = builder.max_packet_size(MAX_DATAGRAM);
         let echo = |_: &PeerAddr| Echo;
         match &tls {
             Some(tls) => builder.session(tls.wrap(echo)),
             None => builder.session(echo),
         }
     };
-    serve_all(&args.serve, build, || {})
+    let stream_only = tls.as_ref().map(|_| "TLS runs over a connection");
+    serve_all(&args.serve, stream_only, build, || {})
 }

@@ -85,3 +85,27 @@ pub(crate) fn close_inherited(fd: std::os::fd::RawFd) {
     // used or dropped in the child again.
     unsafe { libc::close(fd) };
 }
+
+/// Takes ownership of a descriptor this process inherited at exec (socket activation).
+///
+/// The caller vouches, by naming it (`--listen fd:N`, or systemd's `LISTEN_FDS`), that
+/// nothing else in the process owns `fd`. Descriptors 0–2 are refused, as is anything
+/// that is not an open descriptor.
+pub(crate) fn adopt_inherited(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is stdin, stdout or stderr, not an inherited socket"),
+        ));
+    }
+    // SAFETY: F_GETFD only queries the descriptor table; no memory is passed.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("fd {fd} is not open: nothing was passed to this process there"),
+        ));
+    }
+    // SAFETY: the descriptor is open (checked above) and, per this function's contract,
+    // owned by nothing else in the process, so the new OwnedFd is its only owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -1,6 +1,7 @@
 //! Listening sockets for every transport, bound with explicit options (socket2).
 
 mod inet;
+mod inherited;
 mod stream;
 mod unix;
 

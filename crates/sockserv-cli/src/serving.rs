@@ -21,6 +21,10 @@ use crate::cli::{AccessArgs, ListenSpec, ServeArgs, DEFAULT_LISTEN};
 fn report(err: &ConnError) {
     match &err.failure {
         Failure::Handler(e) if e.kind() == std::io::ErrorKind::TimedOut => tracing::debug!("{err}"),
+        // A balancer's health check that connects and leaves without a header.
+        Failure::Proxy(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            tracing::debug!("{err}")
+        }
         _ => tracing::warn!("{err}"),
     }
 }

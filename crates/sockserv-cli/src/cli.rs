@@ -19,6 +19,10 @@ pub struct Cli {
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Logging: --log-format, -v, -q (global: accepted before or after the subcommand).
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
 }
 
 /// The subcommands.
@@ -160,6 +164,16 @@ pub struct ServeArgs {
     /// output stays stuck). 0 disables.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
+
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port;
+    /// `metrics on URL` is printed to stderr before the `listening on` lines).
+    ///
+    /// Per endpoint (label endpoint="URL"): connections active, accepted, rejected,
+    /// closed; bytes received and sent; handler errors, panics, timeouts. Chat adds
+    /// members and members dropped as too slow. Bytes are counted when a connection
+    /// closes; under fork they are not seen by the parent (and stay 0).
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::metrics::parse_addr)]
+    pub metrics: Option<std::net::SocketAddr>,
 
     /// Serve TLS with this PEM certificate chain (the server's certificate first).
     /// Needs --tls-key; stream endpoints only (tcp://, unix:).

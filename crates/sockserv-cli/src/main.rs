@@ -3,6 +3,8 @@
 mod apps;
 mod cli;
 mod cmd;
+mod logging;
+mod metrics;
 mod serving;
 mod tls;
 
@@ -14,7 +16,7 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    logging::init(&cli.log);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -31,17 +33,4 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Client(args) => cmd::client::run(&args),
         Command::Bench(args) => cmd::bench::run(args),
     }
-}
-
-/// Library warnings (accept back-off and the like) go to stderr; `RUST_LOG` adjusts.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }

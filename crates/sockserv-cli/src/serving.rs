@@ -111,11 +111,13 @@ fn sources(args: &ServeArgs) -> Result<Vec<Source>> {
 /// down on the first SIGINT/SIGTERM (a second SIGINT exits at once). `on_stop` runs when
 /// the shutdown begins, before the servers stop accepting (the chat says goodbye there).
 /// `stream_only` names why datagram endpoints cannot be served, if they cannot.
+/// `app` adds the application's own gauges to the `--metrics` page.
 pub fn serve_all(
     args: &ServeArgs,
     stream_only: Option<&str>,
     build: impl Fn(Builder) -> Builder,
     on_stop: impl Fn() + Send + 'static,
+    app: crate::metrics::AppMetrics,
 ) -> Result<ExitCode> {
     // Signal handling first: "listening on" promises a server that can be stopped cleanly.
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
@@ -134,7 +136,8 @@ pub fn serve_all(
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
             .read_timeout(ServeArgs::limit(args.read_timeout))
             .write_timeout(ServeArgs::limit(args.write_timeout))
-            .on_error(report);
+            .on_error(report)
+            .on_close(crate::logging::log_close);
         if args.max_conns > 0 {
             builder = builder.max_connections(args.max_conns);
         }
@@ -142,6 +145,9 @@ pub fn serve_all(
         let server = builder.bind()?;
         servers.push(server);
     }
+    // Bound (and announced) before `listening on`: a script that waits for those lines
+    // can scrape at once. Dropped, so stopped, when serving ends.
+    let _metrics = crate::metrics::serve(args.metrics, &servers, app)?;
     for server in &servers {
         eprintln!("listening on {}", server.local_endpoint());
     }

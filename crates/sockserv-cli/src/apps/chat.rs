@@ -20,7 +20,7 @@
 //! A final line without `\n` before EOF is still handled.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sockserv::group::{Group, Member};
@@ -66,6 +66,8 @@ struct Room {
     /// Nick registry; also serializes joins, renames and leaves with their notices.
     nicks: Mutex<Nicks>,
     shutting_down: AtomicBool,
+    /// Members dropped as too slow, for `sockserv_chat_dropped_total`.
+    dropped: AtomicU64,
 }
 
 #[derive(Default)]
@@ -94,6 +96,7 @@ impl ChatRoom {
                 group: Group::new(config.max_queue),
                 nicks: Mutex::new(Nicks::default()),
                 shutting_down: AtomicBool::new(false),
+                dropped: AtomicU64::new(0),
             }),
         }
     }
@@ -114,6 +117,16 @@ impl ChatRoom {
     #[cfg(test)]
     pub fn online(&self) -> Vec<String> {
         self.room.nicks().taken.iter().cloned().collect()
+    }
+
+    /// How many members the room has now.
+    pub fn members(&self) -> usize {
+        self.room.group.len()
+    }
+
+    /// How many members were dropped so far because they could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.room.dropped.load(Ordering::Relaxed)
     }
 
     /// Tells every member `* server shutting down` and makes each session close once
@@ -262,6 +275,7 @@ impl ChatSession {
 
     /// Drops a member that cannot keep up, and what it has not read.
     fn evict(&mut self, out: &mut Output) {
+        self.room.dropped.fetch_add(1, Ordering::Relaxed);
         self.leave(Some("left (too slow)"));
         out.take();
         out.close();
@@ -330,6 +344,9 @@ impl Session for ChatSession {
 
     fn on_close(&mut self) {
         let evicted = self.member.as_ref().is_some_and(Member::is_evicted);
+        if evicted {
+            self.room.dropped.fetch_add(1, Ordering::Relaxed);
+        }
         self.leave(Some(if evicted { "left (too slow)" } else { "left" }));
     }
 }

@@ -7,6 +7,7 @@ use sockserv::Builder;
 
 use crate::apps::chat::{ChatConfig, ChatRoom};
 use crate::cli::ChatArgs;
+use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
 
 /// Runs one chat room, shared by every `--listen` endpoint, until SIGINT/SIGTERM.
@@ -29,5 +30,6 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
             .needs_shared_state()
         },
         move || stop_room.shutdown(),
+        AppMetrics::Chat(room.clone()),
     )
 }

@@ -7,6 +7,7 @@ use sockserv::{Builder, PeerAddr};
 
 use crate::apps::echo::Echo;
 use crate::cli::EchoArgs;
+use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
 
 /// The largest datagram echoed whole: a UDP payload is at most 65,507 bytes (IPv4) or
@@ -25,5 +26,5 @@ pub fn run(args: &EchoArgs) -> Result<ExitCode> {
         }
     };
     let stream_only = tls.as_ref().map(|_| "TLS runs over a connection");
-    serve_all(&args.serve, stream_only, build, || {})
+    serve_all(&args.serve, stream_only, build, || {}, AppMetrics::None)
 }

@@ -1,0 +1,349 @@
+//! `--metrics`: the servers' counters as a Prometheus page, and the HTTP server for it.
+//!
+//! Nothing here touches the serving hot path: the page reads each server's
+//! [`Stats`] (relaxed atomics) and the chat room's gauges at scrape time.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sockserv::{ClosePolicy, ConnError, Endpoint, Server, ShutdownHandle, Stats, StatsSnapshot};
+
+use crate::apps::chat::ChatRoom;
+use crate::apps::metrics::MetricsHttp;
+
+/// Gauges of the application behind the servers, beyond the library's counters.
+#[derive(Clone, Default)]
+pub enum AppMetrics {
+    /// None (the echo server).
+    #[default]
+    None,
+    /// The chat room's members and slow members dropped.
+    Chat(ChatRoom),
+}
+
+/// The chat room at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChatCounts {
+    /// Members in the room now.
+    pub members: usize,
+    /// Members disconnected so far because they could not keep up.
+    pub dropped: u64,
+}
+
+/// Everything one scrape shows: each endpoint's counters, and the chat room's if any.
+#[derive(Clone, Debug, Default)]
+pub struct Scrape {
+    /// `(endpoint URL, counters)`, one per `--listen`.
+    pub endpoints: Vec<(String, StatsSnapshot)>,
+    /// The chat room, when serving chat.
+    pub chat: Option<ChatCounts>,
+}
+
+/// One per-endpoint series: name, kind, help, and how to read it from a snapshot.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&StatsSnapshot) -> u64,
+);
+
+const ENDPOINT_SERIES: [Series; 9] = [
+    (
+        "sockserv_connections_active",
+        "gauge",
+        "Connections (or datagrams) being served now.",
+        |s| s.active,
+    ),
+    (
+        "sockserv_connections_total",
+        "counter",
+        "Connections (or datagrams) accepted, including rejected ones.",
+        |s| s.accepted,
+    ),
+    (
+        "sockserv_connections_rejected_total",
+        "counter",
+        "Connections refused before being served.",
+        |s| s.rejected,
+    ),
+    (
+        "sockserv_connections_closed_total",
+        "counter",
+        "Connections served and closed, for any reason.",
+        |s| s.closed,
+    ),
+    (
+        "sockserv_bytes_received_total",
+        "counter",
+        "Bytes received from clients, counted when their connection closes.",
+        |s| s.bytes_in,
+    ),
+    (
+        "sockserv_bytes_sent_total",
+        "counter",
+        "Bytes sent to clients, counted when their connection closes.",
+        |s| s.bytes_out,
+    ),
+    (
+        "sockserv_handler_errors_total",
+        "counter",
+        "Connections ended by a handler error (timeouts and panics excluded).",
+        |s| s.handler_errors,
+    ),
+    (
+        "sockserv_handler_panics_total",
+        "counter",
+        "Connections ended by a handler panic.",
+        |s| s.panics,
+    ),
+    (
+        "sockserv_timeouts_total",
+        "counter",
+        "Connections closed by an idle, read or write timeout.",
+        |s| s.timeouts,
+    ),
+];
+
+/// Renders `scrape` in the Prometheus text exposition format, version 0.0.4.
+pub fn render(scrape: &Scrape) -> String {
+    let mut page = String::new();
+    for (name, kind, help, read) in ENDPOINT_SERIES {
+        // Rejections carry the reason too: today the verify hook is the only one.
+        let extra = if name == "sockserv_connections_rejected_total" {
+            ",reason=\"verify\""
+        } else {
+            ""
+        };
+        header(&mut page, name, kind, help);
+        for (endpoint, stats) in &scrape.endpoints {
+            let endpoint = escape_label(endpoint);
+            let _ = writeln!(
+                page,
+                "{name}{{endpoint=\"{endpoint}\"{extra}}} {}",
+                read(stats)
+            );
+        }
+    }
+    if let Some(chat) = scrape.chat {
+        let members = "sockserv_chat_members";
+        header(&mut page, members, "gauge", "Members in the chat room now.");
+        let _ = writeln!(page, "{members} {}", chat.members);
+        let dropped = "sockserv_chat_dropped_total";
+        let help = "Chat members disconnected because they could not keep up.";
+        header(&mut page, dropped, "counter", help);
+        let _ = writeln!(page, "{dropped} {}", chat.dropped);
+    }
+    page
+}
+
+fn header(page: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(page, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A label value as the text format wants it: `\`, `"` and newline escaped.
+fn escape_label(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Parses `--metrics HOST:PORT`; a host name is resolved once, to its first address.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .map_err(|e| format!("invalid metrics address {text:?}: {e} (expected HOST:PORT)"))?
+        .next()
+        .ok_or_else(|| format!("invalid metrics address {text:?}: it resolves to nothing"))
+}
+
+/// The running metrics server. Dropping it stops it and joins its thread.
+pub struct MetricsServer {
+    endpoint: Endpoint,
+    stop: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Binds `addr` and serves the counters of `servers` (and of `app`) on a thread of its
+    /// own, under [`sockserv::Strategy::Threads`].
+    ///
+    /// # Errors
+    ///
+    /// When `addr` cannot be bound, or the thread cannot start.
+    pub fn start(addr: SocketAddr, servers: &[Server], app: AppMetrics) -> Result<MetricsServer> {
+        let sources: Vec<(String, Arc<Stats>)> = servers
+            .iter()
+            .map(|s| (s.local_endpoint().to_string(), s.stats()))
+            .collect();
+        let page = move || {
+            render(&Scrape {
+                endpoints: sources
+                    .iter()
+                    .map(|(endpoint, stats)| (endpoint.clone(), stats.snapshot()))
+                    .collect(),
+                chat: match &app {
+                    AppMetrics::None => None,
+                    AppMetrics::Chat(room) => Some(ChatCounts {
+                        members: room.members(),
+                        dropped: room.dropped(),
+                    }),
+                },
+            })
+        };
+        // A scraper is short-lived: bound what a stalled or hostile one can hold.
+        let limit = Some(Duration::from_secs(10));
+        let mut server = Server::builder(Endpoint::Tcp(addr))
+            .strategy(sockserv::Strategy::Threads)
+            .max_connections(64)
+            .idle_timeout(limit)
+            .read_timeout(limit)
+            .write_timeout(limit)
+            .close_policy(ClosePolicy::JoinTimeout(Duration::from_secs(1)))
+            .on_error(|err: &ConnError| tracing::debug!("metrics: {err}"))
+            .session(MetricsHttp::new(page))
+            .bind()
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        let endpoint = server.local_endpoint().clone();
+        let stop = server.shutdown_handle();
+        let thread = thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || {
+                if let Err(e) = server.serve() {
+                    tracing::error!("metrics server: {e}");
+                }
+                let _ = server.close();
+            })
+            .context("cannot start the metrics thread")?;
+        Ok(MetricsServer {
+            endpoint,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The page's URL, with the real port: `http://HOST:PORT/metrics`.
+    pub fn url(&self) -> String {
+        let addr = self.endpoint.socket_addr().expect("a TCP endpoint");
+        format!("http://{addr}/metrics")
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the metrics server when `--metrics` asks for one, and prints
+/// `metrics on URL` to stderr.
+///
+/// # Errors
+///
+/// See [`MetricsServer::start`].
+pub fn serve(
+    addr: Option<SocketAddr>,
+    servers: &[Server],
+    app: AppMetrics,
+) -> Result<Option<MetricsServer>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let metrics = MetricsServer::start(addr, servers, app)?;
+    eprintln!("metrics on {}", metrics.url());
+    Ok(Some(metrics))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(accepted: u64, closed: u64, bytes: u64) -> StatsSnapshot {
+        let mut s = StatsSnapshot::default();
+        s.accepted = accepted;
+        s.closed = closed;
+        s.active = accepted - closed;
+        s.bytes_in = bytes;
+        s.bytes_out = bytes;
+        s
+    }
+
+    #[test]
+    fn renders_every_series_with_help_type_and_labels() {
+        let page = render(&Scrape {
+            endpoints: vec![
+                ("tcp://127.0.0.1:9000".into(), stats(3, 2, 10)),
+                ("unix:/tmp/a\"b\\c".into(), stats(0, 0, 0)),
+            ],
+            chat: None,
+        });
+        let expected_start = "\
+# HELP sockserv_connections_active Connections (or datagrams) being served now.
+# TYPE sockserv_connections_active gauge
+sockserv_connections_active{endpoint=\"tcp://127.0.0.1:9000\"} 1
+sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
+# HELP sockserv_connections_total ";
+        assert!(page.starts_with(expected_start), "{page}");
+        for line in [
+            "sockserv_connections_total{endpoint=\"tcp://127.0.0.1:9000\"} 3",
+            "sockserv_connections_rejected_total{endpoint=\"tcp://127.0.0.1:9000\",reason=\"verify\"} 0",
+            "sockserv_connections_closed_total{endpoint=\"tcp://127.0.0.1:9000\"} 2",
+            "sockserv_bytes_received_total{endpoint=\"tcp://127.0.0.1:9000\"} 10",
+            "sockserv_bytes_sent_total{endpoint=\"tcp://127.0.0.1:9000\"} 10",
+            "sockserv_handler_errors_total{endpoint=\"tcp://127.0.0.1:9000\"} 0",
+            "sockserv_handler_panics_total{endpoint=\"tcp://127.0.0.1:9000\"} 0",
+            "sockserv_timeouts_total{endpoint=\"tcp://127.0.0.1:9000\"} 0",
+            "# TYPE sockserv_timeouts_total counter",
+        ] {
+            assert!(page.lines().any(|l| l == line), "missing {line:?} in\n{page}");
+        }
+        assert!(!page.contains("chat"));
+        // Every series has exactly one HELP and one TYPE line, and the page ends a line.
+        assert_eq!(page.matches("# HELP ").count(), ENDPOINT_SERIES.len());
+        assert_eq!(page.matches("# TYPE ").count(), ENDPOINT_SERIES.len());
+        assert!(page.ends_with('\n'));
+    }
+
+    #[test]
+    fn renders_the_chat_gauges() {
+        let page = render(&Scrape {
+            endpoints: Vec::new(),
+            chat: Some(ChatCounts {
+                members: 2,
+                dropped: 5,
+            }),
+        });
+        assert!(page.ends_with(
+            "# HELP sockserv_chat_members Members in the chat room now.\n\
+             # TYPE sockserv_chat_members gauge\n\
+             sockserv_chat_members 2\n\
+             # HELP sockserv_chat_dropped_total Chat members disconnected because they could not keep up.\n\
+             # TYPE sockserv_chat_dropped_total counter\n\
+             sockserv_chat_dropped_total 5\n"
+        ));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn metrics_addresses_parse() {
+        assert_eq!(
+            parse_addr("127.0.0.1:0"),
+            Ok("127.0.0.1:0".parse().unwrap())
+        );
+        assert!(parse_addr("nonsense").is_err());
+    }
+}

@@ -1,0 +1,393 @@
+//! Logs and metrics end to end: `--metrics`, `--log-format`, `-v` and `-q` on the real
+//! binary.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+
+use util::{Server, WAIT};
+
+/// The request-head limit of the metrics endpoint (`apps::metrics::MAX_HEAD`).
+const MAX_HEAD: usize = 8 * 1024;
+
+/// Starts `sockserv ARGS` with `RUST_LOG` set to `rust_log` (or unset, whatever the
+/// test runner's environment says), once it prints its `listening on` line.
+fn start(args: &[&str], rust_log: Option<&str>) -> Server {
+    let mut command = util::sockserv();
+    command.args(args);
+    match rust_log {
+        Some(value) => command.env("RUST_LOG", value),
+        None => command.env_remove("RUST_LOG"),
+    };
+    Server::start_command(command, 1)
+}
+
+/// Starts `sockserv ARGS` (with `--metrics 127.0.0.1:0` among them) and returns it with
+/// the metrics address from its `metrics on URL` line, printed before `listening on`.
+fn start_with_metrics(args: &[&str]) -> (Server, SocketAddr) {
+    let server = start(args, None);
+    let line = server
+        .stderr
+        .iter()
+        .find(|l| l.starts_with("metrics on "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no `metrics on` line before `listening on`: {:?}",
+                server.stderr
+            )
+        })
+        .clone();
+    let url = line.trim_start_matches("metrics on ");
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("bad metrics URL in {line:?}"));
+    let addr: SocketAddr = addr.parse().expect("a socket address in the metrics URL");
+    assert_ne!(addr.port(), 0, "the printed URL has the real port: {line}");
+    (server, addr)
+}
+
+/// Sends `request` raw and returns the whole response (the server closes after it).
+fn http(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT)).unwrap();
+    stream.write_all(request).expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response until the server closes");
+    response
+}
+
+/// `GET /metrics`: checks the status and headers, returns the body.
+fn scrape(addr: SocketAddr) -> String {
+    let response = http(addr, b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a complete head");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: text/plain; version=0.0.4\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
+        "{head}"
+    );
+    assert!(head.contains("\r\nConnection: close"), "{head}");
+    body.to_owned()
+}
+
+/// The value of sample `name` (summed over its label sets); panics if it is absent.
+fn sample(page: &str, name: &str) -> u64 {
+    let values: Vec<u64> = page
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            Some(value.parse::<u64>().expect("an integer sample"))
+        })
+        .collect();
+    assert!(!values.is_empty(), "no sample {name} in\n{page}");
+    values.iter().sum()
+}
+
+/// Connects to `server`'s TCP endpoint, sends `data`, half-closes and reads the echo to
+/// EOF. Returns the client's own address (the peer the server logs).
+fn echo_once(server: &Server, data: &[u8]) -> SocketAddr {
+    let addr = server.endpoints[0].socket_addr().expect("a TCP endpoint");
+    let mut stream = TcpStream::connect(addr).expect("connect to echo");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(data).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut echoed = Vec::new();
+    stream.read_to_end(&mut echoed).expect("read the echo");
+    assert_eq!(echoed, data);
+    stream.local_addr().unwrap()
+}
+
+/// Three echo connections, one sending 10 bytes: the scrape counts 3 accepted and
+/// closed, 10 bytes each way, none active. The `-v` close events say when the counters
+/// are final (the library counts a connection before calling the close hook). Fork is
+/// left out: its children count bytes the parent never sees.
+#[test]
+fn echo_metrics_count_connections_and_bytes_in_every_shared_memory_mode() {
+    for mode in ["sequential", "threads", "pool:4", "events:1", "events:2"] {
+        let (mut server, metrics) = start_with_metrics(&[
+            "echo",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--mode",
+            mode,
+            "--metrics",
+            "127.0.0.1:0",
+            "-v",
+        ]);
+        echo_once(&server, b"0123456789");
+        echo_once(&server, b"");
+        echo_once(&server, b"");
+        for _ in 0..3 {
+            server.wait_for_line("connection closed");
+        }
+        let page = scrape(metrics);
+        let endpoint = server.endpoints[0].to_string();
+        let labelled = format!("sockserv_connections_total{{endpoint=\"{endpoint}\"}} 3");
+        assert!(page.lines().any(|l| l == labelled), "mode {mode}: {page}");
+        assert_eq!(
+            sample(&page, "sockserv_connections_total"),
+            3,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_connections_closed_total"),
+            3,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_connections_active"),
+            0,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_connections_rejected_total"),
+            0,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_bytes_received_total"),
+            10,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_bytes_sent_total"),
+            10,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_handler_errors_total"),
+            0,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_handler_panics_total"),
+            0,
+            "mode {mode}"
+        );
+        assert_eq!(sample(&page, "sockserv_timeouts_total"), 0, "mode {mode}");
+        assert!(page.contains("# TYPE sockserv_bytes_sent_total counter\n"));
+        assert!(!page.contains("sockserv_chat"), "echo has no chat series");
+        // The metrics endpoint's own connections are not counted or logged.
+        server.signal("TERM");
+        assert!(server.wait(WAIT).success(), "mode {mode}");
+    }
+}
+
+/// Two chat members, each past its welcome line (so both have joined): the page shows
+/// them as members and as active connections.
+#[test]
+fn chat_metrics_show_the_members() {
+    let (server, metrics) =
+        start_with_metrics(&["chat", "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    let addr = server.endpoints[0].socket_addr().unwrap();
+    let members: Vec<BufReader<TcpStream>> = (0..2)
+        .map(|_| {
+            let stream = TcpStream::connect(addr).expect("connect to chat");
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut welcome = String::new();
+            reader.read_line(&mut welcome).expect("the welcome line");
+            assert!(welcome.starts_with("* welcome, you are "), "{welcome:?}");
+            reader
+        })
+        .collect();
+    let page = scrape(metrics);
+    assert!(
+        page.lines().any(|l| l == "sockserv_chat_members 2"),
+        "{page}"
+    );
+    assert!(
+        page.lines().any(|l| l == "sockserv_chat_dropped_total 0"),
+        "{page}"
+    );
+    assert!(
+        page.contains("# TYPE sockserv_chat_members gauge\n"),
+        "{page}"
+    );
+    assert_eq!(sample(&page, "sockserv_connections_active"), 2);
+    drop(members);
+}
+
+/// Wrong path 404, wrong method 405, a head over the limit 431; each answer closes.
+#[test]
+fn metrics_endpoint_answers_404_405_and_431() {
+    let (_server, metrics) =
+        start_with_metrics(&["echo", "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    let not_found = http(metrics, b"GET /other HTTP/1.1\r\n\r\n");
+    assert!(
+        not_found.starts_with("HTTP/1.1 404 Not Found\r\n"),
+        "{not_found}"
+    );
+    let post = http(
+        metrics,
+        b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(
+        post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+        "{post}"
+    );
+    assert!(post.contains("\r\nAllow: GET\r\n"), "{post}");
+    // One byte over the limit and no end of head: exactly what the server reads before
+    // answering, so no unread bytes turn its close into a reset.
+    let mut huge = b"GET /metrics HTTP/1.1\r\nX-Filler: ".to_vec();
+    huge.resize(MAX_HEAD + 1, b'a');
+    let too_large = http(metrics, &huge);
+    assert!(
+        too_large.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{too_large}"
+    );
+    assert!(
+        too_large.contains("\r\nConnection: close\r\n"),
+        "{too_large}"
+    );
+    // The endpoint still serves after all that.
+    assert!(scrape(metrics).contains("sockserv_connections_total"));
+}
+
+/// `--log-format json -v`: every log line is one JSON object, and the connection's
+/// close event names its peer and bytes.
+#[test]
+fn json_logs_have_one_object_per_line_with_the_close_event() {
+    let mut server = start(
+        &["--log-format", "json", "echo", "-l", "127.0.0.1:0", "-v"],
+        None,
+    );
+    let peer = echo_once(&server, b"0123456789");
+    let event = loop {
+        let line = server.next_line();
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line:?}"));
+        assert!(value.is_object(), "{line}");
+        if value["message"] == "connection closed" {
+            break value;
+        }
+    };
+    assert_eq!(event["level"], "INFO", "{event}");
+    assert_eq!(event["peer"], peer.to_string(), "{event}");
+    assert_eq!(event["bytes_in"], 10, "{event}");
+    assert_eq!(event["bytes_out"], 10, "{event}");
+    assert_eq!(event["reason"], "closed", "{event}");
+    assert!(event["duration_ms"].as_f64().is_some(), "{event}");
+    assert!(
+        event.get("error").is_none(),
+        "no failure, no error field: {event}"
+    );
+    // The readiness line stays plain text.
+    assert!(server
+        .stderr
+        .iter()
+        .any(|l| l.starts_with("listening on tcp://")));
+}
+
+/// Text logs: the close event shows under -v (global flags work before or after the
+/// subcommand); by default and under -q it does not; `RUST_LOG` overrides both. Stopping the server (which first
+/// lets every connection finish) makes its stderr complete, so absence is checked
+/// without waiting for time to pass.
+#[test]
+fn text_close_event_shows_under_v_only() {
+    for (flags, rust_log, shown) in [
+        (&["echo", "-v"][..], None, true),
+        (&["-v", "echo"][..], None, true),
+        (&["echo"][..], None, false),
+        (&["echo", "-q"][..], None, false),
+        (&["-q", "echo"][..], None, false),
+        // RUST_LOG, when set, overrides the flags both ways.
+        (&["echo", "-q"][..], Some("info"), true),
+        (&["echo", "-v"][..], Some("warn"), false),
+    ] {
+        let mut args = flags.to_vec();
+        args.extend(["-l", "127.0.0.1:0"]);
+        let mut server = start(&args, rust_log);
+        let peer = echo_once(&server, b"0123456789");
+        server.signal("TERM");
+        assert!(server.wait(WAIT).success(), "{flags:?}");
+        let rest = server.lines_within(WAIT);
+        let closes: Vec<&String> = rest
+            .iter()
+            .filter(|l| l.contains("connection closed"))
+            .collect();
+        if shown {
+            assert_eq!(closes.len(), 1, "{flags:?}: {rest:?}");
+            let line = closes[0];
+            assert!(line.contains(" INFO "), "{line}");
+            for field in [
+                format!("peer={peer}"),
+                "bytes_in=10".into(),
+                "bytes_out=10".into(),
+                "reason=\"closed\"".into(),
+            ] {
+                assert!(
+                    line.contains(&field),
+                    "{flags:?}: {field} missing in {line}"
+                );
+            }
+        } else {
+            assert!(closes.is_empty(), "{flags:?}: {rest:?}");
+        }
+    }
+}
+
+/// A client that says nothing is cut off by --idle-timeout: its close event says
+/// `timeout` with the failure text, and the page counts one timeout, no handler error.
+#[test]
+fn an_idle_timeout_is_logged_with_its_error_and_counted() {
+    for mode in ["threads", "events:1"] {
+        let (mut server, metrics) = start_with_metrics(&[
+            "echo",
+            "-l",
+            "127.0.0.1:0",
+            "--mode",
+            mode,
+            "--idle-timeout",
+            "100ms",
+            "--metrics",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "-v",
+        ]);
+        let addr = server.endpoints[0].socket_addr().unwrap();
+        let mut silent = TcpStream::connect(addr).expect("connect to echo");
+        silent.set_read_timeout(Some(WAIT)).unwrap();
+        let mut rest = Vec::new();
+        // The server ends the connection: EOF, or a reset on some platforms.
+        let _ = silent.read_to_end(&mut rest);
+        let line = server.wait_for_line("connection closed");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(event["reason"], "timeout", "mode {mode}: {event}");
+        assert_eq!(event["peer"], silent.local_addr().unwrap().to_string());
+        assert!(
+            event["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{event}"
+        );
+        let page = scrape(metrics);
+        assert_eq!(
+            sample(&page, "sockserv_timeouts_total"),
+            1,
+            "mode {mode}: {page}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_handler_errors_total"),
+            0,
+            "mode {mode}"
+        );
+        assert_eq!(
+            sample(&page, "sockserv_connections_active"),
+            0,
+            "mode {mode}"
+        );
+    }
+}

@@ -112,20 +112,22 @@ const ENDPOINT_SERIES: [Series; 9] = [
 pub fn render(scrape: &Scrape) -> String {
     let mut page = String::new();
     for (name, kind, help, read) in ENDPOINT_SERIES {
-        // Rejections carry the reason too: today the verify hook is the only one.
-        let extra = if name == "sockserv_connections_rejected_total" {
-            ",reason=\"verify\""
-        } else {
-            ""
-        };
         header(&mut page, name, kind, help);
         for (endpoint, stats) in &scrape.endpoints {
             let endpoint = escape_label(endpoint);
-            let _ = writeln!(
-                page,
-                "{name}{{endpoint=\"{endpoint}\"{extra}}} {}",
-                read(stats)
-            );
+            if name == "sockserv_connections_rejected_total" {
+                // By reason: the verify hook (--allow/--deny), or the PROXY protocol check
+                // (an untrusted balancer, or no valid header).
+                for (reason, value) in [("verify", stats.rejected), ("proxy", stats.proxy_rejected)]
+                {
+                    let _ = writeln!(
+                        page,
+                        "{name}{{endpoint=\"{endpoint}\",reason=\"{reason}\"}} {value}"
+                    );
+                }
+                continue;
+            }
+            let _ = writeln!(page, "{name}{{endpoint=\"{endpoint}\"}} {}", read(stats));
         }
     }
     if let Some(chat) = scrape.chat {
@@ -297,6 +299,7 @@ sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
         for line in [
             "sockserv_connections_total{endpoint=\"tcp://127.0.0.1:9000\"} 3",
             "sockserv_connections_rejected_total{endpoint=\"tcp://127.0.0.1:9000\",reason=\"verify\"} 0",
+            "sockserv_connections_rejected_total{endpoint=\"tcp://127.0.0.1:9000\",reason=\"proxy\"} 0",
             "sockserv_connections_closed_total{endpoint=\"tcp://127.0.0.1:9000\"} 2",
             "sockserv_bytes_received_total{endpoint=\"tcp://127.0.0.1:9000\"} 10",
             "sockserv_bytes_sent_total{endpoint=\"tcp://127.0.0.1:9000\"} 10",

@@ -1,0 +1,256 @@
+//! Torture tests: the real `sockserv` binary under hostile clients. Every case attacks a
+//! fresh server process, then checks that
+//!
+//! * a fresh client is still served promptly (an echo round trip within a stated bound),
+//! * the server's memory (VmRSS from `/proc/PID/status`) stayed within a stated bound,
+//! * the server's CPU time (utime + stime from `/proc/PID/stat`) over the attack stayed
+//!   within a stated bound (no busy loop).
+//!
+//! The bounds are generous on purpose (a loaded 2-core CI machine, a debug build), yet far
+//! below what the failure they guard against would cost: a busy accept loop burns a whole
+//! core (1 s of CPU per second), an unbounded buffer grows with the attack (tens of MiB).
+//!
+//! Under `fork:N` the numbers are the parent's (each connection is served by a child).
+//!
+//! The cases share the machine's two cores, so they run one at a time ([`serial`]); every
+//! load loop is bounded in count and in time, and every wait has a deadline. Sleeps appear
+//! only as the pacing of an attacker (a slow client is slow by sleeping) or of a bounded
+//! monitor loop sampling `/proc`; each is commented.
+
+#![allow(dead_code, unused_imports)] // each torture file uses a different part of this module
+
+pub use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+pub use std::net::{SocketAddr, TcpStream, UdpSocket};
+pub use std::process::Command;
+pub use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+pub use std::thread;
+pub use std::time::{Duration, Instant};
+
+pub use crate::util::{payload, Client, Server, WAIT};
+pub use sockserv::Endpoint;
+
+pub const MIB: u64 = 1024 * 1024;
+
+/// A fresh client's echo round trip must finish within this while the server is attacked
+/// by clients that do not hold a worker each (threads, events).
+pub const FRESH: Duration = Duration::from_secs(2);
+
+/// Absolute bound on the server's resident memory in every case.
+pub const RSS_LIMIT: u64 = 200 * MIB;
+
+// ---------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------
+
+/// One case at a time: they measure CPU and memory, and there are only two cores.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub fn tcp_addr(server: &Server) -> SocketAddr {
+    server.endpoints[0]
+        .socket_addr()
+        .expect("a TCP or UDP endpoint")
+}
+
+/// The server's resident memory in bytes.
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS line");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("VmRSS value");
+    kib * 1024
+}
+
+/// The server's CPU time so far (user + system), in seconds.
+pub fn cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the command name (which may contain spaces) start at field 3 (state);
+    // utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / clock_ticks()
+}
+
+pub fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output();
+        out.ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Open file descriptors of the server.
+pub fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read fd dir")
+        .count()
+}
+
+/// Threads of the server.
+pub fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("read task dir")
+        .count()
+}
+
+/// Children of the server's main thread (forked workers, zombies included).
+pub fn children(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|s| s.split_whitespace().count())
+        .unwrap_or(0)
+}
+
+/// Waits (bounded by `limit`) until `ready()` holds, sampling every 10 ms; panics with
+/// `what` and the last observation otherwise.
+pub fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> (bool, String)) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (ok, seen) = ready();
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {limit:?} (last seen: {seen})"
+        );
+        // Monitor pacing: /proc is sampled, not waited on; the bound is the deadline.
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// CPU seconds and wall time of the server over a stretch of the test.
+pub struct CpuMeter {
+    pid: u32,
+    cpu: f64,
+    start: Instant,
+}
+
+impl CpuMeter {
+    pub fn start(pid: u32) -> Self {
+        CpuMeter {
+            pid,
+            cpu: cpu(pid),
+            start: Instant::now(),
+        }
+    }
+
+    /// (CPU seconds used, wall seconds elapsed) since `start`.
+    pub fn read(&self) -> (f64, f64) {
+        (cpu(self.pid) - self.cpu, self.start.elapsed().as_secs_f64())
+    }
+}
+
+/// A fresh client connects and gets one echo round trip within `bound`.
+pub fn assert_fresh_client_served(server: &Server, bound: Duration, what: &str) -> Duration {
+    let start = Instant::now();
+    let stream = TcpStream::connect_timeout(&tcp_addr(server), bound).expect("fresh connect");
+    let mut client = Client::Tcp(stream);
+    // A read that would outlast the bound fails the test rather than hang it.
+    client.set_timeout(Some(bound));
+    let reply = client.round_trip(b"fresh client\n");
+    let took = start.elapsed();
+    assert_eq!(reply, b"fresh client\n", "{what}");
+    assert!(
+        took < bound,
+        "{what}: a fresh client took {took:?} (bound {bound:?})"
+    );
+    took
+}
+
+pub fn assert_rss_below(pid: u32, limit: u64, what: &str) -> u64 {
+    let now = rss(pid);
+    assert!(
+        now < limit,
+        "{what}: server RSS {} MiB (bound {} MiB)",
+        now / MIB,
+        limit / MIB
+    );
+    now
+}
+
+pub fn connect_many(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, WAIT)
+                .unwrap_or_else(|e| panic!("connection {i} of {n}: {e}"))
+        })
+        .collect()
+}
+
+/// Deterministic "random" bytes (xorshift): every byte value appears, NULs and invalid
+/// UTF-8 included, and a failure is reproducible.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A line-oriented chat client with bounded reads.
+pub struct ChatClient {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl ChatClient {
+    pub fn connect(server: &Server) -> (ChatClient, String) {
+        let stream = TcpStream::connect_timeout(&tcp_addr(server), WAIT).expect("connect chat");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_write_timeout(Some(WAIT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut client = ChatClient { stream, reader };
+        let welcome = client.expect("* welcome, you are ");
+        let nick = welcome
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .expect("a nick")
+            .to_owned();
+        (client, nick)
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.stream.write_all(line.as_bytes()).expect("chat send");
+    }
+
+    /// Reads lines until one contains `text` (each read bounded by [`WAIT`]); every line
+    /// the server sent must be valid UTF-8 (it replaces invalid input with U+FFFD).
+    pub fn expect(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "no line with {text:?}");
+            let mut line = Vec::new();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
+            assert!(n > 0, "EOF while waiting for {text:?}");
+            let line = String::from_utf8(line).expect("the server sends valid UTF-8");
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Slowloris
+// ---------------------------------------------------------------------------------------

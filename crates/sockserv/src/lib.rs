@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 
 pub mod acl;
+mod backoff;
 mod builder;
 mod conn;
 mod drive;

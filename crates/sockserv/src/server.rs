@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Poll, Token};
 
+use crate::backoff::Backoff;
 use crate::error::{panic_message, ConnError, Failure};
 use crate::proxied::ProxyConfig;
 use crate::shutdown::Control;
@@ -414,45 +415,5 @@ impl std::fmt::Debug for Server {
             .field("endpoint", &self.endpoint)
             .field("strategy", &self.strategy)
             .finish_non_exhaustive()
-    }
-}
-
-/// Back-off after accept errors such as EMFILE: the listener stays readable while the
-/// process is out of descriptors, so retrying at once would spin at 100% CPU.
-#[derive(Default)]
-struct Backoff {
-    until: Option<Instant>,
-    delay: Duration,
-    logged: bool,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(10);
-    const MAX: Duration = Duration::from_secs(1);
-
-    fn fail(&mut self, endpoint: &Endpoint, e: &io::Error) {
-        self.delay = if self.delay.is_zero() {
-            Self::FIRST
-        } else {
-            (self.delay * 2).min(Self::MAX)
-        };
-        self.until = Some(Instant::now() + self.delay);
-        if !self.logged {
-            // Once per burst: a flood of identical lines helps nobody.
-            self.logged = true;
-            tracing::warn!(%endpoint, error = %e, "accept failed; backing off (logged once per burst)");
-        }
-    }
-
-    fn reset(&mut self) {
-        if self.logged {
-            tracing::info!("accepting again");
-        }
-        *self = Backoff::default();
-    }
-
-    fn remaining(&self) -> Option<Duration> {
-        self.until
-            .and_then(|u| u.checked_duration_since(Instant::now()))
     }
 }

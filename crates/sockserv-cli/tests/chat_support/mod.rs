@@ -1,0 +1,137 @@
+//! Shared by the chat end-to-end tests: a chat member client and the modes.
+
+#![allow(dead_code, unused_imports)] // each chat test file uses a different part
+
+pub use std::collections::HashMap;
+pub use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+pub use std::process::{Child, Command, Stdio};
+pub use std::sync::atomic::{AtomicBool, Ordering};
+pub use std::sync::mpsc::Receiver;
+pub use std::sync::{Arc, Barrier};
+pub use std::thread;
+pub use std::time::{Duration, Instant};
+
+pub use crate::util::{lines_in_background, run, wait_for_exit, Client, Server, WAIT};
+pub use sockserv::Endpoint;
+
+/// Every mode a chat room runs in.
+pub const CHAT_MODES: [&str; 4] = ["threads", "pool:128", "events:1", "events:2"];
+
+/// One chat member: a line reader and a writer on the same connection, every read and
+/// write bounded by [`WAIT`].
+pub struct Chat {
+    pub reader: BufReader<Client>,
+    pub writer: Client,
+    pub nick: String,
+}
+
+impl Chat {
+    /// Connects and reads the welcome line. The server joins the room before it writes
+    /// the welcome, so once this returns the member receives every later message.
+    pub fn join(endpoint: &Endpoint) -> Chat {
+        let mut chat = Chat::connect(endpoint);
+        let welcome = chat.line();
+        chat.nick = welcome
+            .strip_prefix("* welcome, you are ")
+            .unwrap_or_else(|| panic!("not a welcome line: {welcome:?}"))
+            .to_owned();
+        chat
+    }
+
+    /// Connects without reading anything.
+    pub fn connect(endpoint: &Endpoint) -> Chat {
+        let writer = Client::connect(endpoint);
+        if let Client::Tcp(stream) = &writer {
+            // Many small lines: do not let Nagle hold them back.
+            stream.set_nodelay(true).unwrap();
+        }
+        Chat {
+            reader: BufReader::new(writer.duplicate()),
+            writer,
+            nick: String::new(),
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes());
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("{}: send failed: {e}", self.nick));
+    }
+
+    /// The next line with its `\n`, exactly as sent.
+    pub fn raw_line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        match self.reader.read_until(b'\n', &mut line) {
+            Ok(_) if line.ends_with(b"\n") => line,
+            Ok(_) => panic!(
+                "{}: connection closed; partial line {:?}",
+                self.nick,
+                String::from_utf8_lossy(&line)
+            ),
+            Err(e) => panic!("{}: no line within {WAIT:?}: {e}", self.nick),
+        }
+    }
+
+    /// The next line without its `\n`; the server's lines are valid UTF-8.
+    pub fn line(&mut self) -> String {
+        let mut line = self.raw_line();
+        line.pop();
+        String::from_utf8(line).expect("the server sends UTF-8")
+    }
+
+    pub fn expect(&mut self, expected: &str) {
+        let line = self.line();
+        assert_eq!(line, expected, "{} got the wrong line", self.nick);
+    }
+
+    /// Reads until the server closes (EOF or reset), within [`WAIT`]. With
+    /// `data_allowed` false, any byte before the end fails the test.
+    pub fn expect_closed(&mut self, data_allowed: bool) {
+        let start = Instant::now();
+        let mut buf = [0; 64 * 1024];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => assert!(
+                    data_allowed,
+                    "{}: expected the connection to close, got {:?}",
+                    self.nick,
+                    String::from_utf8_lossy(&buf[..n])
+                ),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("{}: not closed: {e}", self.nick),
+            }
+            assert!(start.elapsed() < WAIT, "{}: still open", self.nick);
+        }
+    }
+
+    /// Closes abruptly: SO_LINGER 0 turns the close into a TCP RST.
+    pub fn reset(self) {
+        let Chat { reader, writer, .. } = self;
+        drop(reader);
+        let Client::Tcp(stream) = writer else {
+            panic!("only TCP can be reset")
+        };
+        let socket = socket2::Socket::from(stream);
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(socket);
+    }
+}
+
+pub fn start_chat(mode: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["chat", "--mode", mode, "--listen", "tcp://127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Server::start(&args, 1)
+}
+
+/// The `/who` line for these nicks.
+pub fn who_line(nicks: &[String]) -> String {
+    let mut sorted = nicks.to_vec();
+    sorted.sort();
+    format!("* online ({}): {}", sorted.len(), sorted.join(", "))
+}

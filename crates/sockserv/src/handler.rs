@@ -137,17 +137,24 @@ pub(crate) fn serve_stream(
 /// Half-close (FIN after every written byte), then close. The peer may be gone already.
 pub(crate) fn close_stream(stream: Stream) {
     let _ = stream.shutdown(Shutdown::Write);
+    if stream.set_nonblocking(true).is_ok() {
+        discard_unread(&stream);
+    }
+}
+
+/// Closes an event loop's connection: already non-blocking, and the only handle to its
+/// socket (no fork, no dup), so reading away unread input and dropping it sends the FIN
+/// after every written byte, as `shutdown` then `close` would, in one syscall less.
+pub(crate) fn close_nonblocking(stream: Stream) {
     discard_unread(&stream);
 }
 
 /// Closing a socket with unread input makes the kernel reset the connection (TCP sends
 /// RST instead of FIN; a Unix peer reads ECONNRESET), which can destroy the reply still on
 /// its way to the peer. So read away what has already arrived, without waiting for more.
+/// Reads what has arrived, without waiting (the stream must be non-blocking).
 fn discard_unread(stream: &Stream) {
     const LIMIT: usize = 4 << 20;
-    if stream.set_nonblocking(true).is_err() {
-        return;
-    }
     let mut reader = stream;
     let mut buf = [0u8; 8192];
     let mut discarded = 0;

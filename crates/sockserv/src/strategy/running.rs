@@ -15,6 +15,9 @@ pub(crate) struct Running {
     changed: Condvar,
     /// The serve loop found no room and waits for `wake`.
     waiting: AtomicBool,
+    /// `close` waits for the count to drop: only then do ends signal the condvar (a
+    /// signal is a futex syscall, otherwise paid on every connection).
+    joining: AtomicBool,
     wake: Arc<dyn Fn() + Send + Sync>,
 }
 
@@ -24,6 +27,7 @@ impl Running {
             count: Mutex::new(0),
             changed: Condvar::new(),
             waiting: AtomicBool::new(false),
+            joining: AtomicBool::new(false),
             wake,
         }
     }
@@ -51,7 +55,9 @@ impl Running {
         {
             let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
             *count = count.saturating_sub(1);
-            self.changed.notify_all();
+            if self.joining.load(Ordering::Acquire) {
+                self.changed.notify_all();
+            }
         }
         if self.waiting.swap(false, Ordering::AcqRel) {
             (self.wake)();
@@ -66,6 +72,8 @@ impl Running {
             ClosePolicy::Join => None,
         };
         let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        // Set under the lock: an end that decrements after this sees it and signals.
+        self.joining.store(true, Ordering::Release);
         let at_start = *count;
         while *count > 0 {
             count = match deadline {

@@ -136,7 +136,9 @@ impl Listener {
                 ))
             }
         };
-        // Accepted sockets may inherit O_NONBLOCK on some platforms; handlers block.
+        // Handlers block. Linux's accept never passes the listener's O_NONBLOCK on (one
+        // syscall saved per connection); BSD and macOS do, so clear it there.
+        #[cfg(not(target_os = "linux"))]
         stream.set_nonblocking(false)?;
         Ok((stream, peer))
     }

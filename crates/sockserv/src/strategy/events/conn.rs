@@ -9,7 +9,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use crate::drive::{is_disconnect, HIGH_WATER};
-use crate::handler::close_stream;
+use crate::handler::close_nonblocking;
 use crate::proxied::{HeaderBuffer, HEADER_TIMEOUT};
 use crate::proxy::ProxyHeader;
 use crate::{Output, PeerAddr, Session, Stream, WakeSource};
@@ -336,7 +336,7 @@ impl Connection {
 
     /// Half-closes (the peer reads every byte sent, then EOF) and closes; tells the Session.
     /// Returns who it was, when it opened and its traffic `(in, out)`, for the counters.
-    pub fn close(self, registry: &Registry) -> (PeerAddr, Instant, (u64, u64)) {
+    pub fn close(self) -> (PeerAddr, Instant, (u64, u64)) {
         let Connection {
             stream,
             mut session,
@@ -344,10 +344,16 @@ impl Connection {
             opened,
             bytes_in,
             bytes_out,
+            eof,
             ..
         } = self;
-        let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
-        close_stream(stream);
+        // Closing the only descriptor of the socket also takes it out of the epoll set.
+        // After the peer's EOF there is nothing unread left to discard.
+        if eof {
+            drop(stream);
+        } else {
+            close_nonblocking(stream);
+        }
         // A panic in on_close must not take the loop down; the connection is gone anyway.
         let _ = catch_unwind(AssertUnwindSafe(|| session.on_close()));
         (peer, opened, (bytes_in, bytes_out))

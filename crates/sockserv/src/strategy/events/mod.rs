@@ -417,7 +417,7 @@ impl EventLoop {
     /// Closes a connection, counts it, tells the close and error hooks.
     fn close(&mut self, key: usize, failure: Option<crate::Failure>) {
         if let Some(conn) = self.conns.try_remove(key) {
-            let (peer, started, traffic) = conn.close(self.poll.registry());
+            let (peer, started, traffic) = conn.close();
             self.running.end();
             self.ctx.finished(&peer, started, traffic, failure);
         }

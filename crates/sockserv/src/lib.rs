@@ -3,7 +3,14 @@
 //! A server is three independent choices, as in Python: **where** it listens (an
 //! [`Endpoint`]: TCP, UDP, Unix stream, Unix datagram), **what** it does with one client (a
 //! blocking [`StreamHandler`] / [`DatagramHandler`], or a sans-IO [`Session`]), and **how**
-//! it serves many clients at once (a [`Strategy`]: sequential, threads, pool, fork).
+//! it serves many clients at once (a [`Strategy`]: sequential, threads, pool, fork, or
+//! per-core event loops).
+//!
+//! Around that core: [`Group`] for 1:N broadcast with bounded per-member queues,
+//! [`LineBuffer`] for bounded line framing, TLS for any Session (the `tls` module,
+//! rustls), the PROXY protocol ([`Builder::proxy_protocol`]), CIDR [`AccessList`]s,
+//! per-server [`Stats`] and a per-connection close hook, and socket activation
+//! ([`Listener::from_systemd`]).
 //!
 //! The notes' three steps — write a handler, create the server with an address and the
 //! handler, call `serve_forever` — look like this:
@@ -55,8 +62,10 @@
 //! exits. The child closes its copy of the listener, serves the one request, and ends with
 //! `_exit` (no destructors, no atexit handlers): exit status 0 on success, 1 after a
 //! handler error or panic (reported to the error hook in the child). For a fully
-//! predictable child, serve fork-mode servers from a single-threaded process, as the
-//! `sockserv` CLI does.
+//! predictable child, fork from a process whose other threads hold no lock the handler
+//! needs. The `sockserv` CLI's other threads (signals, further endpoints, metrics) spend
+//! their time blocked in the kernel; the one lock they share with a child is stderr's,
+//! held only while a log line is written.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -9,9 +9,9 @@
 //! Session is one short callback, so a second hop would cost more than it saves).
 
 mod conn;
+mod mailbox;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -19,42 +19,15 @@ use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
 use slab::Slab;
 
 use self::conn::{Connection, Step};
+use self::mailbox::{Mailbox, DRAIN, STOP_NOW};
 use super::running::Running;
 use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
-use crate::{PeerAddr, Session, Stream};
+use crate::{PeerAddr, Session};
 
 /// Opens a type-erased Session for a new connection.
 pub(crate) type OpenFn = Arc<dyn Fn(&PeerAddr) -> Box<dyn Session> + Send + Sync>;
 
-const RUN: u8 = 0;
-const DRAIN: u8 = 1;
-const STOP_NOW: u8 = 2;
 const WAKE: Token = Token(usize::MAX);
-
-/// What the serving thread and the wakers share with one loop.
-struct Mailbox {
-    waker: Waker,
-    incoming: Mutex<Vec<(Stream, PeerAddr)>>,
-    woken: Mutex<Vec<usize>>,
-    /// Something was put in `incoming` or `woken` since the loop last looked: the loop
-    /// locks them only then, and a burst of posts costs one wake-up.
-    posted: AtomicBool,
-    stop: AtomicU8,
-}
-
-impl Mailbox {
-    fn wake(&self) {
-        // Fails only once the loop's poller is gone, when nothing is left to wake.
-        let _ = self.waker.wake();
-    }
-
-    /// Call after putting something in `incoming` or `woken`.
-    fn post(&self) {
-        if !self.posted.swap(true, Ordering::AcqRel) {
-            self.wake();
-        }
-    }
-}
 
 pub(crate) struct Events {
     /// Most connections served at once (`max_connections`).
@@ -83,13 +56,7 @@ impl Events {
         };
         for i in 0..loops {
             let poll = Poll::new()?;
-            let mailbox = Arc::new(Mailbox {
-                waker: Waker::new(poll.registry(), WAKE)?,
-                incoming: Mutex::default(),
-                woken: Mutex::default(),
-                posted: AtomicBool::new(false),
-                stop: AtomicU8::new(RUN),
-            });
+            let mailbox = Arc::new(Mailbox::new(Waker::new(poll.registry(), WAKE)?));
             let event_loop = EventLoop {
                 poll,
                 mailbox: Arc::clone(&mailbox),
@@ -116,8 +83,7 @@ impl Events {
 
     fn stop_loops(&mut self, how: u8) {
         for (mailbox, _) in &self.loops {
-            mailbox.stop.fetch_max(how, Ordering::AcqRel);
-            mailbox.wake();
+            mailbox.stop(how);
         }
     }
 
@@ -142,12 +108,7 @@ impl Dispatch for Events {
                 let (mailbox, _) = &self.loops[self.next];
                 self.next = (self.next + 1) % self.loops.len();
                 self.running.start();
-                mailbox
-                    .incoming
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push((stream, peer));
-                mailbox.post();
+                mailbox.send(stream, peer);
             }
             datagram @ Job::Datagram { .. } => {
                 self.ctx.run(datagram);
@@ -232,7 +193,7 @@ impl EventLoop {
             for key in std::mem::take(&mut self.again) {
                 self.step(key, |conn, buf| conn.on_ready(false, false, buf, now));
             }
-            if self.mailbox.posted.swap(false, Ordering::AcqRel) {
+            if self.mailbox.take_posted() {
                 self.take_incoming(now);
                 self.take_woken(now);
             }
@@ -242,7 +203,7 @@ impl EventLoop {
                     self.sweep(now);
                 }
             }
-            match self.mailbox.stop.load(Ordering::Acquire) {
+            match self.mailbox.stopping() {
                 STOP_NOW => break,
                 DRAIN if self.conns.is_empty() => break,
                 _ => {}
@@ -283,13 +244,7 @@ impl EventLoop {
     }
 
     fn take_incoming(&mut self, now: Instant) {
-        let incoming = std::mem::take(
-            &mut *self
-                .mailbox
-                .incoming
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        let incoming = self.mailbox.take_incoming();
         for (stream, peer) in incoming {
             let entry = self.conns.vacant_entry();
             let key = entry.key();
@@ -305,14 +260,7 @@ impl EventLoop {
                 Ok(conn) => {
                     let conn = entry.insert(conn);
                     let mailbox = Arc::clone(&self.mailbox);
-                    let notify = move || {
-                        mailbox
-                            .woken
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(key);
-                        mailbox.post();
-                    };
+                    let notify = move || mailbox.woke(key);
                     if proxied {
                         conn.set_notify(notify);
                         self.handshake(key);
@@ -372,13 +320,7 @@ impl EventLoop {
     }
 
     fn take_woken(&mut self, now: Instant) {
-        let woken = std::mem::take(
-            &mut *self
-                .mailbox
-                .woken
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        let woken = self.mailbox.take_woken();
         for key in woken {
             self.step(key, |conn, buf| conn.on_wake(buf, now));
         }

@@ -60,11 +60,12 @@ impl Conn {
         (self.reader.get_ref().read, self.written)
     }
 
-    /// One `write` on the socket (non-blocking drivers), counted.
-    pub(crate) fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = (&self.reader.get_ref().stream).write(buf)?;
-        self.written += n as u64;
-        Ok(n)
+    /// Sends a Session's queued output (see [`crate::drive::send_queued`]), counted.
+    pub(crate) fn send_queued(&mut self, out: &mut crate::Output) -> io::Result<()> {
+        let mut sent = 0;
+        let result = crate::drive::send_queued(&self.reader.get_ref().stream, out, &mut sent);
+        self.written += sent;
+        result
     }
 
     /// Bounds every later read: a read that waits longer fails with `WouldBlock` or

@@ -7,13 +7,14 @@
 //! and a peer that stops reading never blocks the thread in `write`.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::handler::{Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler};
-use crate::{Output, Session, SessionFactory};
+use crate::{Output, Session, SessionFactory, Stream};
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Pending output above which the driver stops reading until the peer catches up.
@@ -21,6 +22,10 @@ pub(crate) const HIGH_WATER: usize = 256 * 1024;
 /// Most reads in a row before the polled driver writes and takes wake-ups again: a peer
 /// that sends without pause would otherwise never get its replies.
 const READ_BUDGET: usize = 16;
+/// Most bytes of a file range handed to one `sendfile` call.
+const SENDFILE_CHUNK: usize = 1 << 20;
+/// Bytes of a file range read per step where `sendfile` does not apply.
+const LOAD_CHUNK: usize = 64 * 1024;
 
 /// A [`SessionFactory`] seen as a blocking handler.
 pub(crate) struct Blocking<F>(pub F);
@@ -46,8 +51,12 @@ impl<F: SessionFactory> DatagramHandler for Blocking<F> {
         }
         session.on_eof(&mut out);
         session.on_close();
-        reply.extend_from_slice(out.pending());
-        Ok(())
+        loop {
+            reply.extend_from_slice(&out.take());
+            if out.load(LOAD_CHUNK)? == 0 && out.pending().is_empty() {
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -63,14 +72,14 @@ fn drive<S: Session>(session: &mut S, conn: &mut Conn) -> io::Result<()> {
 fn drive_blocking<S: Session>(session: &mut S, conn: &mut Conn, mut out: Output) -> io::Result<()> {
     let mut buf = vec![0; READ_CHUNK];
     loop {
-        flush_blocking(conn, &mut out)?;
+        flush_blocking(session, conn, &mut out)?;
         if out.is_closing() {
             return Ok(());
         }
         match conn.read(&mut buf) {
             Ok(0) => {
                 session.on_eof(&mut out);
-                return flush_blocking(conn, &mut out);
+                return flush_blocking(session, conn, &mut out);
             }
             Ok(n) => session.on_data(&buf[..n], &mut out),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -80,15 +89,72 @@ fn drive_blocking<S: Session>(session: &mut S, conn: &mut Conn, mut out: Output)
     }
 }
 
-fn flush_blocking(conn: &mut Conn, out: &mut Output) -> io::Result<()> {
-    if !out.pending().is_empty() {
-        match conn.write_all(out.pending()) {
-            Err(e) if is_disconnect(&e) => out.close(),
+/// Sends everything queued, telling the session each time it has all gone out.
+fn flush_blocking<S: Session>(
+    session: &mut S,
+    conn: &mut Conn,
+    out: &mut Output,
+) -> io::Result<()> {
+    while out.queued() > 0 {
+        match conn.send_queued(out) {
+            Err(e) if is_disconnect(&e) => {
+                out.close();
+                return Ok(());
+            }
             other => other?,
         }
-        out.consume(out.pending().len());
+        if out.queued() > 0 {
+            // A blocking socket stops short only when its write timeout expired.
+            return Err(io::Error::new(ErrorKind::TimedOut, "write timed out"));
+        }
+        if !out.is_closing() {
+            session.on_drained(out);
+        }
     }
     Ok(())
+}
+
+/// Sends queued output to `stream` until all of it is sent or the socket would block (a
+/// non-blocking socket, or a blocking one past its write timeout); `sent` counts the bytes
+/// as they go. File ranges go out with `sendfile(2)`, or through memory where the kernel
+/// refuses it for that file.
+pub(crate) fn send_queued(stream: &Stream, out: &mut Output, sent: &mut u64) -> io::Result<()> {
+    loop {
+        let result = if !out.pending().is_empty() {
+            let mut stream = stream;
+            stream.write(out.pending()).inspect(|&n| out.consume(n))
+        } else if let Some(range) = out.front_file() {
+            let count = range.len().min(SENDFILE_CHUNK as u64) as usize;
+            match crate::sys::sendfile(stream.as_fd(), range.file().as_fd(), range.offset(), count)
+            {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        "file is shorter than the range queued to send",
+                    ))
+                }
+                Ok(n) => {
+                    out.file_sent(n as u64);
+                    Ok(n)
+                }
+                // Not every file supports sendfile (some pseudo-files): read it instead.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                    out.load(LOAD_CHUNK)?;
+                    continue;
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            return Ok(());
+        };
+        match result {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => *sent += n as u64,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A reset or a closed pipe is how peers leave; it ends the session, it is not a failure.
@@ -159,7 +225,7 @@ impl Polled {
                 && readable
                 && !eof
                 && !out.is_closing()
-                && out.pending().len() < HIGH_WATER
+                && out.queued() < HIGH_WATER as u64
             {
                 reads += 1;
                 match conn.read(&mut buf) {
@@ -177,18 +243,24 @@ impl Polled {
                     Err(e) => return Err(e),
                 }
             }
-            let before = out.pending().len();
-            match write_nonblocking(conn, &mut out) {
+            let before = out.queued();
+            match conn.send_queued(&mut out) {
                 Err(e) if is_disconnect(&e) => return Ok(()),
                 other => other?,
             }
-            if out.pending().len() < before {
+            if out.queued() < before {
                 last_write = Instant::now();
+                if out.queued() == 0 && !out.is_closing() {
+                    session.on_drained(&mut out);
+                    if out.queued() > 0 {
+                        continue;
+                    }
+                }
             }
-            if out.pending().is_empty() && (out.is_closing() || eof) {
+            if out.queued() == 0 && (out.is_closing() || eof) {
                 return Ok(());
             }
-            let wanted = if out.pending().is_empty() {
+            let wanted = if out.queued() == 0 {
                 Interest::READABLE
             } else {
                 Interest::READABLE | Interest::WRITABLE
@@ -202,7 +274,7 @@ impl Polled {
             // Output drained below the high-water mark while bytes still wait: read on at
             // once (edge-triggered readiness will not report those bytes again).
             let mut timeout = self.next_deadline(&out, last_read, last_write)?;
-            if readable && !eof && !out.is_closing() && out.pending().len() < HIGH_WATER {
+            if readable && !eof && !out.is_closing() && out.queued() < HIGH_WATER as u64 {
                 timeout = Some(Duration::ZERO);
             }
             match self.poll.poll(&mut events, timeout) {
@@ -240,22 +312,9 @@ impl Polled {
             Ok(())
         };
         check(self.settings.read_timeout, last_read, "read")?;
-        if !out.pending().is_empty() {
+        if out.queued() > 0 {
             check(self.settings.write_timeout, last_write, "write")?;
         }
         Ok(wait)
     }
-}
-
-fn write_nonblocking(conn: &mut Conn, out: &mut Output) -> io::Result<()> {
-    while !out.pending().is_empty() {
-        match conn.write_some(out.pending()) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => out.consume(n),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

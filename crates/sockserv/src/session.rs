@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::PeerAddr;
+use crate::{Output, PeerAddr};
 
 /// An event-driven, sans-IO connection handler (asyncio's `Protocol`, in Rust).
 ///
@@ -59,6 +59,15 @@ pub trait Session: Send + 'static {
         let _ = out;
     }
 
+    /// Everything queued has been sent: [`Output::queued`] fell to zero after output
+    /// was waiting. A session that holds work back while its output is backed up (a
+    /// server answering pipelined requests, a stream produced piece by piece) resumes
+    /// here; the driver stops reading while output is backed up, so this is where such a
+    /// session picks up the input it has buffered. The default does nothing.
+    fn on_drained(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
     /// The connection is gone, for any reason. Called exactly once, last.
     fn on_close(&mut self) {}
 }
@@ -78,6 +87,10 @@ impl<S: Session + ?Sized> Session for Box<S> {
 
     fn on_wake(&mut self, out: &mut Output) {
         (**self).on_wake(out);
+    }
+
+    fn on_drained(&mut self, out: &mut Output) {
+        (**self).on_drained(out);
     }
 
     fn on_close(&mut self) {
@@ -108,88 +121,8 @@ where
     }
 }
 
-/// What a [`Session`] wants sent: bytes to write, and whether to close afterwards.
-///
-/// The driver sends [`pending`](Output::pending) bytes in order and consumes them; it
-/// closes the connection (after a half-close, so the peer sees every byte and then EOF)
-/// once [`close`](Output::close) was called and nothing is pending.
 #[derive(Default)]
-pub struct Output {
-    buf: Vec<u8>,
-    closing: bool,
-    wake: Option<Arc<WakeCell>>,
-}
-
-impl Output {
-    /// An empty output, as a driver (or a unit test) starts with.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Queues `data` to be sent after everything written before.
-    pub fn write(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
-    }
-
-    /// Asks for the connection to be closed once the pending bytes are sent.
-    pub fn close(&mut self) {
-        self.closing = true;
-    }
-
-    /// Whether [`close`](Output::close) was called.
-    pub fn is_closing(&self) -> bool {
-        self.closing
-    }
-
-    /// The bytes written and not yet sent.
-    pub fn pending(&self) -> &[u8] {
-        &self.buf
-    }
-
-    /// Removes the first `n` pending bytes (the driver sent them).
-    ///
-    /// # Panics
-    ///
-    /// If `n` is larger than the number of pending bytes.
-    pub fn consume(&mut self, n: usize) {
-        self.buf.drain(..n);
-    }
-
-    /// Takes all pending bytes, leaving the output empty (the close flag stays).
-    pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
-    }
-
-    /// A waker for this connection: calling [`SessionWaker::wake`] from any thread
-    /// makes the driver call [`Session::on_wake`] soon. Sessions that never ask for one
-    /// cost nothing extra; a session that wants wake-ups asks in
-    /// [`on_open`](Session::on_open).
-    pub fn waker(&mut self) -> SessionWaker {
-        let cell = self.wake.get_or_insert_with(Default::default);
-        SessionWaker {
-            cell: Arc::clone(cell),
-        }
-    }
-
-    /// The driver's side of the waker: `None` if the session never asked for one.
-    pub fn wake_source(&self) -> Option<WakeSource> {
-        self.wake.as_ref().map(|cell| WakeSource {
-            cell: Arc::clone(cell),
-        })
-    }
-}
-
-impl fmt::Debug for Output {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Output")
-            .field("pending", &self.buf.len())
-            .field("closing", &self.closing)
-            .finish()
-    }
-}
-
-#[derive(Default)]
-struct WakeCell {
+pub(crate) struct WakeCell {
     pending: AtomicBool,
     notify: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
@@ -197,7 +130,7 @@ struct WakeCell {
 /// Wakes one session's driver from any thread (see [`Output::waker`]).
 #[derive(Clone)]
 pub struct SessionWaker {
-    cell: Arc<WakeCell>,
+    pub(crate) cell: Arc<WakeCell>,
 }
 
 impl SessionWaker {
@@ -221,7 +154,7 @@ impl fmt::Debug for SessionWaker {
 /// The driver's end of a [`SessionWaker`]: it installs how to be notified and takes
 /// pending wake-ups. Only strategy implementations need this.
 pub struct WakeSource {
-    cell: Arc<WakeCell>,
+    pub(crate) cell: Arc<WakeCell>,
 }
 
 impl WakeSource {
@@ -253,19 +186,6 @@ impl fmt::Debug for WakeSource {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-
-    #[test]
-    fn output_keeps_order_and_consumes_front() {
-        let mut out = Output::new();
-        out.write(b"ab");
-        out.write(b"cd");
-        out.consume(1);
-        assert_eq!(out.pending(), b"bcd");
-        assert!(!out.is_closing());
-        out.close();
-        assert_eq!(out.take(), b"bcd");
-        assert!(out.is_closing());
-    }
 
     #[test]
     fn wake_before_notify_is_delivered_on_install() {

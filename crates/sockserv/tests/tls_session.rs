@@ -403,3 +403,59 @@ fn the_inner_output_shows_plaintext_the_driver_has_not_sent() {
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"aaaabbc".to_vec(), false));
 }
+
+/// Sends a file the inner way (`Output::send_file`) and a trailer after it.
+struct FileSender(std::path::PathBuf);
+
+impl Session for FileSender {
+    fn on_data(&mut self, _data: &[u8], out: &mut Output) {
+        let file = std::fs::File::open(&self.0).unwrap();
+        let len = file.metadata().unwrap().len();
+        out.send_file(file, 0, len);
+        out.write(b"<end>");
+        out.close();
+    }
+}
+
+#[test]
+fn inner_files_are_read_as_the_peer_takes_them_and_arrive_whole() {
+    let certs = Certs::new();
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let path = certs.dir.path().join("file.bin");
+    std::fs::write(&path, &content).unwrap();
+    let file_path = path.clone();
+    let mut pair = Pair::open(&certs, move |_: &PeerAddr| FileSender(file_path.clone()));
+    pair.pump().unwrap();
+    pair.send(b"go");
+    let mut got = Vec::new();
+    let mut closed = false;
+    for _ in 0..10_000 {
+        pair.pump().unwrap();
+        let (bytes, close_notify) = pair.received();
+        got.extend(bytes);
+        if close_notify {
+            closed = true;
+            break;
+        }
+        // The driver sent everything: the file is read on only now, a bounded piece.
+        assert!(pair.out.queued() == 0);
+        pair.server.on_drained(&mut pair.out);
+        assert!(
+            pair.out.queued() < 512 * 1024,
+            "ciphertext read ahead is bounded, got {}",
+            pair.out.queued()
+        );
+    }
+    assert!(
+        closed,
+        "the session closed with close_notify after the file"
+    );
+    let mut want = content;
+    want.extend_from_slice(b"<end>");
+    assert!(
+        got == want,
+        "{} bytes received, {} expected",
+        got.len(),
+        want.len()
+    );
+}

@@ -1,8 +1,9 @@
-//! The only unsafe code of the crate: process control for the fork strategy.
+//! The only unsafe code of the crate: process control for the fork strategy, descriptor
+//! adoption, and `sendfile(2)`.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Which side of a `fork` this process is on.
 pub(crate) enum Forked {
@@ -108,4 +109,24 @@ pub(crate) fn adopt_inherited(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> {
     // SAFETY: the descriptor is open (checked above) and, per this function's contract,
     // owned by nothing else in the process, so the new OwnedFd is its only owner.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends up to `count` bytes of `file` from `offset` to the socket `socket` with
+/// `sendfile(2)`: the kernel copies from the page cache, nothing passes through user
+/// memory. Returns the bytes sent; 0 means the file ended before `offset`.
+pub(crate) fn sendfile(
+    socket: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: u64,
+    count: usize,
+) -> io::Result<usize> {
+    let mut off = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    // SAFETY: both descriptors are borrowed for the call, so they stay open; `off` is a
+    // valid, exclusively borrowed off_t the kernel updates.
+    let n = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }

@@ -13,6 +13,9 @@ use crate::{Output, Session, WakeSource};
 const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 /// Plaintext handed to the inner Session per `on_data` call: one TLS record at most.
 const PLAINTEXT_CHUNK: usize = 16 * 1024;
+/// Ciphertext waiting in the driver's output above which no more of the inner Session's
+/// queued files is read: files are encrypted as the peer takes them, not all at once.
+const FILE_READ_AHEAD: u64 = 256 * 1024;
 
 /// A [`Session`] that runs an inner Session over TLS (see [`TlsAcceptor`]).
 ///
@@ -105,13 +108,24 @@ impl<S: Session> TlsSession<S> {
         }
     }
 
-    /// Encrypts what the inner Session wrote; closes (with `close_notify`) once the inner
-    /// Session closed and all it wrote has gone to rustls.
+    /// Encrypts what the inner Session wrote (reading its queued files chunk by chunk
+    /// while the driver's output is not backed up); closes (with `close_notify`) once the
+    /// inner Session closed and all it queued has gone to rustls.
     fn after_inner(&mut self, out: &mut Output) {
         if self.done {
             return;
         }
-        while self.handed < self.inner_out.pending().len() {
+        loop {
+            if self.handed == self.inner_out.pending().len() {
+                if out.queued() >= FILE_READ_AHEAD {
+                    break;
+                }
+                match self.inner_out.load(PLAINTEXT_CHUNK) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return self.fail(&e, out),
+                }
+            }
             let fresh = &self.inner_out.pending()[self.handed..];
             let n = self.conn.writer().write(fresh).unwrap_or(0);
             if n == 0 {
@@ -124,7 +138,7 @@ impl<S: Session> TlsSession<S> {
         }
         self.send_tls(out);
         if self.inner_out.is_closing()
-            && self.handed == self.inner_out.pending().len()
+            && self.handed as u64 == self.inner_out.queued()
             && !self.conn.is_handshaking()
         {
             self.finish(out);
@@ -225,6 +239,18 @@ impl<S: Session> Session for TlsSession<S> {
         }
         self.inner.on_wake(&mut self.inner_out);
         self.after_inner(out);
+    }
+
+    fn on_drained(&mut self, out: &mut Output) {
+        if self.done {
+            return;
+        }
+        self.sync_sent(out);
+        self.after_inner(out);
+        if self.inner_out.queued() == 0 && !self.inner_out.is_closing() {
+            self.inner.on_drained(&mut self.inner_out);
+            self.after_inner(out);
+        }
     }
 
     fn on_close(&mut self) {

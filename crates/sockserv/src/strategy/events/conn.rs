@@ -1,6 +1,6 @@
 //! One connection of an event loop: its socket, Session and pending output.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::drive::{is_disconnect, HIGH_WATER};
+use crate::drive::{is_disconnect, send_queued, HIGH_WATER};
 use crate::handler::close_nonblocking;
 use crate::proxied::{HeaderBuffer, HEADER_TIMEOUT};
 use crate::proxy::ProxyHeader;
@@ -19,6 +19,9 @@ use crate::{Output, PeerAddr, Session, Stream, WakeSource};
 /// full buffer waiting), starving every other connection of the loop; past the budget the
 /// loop moves on and comes back to it (see `EventLoop::again`).
 const READ_BUDGET: usize = 16;
+/// Most `on_drained` rounds of one connection in one step, for the same reason: a Session
+/// that refills its output each time it drains would keep the loop on it forever.
+const DRAIN_BUDGET: usize = 16;
 
 /// Whether the connection stays open after a step.
 pub(super) enum Step {
@@ -38,6 +41,8 @@ pub(super) struct Connection {
     peer_closed: bool,
     eof: bool,
     writing: bool,
+    /// The output drained but the drain budget ran out before the Session was told.
+    drain_due: bool,
     /// When bytes last came in, and when output last made progress (or started waiting).
     last_read: Instant,
     last_write: Instant,
@@ -109,6 +114,7 @@ impl Connection {
             peer_closed: false,
             eof: false,
             writing: false,
+            drain_due: false,
             last_read: now,
             last_write: now,
             now,
@@ -238,10 +244,16 @@ impl Connection {
         if self.flush()? {
             return Ok(Step::Done);
         }
-        if self.out.pending().is_empty() && (self.out.is_closing() || self.eof) {
+        if self.out.queued() == 0 && !self.drain_due && (self.out.is_closing() || self.eof) {
             return Ok(Step::Done);
         }
         Ok(Step::Open)
+    }
+
+    /// Whether this connection wants another step without a new event: the read budget
+    /// or the drain budget ran out with work left.
+    pub fn has_more(&self) -> bool {
+        self.can_read() || self.drain_due
     }
 
     /// Whether to read now: bytes may be waiting and output is not backed up. True after
@@ -250,30 +262,43 @@ impl Connection {
         self.read_ready
             && !self.eof
             && !self.out.is_closing()
-            && self.out.pending().len() < HIGH_WATER
+            && self.out.queued() < HIGH_WATER as u64
     }
 
-    /// Writes pending output until the socket is full; true if the peer is gone.
+    /// Writes queued output until the socket is full, telling the Session each time it
+    /// has all gone out; true if the peer is gone.
     fn flush(&mut self) -> io::Result<bool> {
         if !self.writing {
             // Output was not waiting before this step: the write clock starts now.
             self.last_write = self.now;
         }
-        while !self.out.pending().is_empty() {
-            match (&self.stream).write(self.out.pending()) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.last_write = self.now;
-                    self.bytes_out += n as u64;
-                    self.out.consume(n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if is_disconnect(&e) => return Ok(true),
-                Err(e) => return Err(e),
+        let due = std::mem::take(&mut self.drain_due);
+        let mut rounds = 0;
+        loop {
+            let mut sent = 0;
+            let result = send_queued(&self.stream, &mut self.out, &mut sent);
+            self.bytes_out += sent;
+            if sent > 0 {
+                self.last_write = self.now;
             }
+            match result {
+                Err(e) if is_disconnect(&e) => return Ok(true),
+                other => other?,
+            }
+            if self.out.queued() > 0 || self.out.is_closing() {
+                return Ok(false);
+            }
+            // Drained now only if this round sent the last bytes (or a drain is owed).
+            if sent == 0 && !(rounds == 0 && due) {
+                return Ok(false);
+            }
+            if rounds == DRAIN_BUDGET {
+                self.drain_due = true;
+                return Ok(false);
+            }
+            rounds += 1;
+            self.session.on_drained(&mut self.out);
         }
-        Ok(false)
     }
 
     /// Which timeout this connection has run past at `now`, if any.
@@ -291,7 +316,7 @@ impl Connection {
                 "no PROXY header in time",
             ));
         }
-        let waiting = !self.out.pending().is_empty();
+        let waiting = self.out.queued() > 0;
         let last_activity = if waiting {
             self.last_read
         } else {
@@ -314,7 +339,7 @@ impl Connection {
 
     /// Asks for writability only while output is pending.
     pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
-        let want = !self.out.pending().is_empty();
+        let want = self.out.queued() > 0;
         if want != self.writing {
             self.writing = want;
             let interest = if want {

@@ -340,7 +340,7 @@ impl EventLoop {
         let failure = match outcome {
             Ok(Ok(Step::Open)) => match conn.update_interest(self.poll.registry(), Token(key)) {
                 Ok(()) => {
-                    if conn.can_read() {
+                    if conn.has_more() {
                         self.again.push(key);
                     }
                     return;

@@ -1,0 +1,352 @@
+//! [`Output`]: what a Session wants sent — bytes, file ranges, and whether to close after.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use crate::session::{SessionWaker, WakeCell, WakeSource};
+
+/// What a [`Session`](crate::Session) wants sent: bytes to write, ranges of files to send,
+/// and whether to close afterwards.
+///
+/// Everything queued is sent in the order it was queued. The driver sends the
+/// [`pending`](Output::pending) bytes and consumes them; file ranges queued with
+/// [`send_file`](Output::send_file) go straight from the file to the socket where the
+/// transport allows (`sendfile(2)` on a plain socket), in bounded chunks otherwise. The
+/// connection is closed (after a half-close, so the peer sees every byte and then EOF)
+/// once [`close`](Output::close) was called and nothing is queued.
+#[derive(Default)]
+pub struct Output {
+    /// The bytes at the front, ready to send.
+    buf: Vec<u8>,
+    /// What follows `buf`, once a file range was queued: ranges and the bytes written
+    /// after them. Empty for sessions that never send files.
+    rest: VecDeque<Segment>,
+    /// Bytes in `rest`.
+    rest_len: u64,
+    closing: bool,
+    wake: Option<Arc<WakeCell>>,
+}
+
+enum Segment {
+    Bytes(Vec<u8>),
+    File(FileRange),
+}
+
+/// A range of a file at the front of an [`Output`], for a driver that sends it directly
+/// (see [`Output::front_file`]).
+#[derive(Debug)]
+pub struct FileRange {
+    file: File,
+    offset: u64,
+    len: u64,
+}
+
+impl FileRange {
+    /// The file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Where the unsent part starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many bytes are left to send.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is left (never true for a range still queued).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Output {
+    /// An empty output, as a driver (or a unit test) starts with.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues `data` to be sent after everything queued before.
+    pub fn write(&mut self, data: &[u8]) {
+        if self.rest.is_empty() {
+            self.buf.extend_from_slice(data);
+            return;
+        }
+        self.rest_len += data.len() as u64;
+        match self.rest.back_mut() {
+            Some(Segment::Bytes(bytes)) => bytes.extend_from_slice(data),
+            _ => self.rest.push_back(Segment::Bytes(data.to_vec())),
+        }
+    }
+
+    /// Queues `len` bytes of `file` from `offset`, sent after everything queued before,
+    /// without reading them into memory where the transport allows (`sendfile(2)` on a
+    /// plain socket; TLS and datagram replies read bounded chunks).
+    ///
+    /// If the file turns out shorter than `offset + len` when its turn comes (it was
+    /// truncated meanwhile), the connection is closed: the peer sees a short body, never
+    /// wrong bytes. A `len` of zero queues nothing.
+    pub fn send_file(&mut self, file: File, offset: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.rest_len += len;
+        self.rest
+            .push_back(Segment::File(FileRange { file, offset, len }));
+    }
+
+    /// Asks for the connection to be closed once everything queued is sent.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether [`close`](Output::close) was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Bytes queued and not yet sent, file ranges included.
+    pub fn queued(&self) -> u64 {
+        self.buf.len() as u64 + self.rest_len
+    }
+
+    /// The bytes at the front of the queue, ready to send. Empty when nothing is queued,
+    /// or when a file range is at the front (see [`front_file`](Output::front_file)).
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Removes the first `n` pending bytes (the driver sent them).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the number of pending bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+        if self.buf.is_empty() {
+            self.promote_bytes();
+        }
+    }
+
+    /// Takes all pending bytes, leaving them empty (the close flag stays). Queued file
+    /// ranges stay queued.
+    pub fn take(&mut self) -> Vec<u8> {
+        let taken = std::mem::take(&mut self.buf);
+        self.promote_bytes();
+        taken
+    }
+
+    /// The file range at the front of the queue, when no bytes come before it: a driver
+    /// sends from it directly and reports progress with
+    /// [`file_sent`](Output::file_sent).
+    pub fn front_file(&self) -> Option<&FileRange> {
+        match self.rest.front() {
+            Some(Segment::File(range)) if self.buf.is_empty() => Some(range),
+            _ => None,
+        }
+    }
+
+    /// Marks `n` bytes of the [`front_file`](Output::front_file) range as sent.
+    ///
+    /// # Panics
+    ///
+    /// If no file range is at the front, or `n` is more than it has left.
+    pub fn file_sent(&mut self, n: u64) {
+        let Some(Segment::File(range)) = self.rest.front_mut() else {
+            panic!("file_sent without a file range at the front");
+        };
+        assert!(n <= range.len, "file_sent past the end of the range");
+        range.offset += n;
+        range.len -= n;
+        self.rest_len -= n;
+        if range.len == 0 {
+            self.rest.pop_front();
+            self.promote_bytes();
+        }
+    }
+
+    /// Moves up to about `max` bytes from the queue behind the pending bytes into them,
+    /// reading file ranges: the way to send files where `sendfile` cannot be used (TLS,
+    /// datagram replies). Returns how many bytes were moved; 0 when nothing is queued
+    /// behind the pending bytes.
+    ///
+    /// # Errors
+    ///
+    /// Reading the file failed, or the file is shorter than the queued range.
+    pub fn load(&mut self, max: usize) -> io::Result<usize> {
+        let Some(front) = self.rest.front_mut() else {
+            return Ok(0);
+        };
+        let moved = match front {
+            Segment::Bytes(bytes) => {
+                let n = bytes.len();
+                if self.buf.is_empty() {
+                    self.buf = std::mem::take(bytes);
+                } else {
+                    self.buf.extend_from_slice(bytes);
+                }
+                self.rest.pop_front();
+                n
+            }
+            Segment::File(range) => {
+                let want = range.len.min(max.max(1) as u64) as usize;
+                let start = self.buf.len();
+                self.buf.resize(start + want, 0);
+                let read = read_exact_at(&range.file, &mut self.buf[start..], range.offset);
+                if let Err(e) = read {
+                    self.buf.truncate(start);
+                    return Err(e);
+                }
+                range.offset += want as u64;
+                range.len -= want as u64;
+                if range.len == 0 {
+                    self.rest.pop_front();
+                }
+                want
+            }
+        };
+        self.rest_len -= moved as u64;
+        Ok(moved)
+    }
+
+    /// Once the pending bytes are gone, bytes queued behind them (after a finished file
+    /// range) become pending.
+    fn promote_bytes(&mut self) {
+        if let Some(Segment::Bytes(_)) = self.rest.front() {
+            if let Some(Segment::Bytes(bytes)) = self.rest.pop_front() {
+                self.rest_len -= bytes.len() as u64;
+                self.buf = bytes;
+            }
+        }
+    }
+
+    /// A waker for this connection: calling [`SessionWaker::wake`] from any thread
+    /// makes the driver call [`Session::on_wake`](crate::Session::on_wake) soon. Sessions
+    /// that never ask for one cost nothing extra; a session that wants wake-ups asks in
+    /// [`on_open`](crate::Session::on_open).
+    pub fn waker(&mut self) -> SessionWaker {
+        let cell = self.wake.get_or_insert_with(Default::default);
+        SessionWaker {
+            cell: Arc::clone(cell),
+        }
+    }
+
+    /// The driver's side of the waker: `None` if the session never asked for one.
+    pub fn wake_source(&self) -> Option<WakeSource> {
+        self.wake.as_ref().map(|cell| WakeSource {
+            cell: Arc::clone(cell),
+        })
+    }
+}
+
+/// `read_exact_at`, with a file that ended early reported as what it is.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    file.read_exact_at(buf, offset).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(e.kind(), "file is shorter than the range queued to send")
+        } else {
+            e
+        }
+    })
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("pending", &self.buf.len())
+            .field("queued", &self.queued())
+            .field("closing", &self.closing)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(content: &[u8]) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(content).unwrap();
+        file
+    }
+
+    /// Drains `out` the way a driver without sendfile does.
+    fn drain(out: &mut Output) -> Vec<u8> {
+        let mut sent = Vec::new();
+        loop {
+            sent.extend(out.take());
+            if out.load(3).unwrap() == 0 && out.pending().is_empty() {
+                return sent;
+            }
+        }
+    }
+
+    #[test]
+    fn output_keeps_order_and_consumes_front() {
+        let mut out = Output::new();
+        out.write(b"ab");
+        out.write(b"cd");
+        out.consume(1);
+        assert_eq!(out.pending(), b"bcd");
+        assert!(!out.is_closing());
+        out.close();
+        assert_eq!(out.take(), b"bcd");
+        assert!(out.is_closing());
+    }
+
+    #[test]
+    fn file_ranges_keep_their_place_between_writes() {
+        let mut out = Output::new();
+        out.write(b"head ");
+        out.send_file(file_with(b"0123456789"), 2, 5);
+        out.write(b" mid ");
+        out.send_file(file_with(b"abcdef"), 0, 6);
+        out.write(b" tail");
+        assert_eq!(out.queued(), 5 + 5 + 5 + 6 + 5);
+        assert_eq!(drain(&mut out), b"head 23456 mid abcdef tail");
+        assert_eq!(out.queued(), 0);
+    }
+
+    #[test]
+    fn a_driver_sends_the_front_file_directly() {
+        let mut out = Output::new();
+        out.write(b"x");
+        out.send_file(file_with(b"hello"), 0, 5);
+        out.write(b"y");
+        assert!(out.front_file().is_none(), "bytes come first");
+        out.consume(1);
+        let range = out.front_file().expect("the file is at the front");
+        assert_eq!((range.offset(), range.len()), (0, 5));
+        out.file_sent(2);
+        assert_eq!(out.front_file().map(FileRange::offset), Some(2));
+        out.file_sent(3);
+        assert_eq!(out.pending(), b"y");
+        assert_eq!(out.queued(), 1);
+    }
+
+    #[test]
+    fn a_truncated_file_is_an_error_not_wrong_bytes() {
+        let mut out = Output::new();
+        out.send_file(file_with(b"short"), 0, 50);
+        let err = out.load(64).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(out.pending().is_empty());
+    }
+
+    #[test]
+    fn an_empty_range_queues_nothing() {
+        let mut out = Output::new();
+        out.send_file(file_with(b""), 0, 0);
+        out.write(b"a");
+        assert_eq!(out.pending(), b"a");
+        assert_eq!(out.queued(), 1);
+    }
+}

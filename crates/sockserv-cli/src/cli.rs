@@ -287,7 +287,7 @@ pub struct EchoArgs {
     pub serve: ServeArgs,
 }
 
-fn parse_mode(text: &str) -> Result<Strategy, String> {
+fn parse_mode(text: &str) -> Result<Strategy, sockserv::ParseStrategyError> {
     text.parse()
 }
 

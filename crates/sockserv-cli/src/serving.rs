@@ -87,6 +87,10 @@ impl Source {
 }
 
 /// The `--listen` values, or systemd's sockets, or the default address.
+///
+/// Runs first in `serve_all`, before the process opens a descriptor of its own (the
+/// signal pipe, sockets, files), so an inherited descriptor number can only name what
+/// the parent passed.
 fn sources(args: &ServeArgs) -> Result<Vec<Source>> {
     if args.listen.is_empty() {
         let activated = Listener::from_systemd().context("socket activation")?;
@@ -96,15 +100,32 @@ fn sources(args: &ServeArgs) -> Result<Vec<Source>> {
         let default: Endpoint = DEFAULT_LISTEN.parse().map_err(anyhow::Error::msg)?;
         return Ok(vec![Source::Bind(default)]);
     }
+    let mut adopted = Vec::new();
     args.listen
         .iter()
         .map(|spec| match spec {
             ListenSpec::Url(endpoint) => Ok(Source::Bind(endpoint.clone())),
-            ListenSpec::Fd(fd) => Listener::from_inherited_fd(*fd)
-                .map(Source::Inherited)
-                .with_context(|| format!("cannot use --listen fd:{fd}")),
+            ListenSpec::Fd(fd) => {
+                if adopted.contains(fd) {
+                    bail!("--listen fd:{fd} is given twice");
+                }
+                adopted.push(*fd);
+                adopt(*fd)
+                    .map(Source::Inherited)
+                    .with_context(|| format!("cannot use --listen fd:{fd}"))
+            }
         })
         .collect()
+}
+
+/// Takes `--listen fd:N`: the one place the binary vouches for a descriptor's owner.
+#[allow(unsafe_code)]
+fn adopt(fd: i32) -> std::io::Result<Listener> {
+    // SAFETY: the operator named fd N as the socket the parent passed for this process
+    // to serve; `sources` runs before the process opens any descriptor of its own and
+    // takes each number once (repeats are refused above), so nothing else owns it.
+    let fd = unsafe { sockserv::claim_inherited_fd(fd)? };
+    Listener::from_inherited_fd(fd)
 }
 
 /// Binds one server per `--listen` endpoint with `build`, serves them all, and shuts them
@@ -119,9 +140,11 @@ pub fn serve_all(
     on_stop: impl Fn() + Send + 'static,
     app: crate::metrics::AppMetrics,
 ) -> Result<ExitCode> {
-    // Signal handling first: "listening on" promises a server that can be stopped cleanly.
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    // Inherited descriptors first, before this process opens any of its own (see
+    // `sources`); then signal handling, before any bind: "listening on" promises a server
+    // that can be stopped cleanly.
     let sources = sources(args)?;
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
     if let (Some(reason), Some(source)) = (stream_only, sources.iter().find(|s| s.is_datagram())) {
         bail!(
             "{} is a datagram endpoint; this needs a stream one (tcp://, unix:): {reason}",

@@ -21,7 +21,7 @@ use std::thread;
 use sockserv::{Conn, Server, Strategy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut server = Server::builder("tcp://127.0.0.1:0".parse()?)
+    let mut server = Server::builder("tcp://127.0.0.1:0")
         .strategy(Strategy::Threads)
         .handler(|conn: &mut Conn| -> io::Result<()> {
             let mut line = String::new();

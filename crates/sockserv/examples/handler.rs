@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Step 2: the server = an address + the handler. `Sequential` is the plain
     // `TCPServer`: one client at a time; a second client waits until the first leaves.
-    let mut server = Server::builder(address.parse()?)
+    let mut server = Server::builder(address)
         .strategy(Strategy::Sequential)
         .handler(EchoHandler {
             connections: AtomicUsize::new(0),

@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
 
-    let mut server = Server::builder(address.parse()?)
+    let mut server = Server::builder(address)
         // ThreadingMixIn: a new thread for every connection.
         .strategy(Strategy::Threads)
         // daemon_threads = True: when the server closes, do not wait for the threads

@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         reply.extend(request.data().to_ascii_uppercase());
         Ok(())
     };
-    let mut server = Server::builder("udp://127.0.0.1:0".parse()?)
+    let mut server = Server::builder("udp://127.0.0.1:0")
         .strategy(Strategy::Sequential)
         .max_packet_size(8192) // Python's max_packet_size (the default)
         .datagram_handler(handler)

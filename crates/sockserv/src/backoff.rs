@@ -18,7 +18,7 @@ impl Backoff {
     const FIRST: Duration = Duration::from_millis(10);
     const MAX: Duration = Duration::from_secs(1);
 
-    pub fn fail(&mut self, endpoint: &Endpoint, e: &io::Error) {
+    pub(crate) fn fail(&mut self, endpoint: &Endpoint, e: &io::Error) {
         self.delay = if self.delay.is_zero() {
             Self::FIRST
         } else {
@@ -32,14 +32,14 @@ impl Backoff {
         }
     }
 
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         if self.logged {
             tracing::info!("accepting again");
         }
         *self = Backoff::default();
     }
 
-    pub fn remaining(&self) -> Option<Duration> {
+    pub(crate) fn remaining(&self) -> Option<Duration> {
         self.until
             .and_then(|u| u.checked_duration_since(Instant::now()))
     }

@@ -1,23 +1,25 @@
 //! [`Builder`]: endpoint, handler, strategy, options and hooks, then `bind`.
 
-use std::os::fd::AsRawFd;
+mod plan;
+
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mio::{Poll, Waker};
-
+use crate::acl::AccessList;
 use crate::drive::Blocking;
-use crate::error::ConnError;
-use crate::handler::ConnSettings;
+use crate::endpoint::{Endpoint, PeerAddr};
+use crate::error::{ConnError, Error};
+use crate::handler::{ConnSettings, DatagramHandler, StreamHandler};
 use crate::proxied::ProxyConfig;
-use crate::server::{Hooks, Server, VerifyFn, LISTENER, WAKE};
-use crate::shutdown::Control;
-use crate::stats::{Closed, Stats};
-use crate::strategy::{dispatcher, CloseHook, Context, ErrorHook, OpenFn, Service};
-use crate::{
-    AccessList, ClosePolicy, DatagramHandler, Endpoint, Error, Listener, PeerAddr, Session,
-    SessionFactory, SocketOptions, Strategy, StreamHandler,
-};
+use crate::request::{CloseHook, ErrorHook, TickHook, TimeoutHook, VerifyFn};
+use crate::server::Server;
+use crate::session::{Session, SessionFactory};
+use crate::stats::Closed;
+use crate::strategy::{ClosePolicy, OpenFn, Strategy};
+use crate::transport::{Listener, SocketOptions};
+
+use self::plan::Target;
 
 enum Handler {
     Stream(Arc<dyn StreamHandler>),
@@ -30,8 +32,29 @@ enum Handler {
 }
 
 enum Source {
-    Endpoint(Endpoint),
+    /// An endpoint to bind, or why the value given for it is not one (reported by `bind`).
+    Endpoint(Result<Endpoint, Error>),
     Listener(Listener),
+}
+
+impl Server {
+    /// Starts configuring a server on `endpoint`: an [`Endpoint`], or anything that
+    /// converts to one, such as `"tcp://127.0.0.1:9000"` or a `SocketAddr`. A string that
+    /// is not an endpoint is reported by [`bind`](Builder::bind) as
+    /// [`Error::InvalidEndpoint`].
+    pub fn builder<E>(endpoint: E) -> Builder
+    where
+        E: TryInto<Endpoint>,
+        Error: From<E::Error>,
+    {
+        Builder::with_source(Source::Endpoint(endpoint.try_into().map_err(Error::from)))
+    }
+
+    /// Starts configuring a server on an already-bound listener (two-phase construction,
+    /// socket activation).
+    pub fn from_listener(listener: Listener) -> Builder {
+        Builder::with_source(Source::Listener(listener))
+    }
 }
 
 /// Configures a [`Server`]; [`bind`](Builder::bind) makes it.
@@ -53,19 +76,11 @@ pub struct Builder {
     verify: Option<Arc<VerifyFn>>,
     on_error: ErrorHook,
     on_close: Option<CloseHook>,
-    on_timeout: Option<Box<dyn FnMut() + Send>>,
-    on_tick: Option<(Duration, Box<dyn FnMut() + Send>)>,
+    on_timeout: Option<TimeoutHook>,
+    on_tick: Option<(Duration, TickHook)>,
 }
 
 impl Builder {
-    pub(crate) fn new(endpoint: Endpoint) -> Builder {
-        Builder::with_source(Source::Endpoint(endpoint))
-    }
-
-    pub(crate) fn from_listener(listener: Listener) -> Builder {
-        Builder::with_source(Source::Listener(listener))
-    }
-
     fn with_source(source: Source) -> Builder {
         Builder {
             source,
@@ -98,7 +113,7 @@ impl Builder {
         self
     }
 
-    /// Serves each connection (or datagram) with a fresh [`Session`](crate::Session) from
+    /// Serves each connection (or datagram) with a fresh [`Session`] from
     /// `factory`. Works on stream and datagram endpoints and under every strategy.
     pub fn session(mut self, factory: impl SessionFactory) -> Self {
         let driver = Arc::new(Blocking(factory));
@@ -252,157 +267,37 @@ impl Builder {
         self
     }
 
-    /// Binds the endpoint (or takes the given listener) and starts the strategy's workers.
+    /// Checks the combination asked for, binds the endpoint (or takes the given listener)
+    /// and starts the strategy's workers.
     ///
     /// # Errors
     ///
-    /// [`Error::NoHandler`]; [`Error::Unsupported`] for a handler that does not fit the
-    /// endpoint (a stream handler on UDP) or a zero worker count; [`Error::Bind`] naming the
-    /// endpoint and the OS error. On error every socket opened so far is closed.
+    /// Before any socket is created (a listener given to [`Server::from_listener`] is closed
+    /// again): [`Error::InvalidEndpoint`]; [`Error::NoHandler`];
+    /// [`Error::Unsupported`] for a combination that cannot work (a stream handler on UDP,
+    /// a zero worker count, `reuse_port` on a Unix socket, ...). Then [`Error::Bind`]
+    /// naming the endpoint and the OS error. On error every socket opened so far is closed.
     pub fn bind(self) -> Result<Server, Error> {
-        let Builder {
-            source,
-            options,
-            strategy,
-            close_policy,
-            settings,
-            max_packet_size,
-            max_connections,
-            shared_state,
-            proxy,
-            handler,
-            verify,
-            on_error,
-            on_close,
-            on_timeout,
-            on_tick,
-        } = self;
-        let handler = handler.ok_or(Error::NoHandler)?;
-        if let (true, Strategy::Fork { .. }) = (shared_state, strategy) {
-            return Err(Error::unsupported(
-                format!("strategy {strategy} for a handler that shares state between connections"),
-                "forked processes share no memory: what one child changes (a broadcast group, \
-                 a counter) the others never see",
-            ));
-        }
-        if matches!(
-            strategy,
-            Strategy::Pool { workers: 0 } | Strategy::Fork { max_children: 0 }
-        ) {
-            return Err(Error::unsupported(
-                format!("strategy {strategy}"),
-                "it needs at least one worker",
-            ));
-        }
-        let datagram = match &source {
-            Source::Endpoint(ep) => ep.is_datagram(),
-            Source::Listener(l) => l.is_datagram(),
+        let (target, plan) = self.validate()?;
+        let listener = match target {
+            Target::Bind(endpoint) => Listener::bind(&endpoint, &plan.options)?,
+            Target::Adopt(listener) => listener,
         };
-        let open = match &handler {
-            Handler::Session { open, .. } => Some(Arc::clone(open)),
-            _ => None,
+        plan.wire(listener)
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source: &dyn fmt::Debug = match &self.source {
+            Source::Endpoint(Ok(endpoint)) => endpoint,
+            Source::Endpoint(Err(e)) => e,
+            Source::Listener(listener) => listener,
         };
-        if let (Strategy::Events { .. }, None, false) = (strategy, &open, datagram) {
-            return Err(Error::unsupported(
-                "a blocking handler under the events strategy",
-                "event loops run Sessions (.session()); a blocking handle() would stall every client of its loop",
-            ));
-        }
-        let service = match (handler, datagram) {
-            (Handler::Stream(h), false) | (Handler::Session { stream: h, .. }, false) => {
-                Service::Stream(h)
-            }
-            (Handler::Datagram(h), true) | (Handler::Session { datagram: h, .. }, true) => {
-                Service::Datagram(h)
-            }
-            (Handler::Stream(_), true) => {
-                return Err(Error::unsupported(
-                    "a stream handler on a datagram endpoint",
-                    "use .datagram_handler() or .session()",
-                ))
-            }
-            (Handler::Datagram(_), false) => {
-                return Err(Error::unsupported(
-                    "a datagram handler on a stream endpoint",
-                    "use .handler() or .session()",
-                ))
-            }
-        };
-        let listener = match source {
-            Source::Endpoint(ep) => Listener::bind(&ep, &options)?,
-            Source::Listener(l) => l,
-        };
-        let endpoint = listener.local_endpoint().clone();
-        let io = |source| Error::Bind {
-            endpoint: endpoint.clone(),
-            source,
-        };
-        listener.set_nonblocking(true).map_err(io)?;
-        let poll = Poll::new().map_err(io)?;
-        let control = Control::new(Waker::new(poll.registry(), WAKE).map_err(io)?);
-        poll.registry()
-            .register(
-                &mut mio::unix::SourceFd(&listener.as_raw_fd()),
-                LISTENER,
-                mio::Interest::READABLE,
-            )
-            .map_err(io)?;
-        let reply = if datagram {
-            Some(listener.datagram_socket().map_err(io)?)
-        } else {
-            None
-        };
-        let stats = Arc::new(Stats::default());
-        if proxy.is_some() && datagram {
-            return Err(Error::unsupported(
-                "the PROXY protocol on a datagram endpoint",
-                "sockserv reads PROXY headers on stream connections only",
-            ));
-        }
-        let ctx = Arc::new(Context {
-            verify: if proxy.is_some() {
-                verify.clone()
-            } else {
-                None
-            },
-            proxy: proxy.clone(),
-            service,
-            on_error: Arc::clone(&on_error),
-            on_close,
-            stats: Arc::clone(&stats),
-            settings,
-            reply,
-        });
-        let wake = {
-            let control = Arc::clone(&control);
-            Arc::new(move || control.wake())
-        };
-        let dispatch = dispatcher(
-            strategy,
-            ctx,
-            wake,
-            listener.as_raw_fd(),
-            open,
-            max_connections,
-        )
-        .map_err(io)?;
-        let hooks = Hooks {
-            verify,
-            proxy,
-            on_error,
-            on_timeout,
-            on_tick,
-        };
-        Ok(Server::new(
-            listener,
-            poll,
-            control,
-            dispatch,
-            hooks,
-            strategy,
-            close_policy,
-            max_packet_size,
-            stats,
-        ))
+        f.debug_struct("Builder")
+            .field("source", source)
+            .field("strategy", &self.strategy)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }

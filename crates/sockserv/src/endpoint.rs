@@ -136,6 +136,30 @@ impl FromStr for Endpoint {
     }
 }
 
+impl TryFrom<&str> for Endpoint {
+    type Error = ParseEndpointError;
+
+    /// Parses like [`str::parse`], so a builder takes `"tcp://127.0.0.1:9000"` as is.
+    fn try_from(text: &str) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl TryFrom<String> for Endpoint {
+    type Error = ParseEndpointError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    /// A TCP endpoint, as a bare `HOST:PORT` parses.
+    fn from(addr: SocketAddr) -> Self {
+        Endpoint::Tcp(addr)
+    }
+}
+
 fn unix_path(path: &str) -> Result<PathBuf, &'static str> {
     // A leading "//" (unix://path) is accepted as a courtesy to URL habits.
     let path = path.strip_prefix("//").unwrap_or(path);

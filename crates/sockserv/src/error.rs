@@ -3,7 +3,8 @@
 use std::fmt;
 use std::io;
 
-use crate::{Endpoint, PeerAddr};
+use crate::endpoint::{Endpoint, ParseEndpointError, PeerAddr};
+use crate::strategy::choice::Strategy;
 
 /// Why a server could not be built, bound, served or closed.
 ///
@@ -21,13 +22,12 @@ pub enum Error {
         source: io::Error,
     },
     /// The combination asked for does not make sense (for example `reuse_port` on a Unix
-    /// socket, or a stream handler on a datagram endpoint).
-    Unsupported {
-        /// What was asked for.
-        what: String,
-        /// Why it is refused.
-        reason: String,
-    },
+    /// socket, or a stream handler on a datagram endpoint). Refused before any socket is
+    /// created.
+    Unsupported(Unsupported),
+    /// The value given as the endpoint (to [`Server::builder`](crate::Server::builder))
+    /// is not one.
+    InvalidEndpoint(ParseEndpointError),
     /// The builder was not given a handler.
     NoHandler,
     /// An I/O error of the serve loop itself (its poller failed), not of a connection.
@@ -40,13 +40,6 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn unsupported(what: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Unsupported {
-            what: what.into(),
-            reason: reason.into(),
-        }
-    }
-
     pub(crate) fn io(context: &'static str, source: io::Error) -> Self {
         Error::Io { context, source }
     }
@@ -56,7 +49,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Bind { endpoint, source } => write!(f, "cannot listen on {endpoint}: {source}"),
-            Error::Unsupported { what, reason } => write!(f, "{what} is not supported: {reason}"),
+            Error::Unsupported(refused) => fmt::Display::fmt(refused, f),
+            Error::InvalidEndpoint(e) => fmt::Display::fmt(e, f),
             Error::NoHandler => f.write_str(
                 "the server has no handler: call .handler(), .datagram_handler() or .session()",
             ),
@@ -69,6 +63,109 @@ impl fmt::Display for Error {
 /// too would print it twice in error chains (`anyhow`'s `{:#}`). The `io::Error` stays
 /// reachable through the variants' `source` fields.
 impl std::error::Error for Error {}
+
+impl From<ParseEndpointError> for Error {
+    fn from(e: ParseEndpointError) -> Self {
+        Error::InvalidEndpoint(e)
+    }
+}
+
+/// For [`Server::builder`](crate::Server::builder) given an [`Endpoint`] (or another
+/// value whose conversion cannot fail).
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+impl From<Unsupported> for Error {
+    fn from(refused: Unsupported) -> Self {
+        Error::Unsupported(refused)
+    }
+}
+
+/// A combination of endpoint, handler, strategy and options that sockserv refuses, and
+/// why: the payload of [`Error::Unsupported`]. `Display` says what was asked for and why
+/// it cannot work, in one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// `reuse_port` on a Unix socket: `SO_REUSEPORT` applies to TCP and UDP only.
+    ReusePortOnUnix {
+        /// The Unix endpoint.
+        endpoint: Endpoint,
+    },
+    /// A handler that shares state between connections
+    /// ([`needs_shared_state`](crate::Builder::needs_shared_state)) under
+    /// [`Strategy::Fork`]: forked processes share no memory.
+    SharedStateUnderFork {
+        /// The fork strategy asked for.
+        strategy: Strategy,
+    },
+    /// A worker count of zero (`pool`, `fork` or `events` with no worker).
+    NoWorkers {
+        /// The strategy asked for.
+        strategy: Strategy,
+    },
+    /// A blocking stream handler under [`Strategy::Events`]: it would stall every client
+    /// of its loop.
+    BlockingHandlerUnderEvents,
+    /// A stream handler on a datagram endpoint.
+    StreamHandlerOnDatagram {
+        /// The datagram endpoint.
+        endpoint: Endpoint,
+    },
+    /// A datagram handler on a stream endpoint.
+    DatagramHandlerOnStream {
+        /// The stream endpoint.
+        endpoint: Endpoint,
+    },
+    /// The PROXY protocol on a datagram endpoint (headers are read on streams only).
+    ProxyProtocolOnDatagram {
+        /// The datagram endpoint.
+        endpoint: Endpoint,
+    },
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsupported::ReusePortOnUnix { endpoint } => write!(
+                f,
+                "reuse_port on {endpoint} is not supported: SO_REUSEPORT applies to TCP and UDP \
+                 only (Linux refuses it on Unix sockets)"
+            ),
+            Unsupported::SharedStateUnderFork { strategy } => write!(
+                f,
+                "strategy {strategy} for a handler that shares state between connections is not \
+                 supported: forked processes share no memory: what one child changes (a \
+                 broadcast group, a counter) the others never see"
+            ),
+            Unsupported::NoWorkers { strategy } => write!(
+                f,
+                "strategy {strategy} is not supported: it needs at least one worker"
+            ),
+            Unsupported::BlockingHandlerUnderEvents => f.write_str(
+                "a blocking handler under the events strategy is not supported: event loops run \
+                 Sessions (.session()); a blocking handle() would stall every client of its loop",
+            ),
+            Unsupported::StreamHandlerOnDatagram { .. } => f.write_str(
+                "a stream handler on a datagram endpoint is not supported: use \
+                 .datagram_handler() or .session()",
+            ),
+            Unsupported::DatagramHandlerOnStream { .. } => f.write_str(
+                "a datagram handler on a stream endpoint is not supported: use .handler() or \
+                 .session()",
+            ),
+            Unsupported::ProxyProtocolOnDatagram { .. } => f.write_str(
+                "the PROXY protocol on a datagram endpoint is not supported: sockserv reads PROXY \
+                 headers on stream connections only",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Unsupported {}
 
 /// What went wrong with one connection or datagram, as given to the error hook.
 #[derive(Debug)]
@@ -116,14 +213,3 @@ impl fmt::Display for ConnError {
 }
 
 impl std::error::Error for ConnError {}
-
-/// The message of a panic payload, for reports.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}

@@ -3,11 +3,9 @@
 
 use std::io::{self, Read};
 use std::net::Shutdown;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 pub use crate::conn::Conn;
-use crate::error::{panic_message, Failure};
 use crate::{PeerAddr, Stream};
 
 /// Serves one stream connection, blocking: Python's `StreamRequestHandler`.
@@ -84,7 +82,7 @@ pub(crate) struct ConnSettings {
 impl ConnSettings {
     /// The socket timeouts a blocking handler runs with: a blocked read or write is
     /// bounded by its own timeout and by the idle timeout, whichever is shorter.
-    pub fn socket_timeouts(&self) -> (Option<Duration>, Option<Duration>) {
+    pub(crate) fn socket_timeouts(&self) -> (Option<Duration>, Option<Duration>) {
         let min = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -106,32 +104,6 @@ pub(crate) fn name_timeout(e: io::Error) -> io::Error {
     } else {
         e
     }
-}
-
-/// Runs setup/handle/finish on one connection, then half-closes and closes it.
-/// Panics are caught here: the connection ends, the server goes on.
-pub(crate) fn serve_stream(
-    handler: &dyn StreamHandler,
-    stream: Stream,
-    peer: PeerAddr,
-    settings: ConnSettings,
-) -> (Result<(), Failure>, (u64, u64)) {
-    let mut conn = Conn::new(stream, peer);
-    let result = run_guarded(|| {
-        let (read, write) = settings.socket_timeouts();
-        conn.set_read_timeout(read)?;
-        conn.set_write_timeout(write)?;
-        handler.setup(&mut conn)?;
-        let handled = catch_unwind(AssertUnwindSafe(|| handler.handle(&mut conn)));
-        let finished = handler.finish(&mut conn);
-        match handled {
-            Ok(result) => result.and(finished).map_err(name_timeout),
-            Err(payload) => std::panic::resume_unwind(payload),
-        }
-    });
-    let traffic = conn.traffic();
-    close_stream(conn.into_stream());
-    (result, traffic)
 }
 
 /// Half-close (FIN after every written byte), then close. The peer may be gone already.
@@ -165,15 +137,6 @@ fn discard_unread(stream: &Stream) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
-    }
-}
-
-/// Runs `f`, turning an error into [`Failure::Handler`] and a panic into [`Failure::Panic`].
-pub(crate) fn run_guarded(f: impl FnOnce() -> io::Result<()>) -> Result<(), Failure> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Failure::Handler(e)),
-        Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
     }
 }
 

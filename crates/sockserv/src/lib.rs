@@ -30,7 +30,7 @@
 //!         Ok(())
 //!     };
 //!     // 2. The server: an address plus the handler (ThreadingMixIn = Strategy::Threads).
-//!     let mut server = Server::builder("tcp://127.0.0.1:9000".parse()?)
+//!     let mut server = Server::builder("tcp://127.0.0.1:9000")
 //!         .strategy(Strategy::Threads)
 //!         .handler(echo_lines)
 //!         .bind()?;
@@ -40,6 +40,17 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # The names, on one screen
+//!
+//! | part | items |
+//! |---|---|
+//! | where | [`Endpoint`] (or text: `"tcp://HOST:PORT"`), [`PeerAddr`], [`SocketOptions`]; [`Listener`] and [`UnboundSocket`] for sockets made or inherited by hand |
+//! | what | [`StreamHandler`] over a [`Conn`] (its socket: [`Stream`]); [`DatagramHandler`] over a [`Datagram`]; [`Session`] made by a [`SessionFactory`], writing to an [`Output`], woken by a [`SessionWaker`] |
+//! | how many at once | [`Strategy`], and at close [`ClosePolicy`] → [`CloseReport`] |
+//! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`]; [`Outcome`] of `handle_one`; [`Stats`], [`StatsSnapshot`], [`Closed`] |
+//! | errors | [`Error`] (with [`Unsupported`]) from `bind`; [`ConnError`] and [`Failure`] for one connection; [`ParseEndpointError`], [`ParseStrategyError`] |
+//! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`] |
 //!
 //! # Lifecycle without Python's traps
 //!
@@ -67,7 +78,7 @@
 //! their time blocked in the kernel; the one lock they share with a child is stderr's,
 //! held only while a log line is written.
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod acl;
 mod backoff;
@@ -82,6 +93,7 @@ mod lines;
 mod output;
 mod proxied;
 pub mod proxy;
+mod request;
 mod server;
 mod session;
 mod shutdown;
@@ -95,7 +107,7 @@ mod transport;
 pub use acl::{AccessList, Cidr, ParseCidrError};
 pub use builder::Builder;
 pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
-pub use error::{ConnError, Error, Failure};
+pub use error::{ConnError, Error, Failure, Unsupported};
 pub use group::{Group, Member, MemberId};
 pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
 pub use lines::{Line, LineBuffer};
@@ -105,7 +117,6 @@ pub use server::{Outcome, Server};
 pub use session::{Session, SessionFactory, SessionWaker, WakeSource};
 pub use shutdown::ShutdownHandle;
 pub use stats::{Closed, Stats, StatsSnapshot};
-pub use strategy::{
-    default_loops, ClosePolicy, CloseReport, Strategy, DEFAULT_MAX_CHILDREN, DEFAULT_POOL_WORKERS,
-};
-pub use transport::{DatagramSocket, Listener, SocketOptions, Stream, UnboundSocket};
+pub use strategy::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};
+pub use sys::claim_inherited_fd;
+pub use transport::{Listener, SocketOptions, Stream, UnboundSocket};

@@ -21,7 +21,7 @@ pub(crate) struct ProxyConfig {
 
 impl ProxyConfig {
     /// Whether `peer` (the socket's own peer) may send a PROXY header.
-    pub fn trusts(&self, peer: &PeerAddr) -> bool {
+    pub(crate) fn trusts(&self, peer: &PeerAddr) -> bool {
         match peer {
             PeerAddr::Inet(addr) => self.trusted.permits(addr.ip()),
             PeerAddr::Unix(_) => true,
@@ -56,7 +56,7 @@ pub(crate) struct HeaderBuffer {
 impl HeaderBuffer {
     /// Reads what is there; `Ok(Some((header, rest)))` once complete, where `rest` are
     /// bytes that came after it (the client's first data).
-    pub fn read_from(
+    pub(crate) fn read_from(
         &mut self,
         stream: &Stream,
         buf: &mut [u8],

@@ -2,32 +2,36 @@
 
 use std::io::{self, ErrorKind};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
-use mio::{Events, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::backoff::Backoff;
-use crate::error::{panic_message, ConnError, Failure};
-use crate::proxied::ProxyConfig;
-use crate::shutdown::Control;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::request::{Context, Job, TickHook, TimeoutHook};
+use crate::shutdown::{Control, ShutdownHandle};
 use crate::stats::Stats;
-use crate::strategy::{CloseReport, Dispatch, ErrorHook, Job};
-use crate::{Builder, ClosePolicy, Endpoint, Error, Listener, PeerAddr, ShutdownHandle, Strategy};
+use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, OpenFn, Strategy};
+use crate::transport::Listener;
 
-pub(crate) const LISTENER: Token = Token(0);
-pub(crate) const WAKE: Token = Token(1);
+const LISTENER: Token = Token(0);
+const WAKE: Token = Token(1);
 
-pub(crate) type VerifyFn = dyn Fn(&PeerAddr) -> bool + Send + Sync;
-
-pub(crate) struct Hooks {
-    pub verify: Option<Arc<VerifyFn>>,
-    pub proxy: Option<ProxyConfig>,
-    pub on_error: ErrorHook,
-    pub on_timeout: Option<Box<dyn FnMut() + Send>>,
-    pub on_tick: Option<(Duration, Box<dyn FnMut() + Send>)>,
+/// What the builder hands the serve loop once every check has passed and the listener
+/// is bound.
+pub(crate) struct Setup {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) strategy: Strategy,
+    pub(crate) close_policy: ClosePolicy,
+    pub(crate) max_packet_size: usize,
+    pub(crate) max_connections: Option<usize>,
+    /// The Session opener, for event loops (`None` for blocking handlers).
+    pub(crate) open: Option<OpenFn>,
+    pub(crate) on_timeout: Option<TimeoutHook>,
+    pub(crate) on_tick: Option<(Duration, TickHook)>,
 }
 
 /// What [`Server::handle_one`] did.
@@ -47,7 +51,7 @@ pub enum Outcome {
 
 /// A bound server: an endpoint, a handler and a strategy (Python's `BaseServer` family).
 ///
-/// Lifecycle: [`Server::builder`] → [`bind`](Builder::bind) → [`serve`](Server::serve) (or
+/// Lifecycle: [`Server::builder`] → [`bind`](crate::Builder::bind) → [`serve`](Server::serve) (or
 /// [`handle_one`](Server::handle_one) in your own loop) → shutdown through a
 /// [`ShutdownHandle`] → [`close`](Server::close). Dropping a server closes it without
 /// waiting for running requests (as [`ClosePolicy::Detach`]); call `close` to wait.
@@ -58,7 +62,7 @@ pub enum Outcome {
 /// use std::io::{BufRead, Read, Write};
 /// use sockserv::{Conn, Server, Strategy};
 ///
-/// let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+/// let mut server = Server::builder("127.0.0.1:0")
 ///     .strategy(Strategy::Threads)
 ///     .handler(|conn: &mut Conn| {
 ///         let mut line = String::new();
@@ -90,63 +94,74 @@ pub struct Server {
     events: Events,
     control: Arc<Control>,
     dispatch: Box<dyn Dispatch>,
-    hooks: Hooks,
+    /// The hooks and counters shared with the workers.
+    ctx: Arc<Context>,
+    on_timeout: Option<TimeoutHook>,
+    on_tick: Option<(Duration, TickHook)>,
     strategy: Strategy,
     close_policy: ClosePolicy,
     recv_buf: Vec<u8>,
     max_packet_size: usize,
     listener_ready: bool,
-    stats: Arc<Stats>,
     backoff: Backoff,
     last_tick: Instant,
 }
 
 impl Server {
-    /// Starts configuring a server on `endpoint`.
-    pub fn builder(endpoint: Endpoint) -> Builder {
-        Builder::new(endpoint)
-    }
-
-    /// Starts configuring a server on an already-bound listener (two-phase construction,
-    /// socket activation).
-    pub fn from_listener(listener: Listener) -> Builder {
-        Builder::from_listener(listener)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        listener: Listener,
-        poll: Poll,
-        control: Arc<Control>,
-        dispatch: Box<dyn Dispatch>,
-        hooks: Hooks,
-        strategy: Strategy,
-        close_policy: ClosePolicy,
-        max_packet_size: usize,
-        stats: Arc<Stats>,
-    ) -> Server {
+    /// Wires a bound listener to a poller, a shutdown waker and the strategy's workers.
+    /// On error everything made so far, the listener included, is closed.
+    pub(crate) fn start(listener: Listener, setup: Setup) -> Result<Server, Error> {
+        let endpoint = listener.local_endpoint().clone();
+        let io = |source| Error::Bind {
+            endpoint: endpoint.clone(),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(io)?;
+        let poll = Poll::new().map_err(io)?;
+        let control = Control::new(Waker::new(poll.registry(), WAKE).map_err(io)?);
+        poll.registry()
+            .register(
+                &mut SourceFd(&listener.as_raw_fd()),
+                LISTENER,
+                Interest::READABLE,
+            )
+            .map_err(io)?;
+        let wake = {
+            let control = Arc::clone(&control);
+            Arc::new(move || control.wake())
+        };
+        let dispatch = dispatcher(
+            setup.strategy,
+            Arc::clone(&setup.ctx),
+            wake,
+            listener.as_raw_fd(),
+            setup.open,
+            setup.max_connections,
+        )
+        .map_err(io)?;
         let recv_buf = if listener.is_datagram() {
-            vec![0; max_packet_size + 1]
+            vec![0; setup.max_packet_size + 1]
         } else {
             Vec::new()
         };
-        Server {
-            endpoint: listener.local_endpoint().clone(),
+        Ok(Server {
+            endpoint,
             listener: Some(listener),
             poll,
             events: Events::with_capacity(256),
             control,
             dispatch,
-            hooks,
-            strategy,
-            close_policy,
+            ctx: setup.ctx,
+            on_timeout: setup.on_timeout,
+            on_tick: setup.on_tick,
+            strategy: setup.strategy,
+            close_policy: setup.close_policy,
             recv_buf,
-            max_packet_size,
+            max_packet_size: setup.max_packet_size,
             listener_ready: true,
-            stats,
             backoff: Backoff::default(),
             last_tick: Instant::now(),
-        }
+        })
     }
 
     /// The endpoint served, with the real port when bound to port 0.
@@ -169,7 +184,7 @@ impl Server {
     /// The server's counters (accepted, rejected, closed, failures, bytes), shared: keep
     /// the `Arc` to read them from another thread while it serves.
     pub fn stats(&self) -> Arc<Stats> {
-        Arc::clone(&self.stats)
+        Arc::clone(&self.ctx.stats)
     }
 
     /// Requests being served right now by workers (threads, pool, fork); finished ones
@@ -240,7 +255,7 @@ impl Server {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) => Some(left),
                     None => {
-                        if let Some(hook) = &mut self.hooks.on_timeout {
+                        if let Some(hook) = &mut self.on_timeout {
                             hook();
                         }
                         return Ok(Outcome::TimedOut);
@@ -289,35 +304,20 @@ impl Server {
     }
 
     fn verify_and_dispatch(&mut self, job: Job) -> Outcome {
-        self.stats.accepted();
-        if let Some(proxy) = &self.hooks.proxy {
+        let stats: &Stats = &self.ctx.stats;
+        stats.accepted();
+        if let Some(proxy) = &self.ctx.proxy {
             // Only a trusted balancer may connect; the verify hook runs on the worker,
             // once the header has named the real client.
             if !proxy.trusts(job.peer()) {
-                self.stats.proxy_rejected();
+                stats.proxy_rejected();
                 job.reject();
                 return Outcome::Rejected;
             }
-        } else if let Some(verify) = &self.hooks.verify {
-            match catch_unwind(AssertUnwindSafe(|| verify(job.peer()))) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.stats.rejected();
-                    job.reject();
-                    return Outcome::Rejected;
-                }
-                Err(payload) => {
-                    self.stats.rejected();
-                    let peer = job.peer().clone();
-                    job.reject();
-                    let err = ConnError {
-                        peer,
-                        failure: Failure::VerifyPanic(panic_message(&*payload)),
-                    };
-                    (self.hooks.on_error)(&err);
-                    return Outcome::Rejected;
-                }
-            }
+        } else if !self.ctx.permits(job.peer()) {
+            stats.rejected();
+            job.reject();
+            return Outcome::Rejected;
         }
         self.dispatch.dispatch(job, self.poll.registry());
         Outcome::Handled
@@ -351,12 +351,12 @@ impl Server {
     }
 
     fn tick_wait(&self) -> Option<Duration> {
-        let (interval, _) = self.hooks.on_tick.as_ref()?;
+        let (interval, _) = self.on_tick.as_ref()?;
         Some(interval.saturating_sub(self.last_tick.elapsed()))
     }
 
     fn tick(&mut self, after_request: bool) {
-        if let Some((interval, hook)) = &mut self.hooks.on_tick {
+        if let Some((interval, hook)) = &mut self.on_tick {
             if after_request || self.last_tick.elapsed() >= *interval {
                 self.last_tick = Instant::now();
                 hook();

@@ -12,24 +12,24 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    pub fn new(waker: Waker) -> Arc<Control> {
+    pub(crate) fn new(waker: Waker) -> Arc<Control> {
         Arc::new(Control {
             stop: AtomicBool::new(false),
             waker,
         })
     }
 
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         // Fails only if the eventfd is gone, i.e. the server is closed: nothing to wake.
         let _ = self.waker.wake();
     }
 
-    pub fn stop_requested(&self) -> bool {
+    pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
 
     /// Consumes a stop request so a later `serve` runs again (Python resets its flag too).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.stop.store(false, Ordering::Release);
     }
 }

@@ -27,7 +27,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tls = TlsAcceptor::from_pem_files(Path::new("cert.pem"), Path::new("key.pem"))?;
-//! let mut server = Server::builder("tcp://127.0.0.1:9443".parse()?)
+//! let mut server = Server::builder("tcp://127.0.0.1:9443")
 //!     .session(tls.wrap(|_: &PeerAddr| Echo))
 //!     .bind()?;
 //! server.serve()?;

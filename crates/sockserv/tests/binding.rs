@@ -8,7 +8,9 @@ use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 
-use sockserv::{Endpoint, Error, Listener, Server, SocketOptions, Strategy, UnboundSocket};
+use sockserv::{
+    Endpoint, Error, Listener, Server, SocketOptions, Strategy, UnboundSocket, Unsupported,
+};
 use util::{Serving, Transport};
 
 fn tcp_any() -> Endpoint {
@@ -124,7 +126,9 @@ fn reuse_port_shares_inet_ports_and_is_refused_on_unix() {
     for transport in [Transport::Unix, Transport::UnixGram] {
         let endpoint = transport.endpoint(dir.path());
         match util::echo_builder(endpoint.clone()).reuse_port(true).bind() {
-            Err(Error::Unsupported { what, .. }) => assert!(what.contains("reuse_port")),
+            Err(Error::Unsupported(Unsupported::ReusePortOnUnix { endpoint: refused })) => {
+                assert_eq!(refused, endpoint);
+            }
             Err(e) => panic!("{endpoint}: expected Unsupported, got {e}"),
             Ok(_) => panic!("{endpoint}: reuse_port accepted on a Unix socket"),
         }
@@ -141,7 +145,9 @@ fn two_phase_construction() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
     let mut socket = UnboundSocket::new(&tcp_any(), &SocketOptions::default()).unwrap();
-    socket.socket().set_recv_buffer_size(1 << 16).unwrap();
+    socket2::SockRef::from(&socket)
+        .set_recv_buffer_size(1 << 16)
+        .unwrap();
     socket.bind().unwrap();
     let bound = socket.local_endpoint().unwrap();
     assert_ne!(
@@ -280,16 +286,17 @@ fn udp_port_is_not_shared_by_default() {
 #[test]
 fn shared_state_is_refused_under_fork_only() {
     let build = |strategy| {
-        Server::builder("127.0.0.1:0".parse().unwrap())
+        Server::builder("127.0.0.1:0")
             .strategy(strategy)
             .session(|_: &sockserv::PeerAddr| Echo)
             .needs_shared_state()
             .bind()
     };
     match build(Strategy::Fork { max_children: 2 }) {
-        Err(Error::Unsupported { what, reason }) => {
-            assert!(what.contains("fork"), "{what}");
-            assert!(reason.contains("share no memory"), "{reason}");
+        Err(e @ Error::Unsupported(Unsupported::SharedStateUnderFork { .. })) => {
+            let message = e.to_string();
+            assert!(message.contains("fork"), "{message}");
+            assert!(message.contains("share no memory"), "{message}");
         }
         Err(e) => panic!("expected Unsupported, got {e}"),
         Ok(_) => panic!("fork with shared state was accepted"),

@@ -77,7 +77,7 @@ fn handler_error_is_reported_once_and_the_server_goes_on() {
         let (tx, reports) = mpsc::channel();
         let hook_log = Arc::clone(&log);
         let report = summarising(tx);
-        let server = Server::builder("127.0.0.1:0".parse().unwrap())
+        let server = Server::builder("127.0.0.1:0")
             .strategy(strategy)
             .handler(failing_handler(Some(Arc::clone(&log))))
             .on_error(move |err| {
@@ -109,7 +109,7 @@ fn handler_panic_is_contained_and_reported_as_a_panic() {
     let _isolation = util::isolate(false);
     for strategy in IN_PROCESS {
         let (tx, reports) = mpsc::channel();
-        let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+        let mut server = Server::builder("127.0.0.1:0")
             .strategy(strategy)
             .handler(failing_handler(None))
             .on_error(summarising(tx))
@@ -146,7 +146,7 @@ fn fork_child_reports_errors_and_panics() {
         let log = util::unique_path(dir.path(), "log");
         let handler_log = log.clone();
         let hook_log = log.clone();
-        let server = Server::builder("127.0.0.1:0".parse().unwrap())
+        let server = Server::builder("127.0.0.1:0")
             .strategy(Strategy::Fork { max_children: 2 })
             .handler(move |conn: &mut Conn| {
                 util::append_line(&handler_log, "Handler called");
@@ -181,7 +181,7 @@ fn verify_false_closes_and_never_handles() {
         let verified = Arc::new(Mutex::new(Vec::new()));
         let handler_calls = Arc::clone(&calls);
         let seen = Arc::clone(&verified);
-        let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+        let mut server = Server::builder("127.0.0.1:0")
             .strategy(strategy)
             .handler(move |conn: &mut Conn| {
                 handler_calls.fetch_add(1, Ordering::SeqCst);
@@ -221,7 +221,7 @@ fn verify_panic_rejects_and_is_reported() {
     let _isolation = util::isolate(false);
     let (tx, reports) = mpsc::channel();
     let verifications = AtomicUsize::new(0);
-    let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+    let mut server = Server::builder("127.0.0.1:0")
         .strategy(Strategy::Threads)
         .handler(util::echo_line)
         .verify(move |_: &PeerAddr| {
@@ -358,7 +358,7 @@ fn finish_runs_after_handle_fails_and_setup_failure_skips_it() {
     ] {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, reports) = mpsc::channel();
-        let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+        let mut server = Server::builder("127.0.0.1:0")
             .strategy(Strategy::Sequential)
             .handler(Lifecycle {
                 log: Arc::clone(&log),

@@ -127,7 +127,7 @@ fn run_case(strategy: Strategy, kind: Kind) {
     let what = format!("{kind:?} under {strategy}");
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("hook.log");
-    let builder = Server::builder("tcp://127.0.0.1:0".parse().unwrap())
+    let builder = Server::builder("tcp://127.0.0.1:0")
         .strategy(strategy)
         .close_policy(ClosePolicy::JoinTimeout(WAIT))
         .on_error(hook(log.clone()));

@@ -34,7 +34,7 @@ fn every_connection_is_counted_once_with_its_traffic() {
     ] {
         let closes: Arc<Mutex<Vec<CloseRecord>>> = Arc::default();
         let log = Arc::clone(&closes);
-        let mut server = Server::builder("127.0.0.1:0".parse().unwrap())
+        let mut server = Server::builder("127.0.0.1:0")
             .strategy(strategy)
             .session(|_: &PeerAddr| Echo)
             // The clients connect one at a time; the second one is refused.

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use super::{ClosePolicy, CloseReport, Context, Dispatch, Job, FIRST_STRATEGY_TOKEN};
+use super::{ClosePolicy, CloseReport, Dispatch, FIRST_STRATEGY_TOKEN};
 use crate::error::Failure;
+use crate::request::{Context, Job};
 use crate::sys::{self, Forked};
 
 pub(crate) struct Fork {
@@ -26,7 +27,7 @@ pub(crate) struct Fork {
 }
 
 impl Fork {
-    pub fn new(ctx: Arc<Context>, max_children: usize) -> Self {
+    pub(super) fn new(ctx: Arc<Context>, max_children: usize) -> Self {
         Fork {
             ctx,
             max_children,
@@ -35,7 +36,7 @@ impl Fork {
         }
     }
 
-    pub fn close_in_child(&mut self, fd: RawFd) {
+    pub(super) fn close_in_child(&mut self, fd: RawFd) {
         self.close_in_child.push(fd);
     }
 

@@ -8,7 +8,8 @@ use std::thread::{self, JoinHandle};
 use mio::Registry;
 
 use super::running::Running;
-use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
+use super::{ClosePolicy, CloseReport, Dispatch};
+use crate::request::{Context, Job};
 
 struct Queue {
     jobs: Mutex<Jobs>,
@@ -31,7 +32,7 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub fn new(
+    pub(super) fn new(
         ctx: Arc<Context>,
         workers: usize,
         wake: Arc<dyn Fn() + Send + Sync>,

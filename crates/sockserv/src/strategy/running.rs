@@ -22,7 +22,7 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub fn new(wake: Arc<dyn Fn() + Send + Sync>) -> Running {
+    pub(super) fn new(wake: Arc<dyn Fn() + Send + Sync>) -> Running {
         Running {
             count: Mutex::new(0),
             changed: Condvar::new(),
@@ -32,12 +32,12 @@ impl Running {
         }
     }
 
-    pub fn get(&self) -> usize {
+    pub(super) fn get(&self) -> usize {
         *self.count.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether fewer than `limit` run; if not, the next end wakes the serve loop.
-    pub fn has_room(&self, limit: usize) -> bool {
+    pub(super) fn has_room(&self, limit: usize) -> bool {
         let count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
         let room = *count < limit;
         if !room {
@@ -47,11 +47,11 @@ impl Running {
         room
     }
 
-    pub fn start(&self) {
+    pub(super) fn start(&self) {
         *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
     }
 
-    pub fn end(&self) {
+    pub(super) fn end(&self) {
         {
             let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
             *count = count.saturating_sub(1);
@@ -65,7 +65,7 @@ impl Running {
     }
 
     /// Waits until nothing runs, or the policy's deadline; reports what it saw.
-    pub fn wait_idle(&self, policy: ClosePolicy) -> CloseReport {
+    pub(super) fn wait_idle(&self, policy: ClosePolicy) -> CloseReport {
         let deadline = match policy {
             ClosePolicy::Detach => Some(Instant::now()),
             ClosePolicy::JoinTimeout(d) => Some(Instant::now() + d),

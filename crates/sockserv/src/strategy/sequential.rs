@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use mio::Registry;
 
-use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
+use super::{ClosePolicy, CloseReport, Dispatch};
+use crate::request::{Context, Job};
 
 pub(crate) struct Sequential {
     ctx: Arc<Context>,
 }
 
 impl Sequential {
-    pub fn new(ctx: Arc<Context>) -> Self {
+    pub(super) fn new(ctx: Arc<Context>) -> Self {
         Sequential { ctx }
     }
 }

@@ -6,8 +6,9 @@ use std::thread;
 use mio::Registry;
 
 use super::running::Running;
-use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
+use super::{ClosePolicy, CloseReport, Dispatch};
 use crate::error::Failure;
+use crate::request::{Context, Job};
 
 pub(crate) struct Threads {
     ctx: Arc<Context>,
@@ -16,7 +17,7 @@ pub(crate) struct Threads {
 }
 
 impl Threads {
-    pub fn new(ctx: Arc<Context>, limit: usize, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+    pub(super) fn new(ctx: Arc<Context>, limit: usize, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
         Threads {
             ctx,
             running: Arc::new(Running::new(wake)),

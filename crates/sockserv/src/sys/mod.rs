@@ -1,9 +1,13 @@
-//! The only unsafe code of the crate: process control for the fork strategy, descriptor
-//! adoption, and `sendfile(2)`.
+//! The only unsafe code of the crate: process control for the fork strategy, taking
+//! ownership of descriptors inherited at exec, and `sendfile(2)`.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
+const FIRST_SYSTEMD_FD: RawFd = 3;
 
 /// Which side of a `fork` this process is on.
 pub(crate) enum Forked {
@@ -81,33 +85,69 @@ pub(crate) fn kill(pid: libc::pid_t) -> io::Result<()> {
 /// Closes a descriptor the forked child inherited but must not keep. The parent's
 /// owner of that fd lives on in the child's memory but is never dropped there (the child
 /// ends with [`exit_now`]), so this is the only close.
-pub(crate) fn close_inherited(fd: std::os::fd::RawFd) {
+pub(crate) fn close_inherited(fd: RawFd) {
     // SAFETY: called only in a forked child, on a descriptor whose owning value is never
     // used or dropped in the child again.
     unsafe { libc::close(fd) };
 }
 
-/// Takes ownership of a descriptor this process inherited at exec (socket activation).
-///
-/// The caller vouches, by naming it (`--listen fd:N`, or systemd's `LISTEN_FDS`), that
-/// nothing else in the process owns `fd`. Descriptors 0–2 are refused, as is anything
-/// that is not an open descriptor.
-pub(crate) fn adopt_inherited(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> {
+/// Refuses descriptors 0–2 and any number that is not an open descriptor.
+fn check_inherited(fd: RawFd) -> io::Result<()> {
     if fd < 3 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("fd {fd} is stdin, stdout or stderr, not an inherited socket"),
         ));
     }
-    // SAFETY: F_GETFD only queries the descriptor table; no memory is passed.
+    // SAFETY: F_GETFD only queries the descriptor table; no memory is passed, and nothing
+    // is changed, whoever owns `fd`.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("fd {fd} is not open: nothing was passed to this process there"),
         ));
     }
-    // SAFETY: the descriptor is open (checked above) and, per this function's contract,
-    // owned by nothing else in the process, so the new OwnedFd is its only owner.
+    Ok(())
+}
+
+/// Whether systemd's descriptors were taken already: they are taken once per process.
+static SYSTEMD_FDS_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Takes descriptors 3 to 3 + `count` − 1, passed by systemd's socket activation; empty
+/// on every call after the first.
+pub(crate) fn take_systemd_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
+    if SYSTEMD_FDS_TAKEN.swap(true, Ordering::AcqRel) {
+        return Ok(Vec::new());
+    }
+    (FIRST_SYSTEMD_FD..FIRST_SYSTEMD_FD + RawFd::from(count))
+        .map(|fd| {
+            check_inherited(fd)?;
+            // SAFETY: the fd is open (checked above). systemd passed it to this process
+            // (LISTEN_PID named us) for exactly this use, the flag above lets this run
+            // once per process, and sockserv opens nothing else under these numbers
+            // before (they were occupied since exec), so this OwnedFd is its only owner.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect()
+}
+
+/// Takes ownership of descriptor number `fd`, which the parent process passed (for
+/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::Listener::from_inherited_fd).
+///
+/// # Safety
+///
+/// The caller vouches that nothing else in this process owns `fd` or will close it:
+/// call it at startup, before the process opens any file or socket of its own (one of
+/// those could otherwise have been given the number, if the parent did not pass it),
+/// once per number, and not for a descriptor
+/// [`Listener::from_systemd`](crate::Listener::from_systemd) takes.
+///
+/// # Errors
+///
+/// `fd` is 0–2 (stdin, stdout, stderr) or not open; nothing is closed then.
+pub unsafe fn claim_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    check_inherited(fd)?;
+    // SAFETY: open (checked above) and owned by nothing else (the caller's contract).
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 

@@ -1,32 +1,34 @@
-//! Listeners handed over by the parent process: `--listen fd:N` and systemd's
-//! socket activation (`LISTEN_PID`, `LISTEN_FDS`).
+//! Listeners handed over by the parent process: a descriptor the caller owns
+//! ([`Listener::from_inherited_fd`]) and systemd's socket activation (`LISTEN_PID`,
+//! `LISTEN_FDS`).
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use socket2::{Domain, Socket, Type};
 
 use super::{unix, Kind, Listener};
 
-/// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
-const FIRST_SYSTEMD_FD: RawFd = 3;
-
 impl Listener {
-    /// Adopts a listening socket the parent process left open as descriptor `fd` (a TCP
-    /// or Unix stream socket already listening, or a bound UDP or Unix datagram socket).
-    /// Its options stay as the parent set them; no socket file is removed on close.
+    /// Adopts a listening socket the parent process passed: a TCP or Unix stream socket
+    /// already listening, or a bound UDP or Unix datagram socket. Its options stay as the
+    /// parent set them; no socket file is removed on close.
     ///
-    /// The descriptor is taken over: nothing else in this process may use it (it was
-    /// inherited at exec for this purpose).
+    /// Taking an [`OwnedFd`] keeps this safe: whoever turns a descriptor number into an
+    /// `OwnedFd` vouches that nothing else owns it. For a number named on a command line
+    /// (`--listen fd:N`) see [`claim_inherited_fd`](crate::claim_inherited_fd); for
+    /// systemd's sockets, [`Listener::from_systemd`].
     ///
     /// # Errors
     ///
-    /// `fd` is not open, is 0–2, is not a socket, is a stream socket that is not
-    /// listening, or is of a family sockserv does not serve.
-    pub fn from_inherited_fd(fd: RawFd) -> io::Result<Listener> {
-        let socket = Socket::from(crate::sys::adopt_inherited(fd)?);
-        let fail =
-            |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd}: {what}"));
+    /// `fd` is not a socket, is a stream socket that is not listening, or is of a family
+    /// sockserv does not serve. The descriptor is closed then.
+    pub fn from_inherited_fd(fd: OwnedFd) -> io::Result<Listener> {
+        let number = fd.as_raw_fd();
+        let socket = Socket::from(fd);
+        let fail = |what: &str| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("fd {number}: {what}"))
+        };
         let domain = socket.domain().map_err(|_| fail("not a socket"))?;
         let ty = socket.r#type()?;
         let stream = ty == Type::STREAM;
@@ -45,7 +47,17 @@ impl Listener {
 
     /// The listeners systemd passed by socket activation, in order: descriptors 3 to
     /// 3 + `LISTEN_FDS` − 1, if `LISTEN_PID` is this process. Empty when the process was
-    /// not socket-activated. The variables are removed so a child does not take them too.
+    /// not socket-activated, and on every call after the first (the descriptors are
+    /// taken once per process).
+    ///
+    /// Call it at startup, before the process opens files or sockets of its own, as
+    /// `sd_listen_fds(3)` expects.
+    ///
+    /// The environment is only read, never changed: `remove_var` races with any thread
+    /// reading the environment (it is `unsafe` from Rust 2024 on), and it is not needed.
+    /// A child process does not take the sockets because `LISTEN_PID` names this
+    /// process, not the child (what systemd's `sd_listen_fds(0)` relies on too), and
+    /// this process does not take them twice because sockserv remembers the first call.
     ///
     /// # Errors
     ///
@@ -66,14 +78,12 @@ impl Listener {
         if pid != std::process::id() {
             return Ok(Vec::new());
         }
-        let count: RawFd = count
+        let count: u16 = count
             .trim()
             .parse()
             .map_err(|_| bad("LISTEN_FDS", &count))?;
-        for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
-            std::env::remove_var(name);
-        }
-        (FIRST_SYSTEMD_FD..FIRST_SYSTEMD_FD + count)
+        crate::sys::take_systemd_fds(count)?
+            .into_iter()
             .map(Listener::from_inherited_fd)
             .collect()
     }

@@ -12,10 +12,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::PathBuf;
 
-pub use stream::{DatagramSocket, Stream};
+pub(crate) use stream::DatagramSocket;
+pub use stream::Stream;
 pub use unbound::UnboundSocket;
 
-use crate::{Endpoint, Error, PeerAddr};
+use crate::endpoint::{Endpoint, PeerAddr};
+use crate::error::Error;
 
 mod unbound;
 

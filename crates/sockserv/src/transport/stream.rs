@@ -7,7 +7,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::PeerAddr;
+use crate::endpoint::PeerAddr;
 
 /// An accepted stream connection: TCP or Unix.
 #[derive(Debug)]
@@ -159,7 +159,7 @@ impl AsRawFd for Stream {
 
 /// The server's datagram socket, shared by the workers that send replies.
 #[derive(Debug)]
-pub enum DatagramSocket {
+pub(crate) enum DatagramSocket {
     /// A UDP socket.
     Udp(UdpSocket),
     /// A Unix datagram socket.
@@ -173,7 +173,7 @@ impl DatagramSocket {
     ///
     /// The OS error; `InvalidInput` for an unnamed Unix peer (there is no address to
     /// reply to) or an address of the wrong family.
-    pub fn send_to(&self, data: &[u8], peer: &PeerAddr) -> io::Result<usize> {
+    pub(crate) fn send_to(&self, data: &[u8], peer: &PeerAddr) -> io::Result<usize> {
         match (self, peer) {
             (DatagramSocket::Udp(s), PeerAddr::Inet(a)) => s.send_to(data, a),
             (DatagramSocket::Unix(s), PeerAddr::Unix(Some(path))) => s.send_to(data, path),

@@ -1,16 +1,20 @@
 //! Two-phase construction: create and configure a socket, bind it, then listen.
 
-use socket2::{SockAddr, Socket, Type};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use socket2::{SockAddr, Socket, Type};
 
 use super::unix::SocketFile;
 use super::{inet, unix, Kind, Listener, SocketOptions};
-use crate::{Endpoint, Error};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Unsupported};
 
 /// A socket created and configured but not yet serving: Python's
 /// `bind_and_activate=False`.
 ///
-/// Set any extra option through [`socket`](UnboundSocket::socket), then
+/// Set any extra option on the descriptor (it is [`AsFd`]: `socket2::SockRef::from(&socket)`
+/// reaches every option), then
 /// [`bind`](UnboundSocket::bind) (after which [`local_endpoint`](UnboundSocket::local_endpoint)
 /// reports the real port), then [`listen`](UnboundSocket::listen). Dropping it at any
 /// step closes the socket.
@@ -22,7 +26,7 @@ use crate::{Endpoint, Error};
 ///
 /// let ep: Endpoint = "127.0.0.1:0".parse().unwrap();
 /// let mut socket = UnboundSocket::new(&ep, &SocketOptions::default()).unwrap();
-/// socket.socket().set_recv_buffer_size(1 << 16).unwrap();
+/// socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 16).unwrap();
 /// socket.bind().unwrap();
 /// let port = socket.local_endpoint().unwrap().socket_addr().unwrap().port();
 /// assert_ne!(port, 0);
@@ -48,10 +52,10 @@ impl UnboundSocket {
             Endpoint::Tcp(addr) => inet::socket(*addr, Type::STREAM, options),
             Endpoint::Udp(addr) => inet::socket(*addr, Type::DGRAM, options),
             Endpoint::Unix(_) | Endpoint::UnixDatagram(_) if options.reuse_port => {
-                return Err(Error::unsupported(
-                    format!("reuse_port on {endpoint}"),
-                    "SO_REUSEPORT applies to TCP and UDP only (Linux refuses it on Unix sockets)",
-                ))
+                return Err(Unsupported::ReusePortOnUnix {
+                    endpoint: endpoint.clone(),
+                }
+                .into())
             }
             Endpoint::Unix(_) => unix::socket(Type::STREAM),
             Endpoint::UnixDatagram(_) => unix::socket(Type::DGRAM),
@@ -66,11 +70,6 @@ impl UnboundSocket {
             options: options.clone(),
             created: SocketFile::default(),
         })
-    }
-
-    /// The socket, to set options sockserv does not cover.
-    pub fn socket(&self) -> &Socket {
-        &self.socket
     }
 
     /// Binds to the endpoint's address.
@@ -155,5 +154,19 @@ impl std::fmt::Debug for UnboundSocket {
         f.debug_struct("UnboundSocket")
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
+    }
+}
+
+impl AsFd for UnboundSocket {
+    /// The socket, to set options sockserv does not cover (for example through
+    /// `socket2::SockRef`).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl AsRawFd for UnboundSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
     }
 }

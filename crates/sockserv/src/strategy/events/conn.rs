@@ -66,7 +66,7 @@ impl Session for Pending {
 }
 
 impl Connection {
-    pub fn register(
+    pub(super) fn register(
         stream: Stream,
         peer: PeerAddr,
         session: Box<dyn Session>,
@@ -78,7 +78,7 @@ impl Connection {
     }
 
     /// Registers a connection whose PROXY header must come first (no Session yet).
-    pub fn register_proxied(
+    pub(super) fn register_proxied(
         stream: Stream,
         peer: PeerAddr,
         registry: &Registry,
@@ -127,7 +127,7 @@ impl Connection {
     }
 
     /// Opens the Session; `notify` is how its waker reaches this loop.
-    pub fn open(
+    pub(super) fn open(
         &mut self,
         notify: impl Fn() + Send + Sync + 'static,
         buf: &mut [u8],
@@ -140,22 +140,25 @@ impl Connection {
         self.pump(buf)
     }
 
-    pub fn peer(&self) -> &PeerAddr {
+    pub(super) fn peer(&self) -> &PeerAddr {
         &self.peer
     }
 
     /// Whether the PROXY header is still awaited.
-    pub fn awaiting_header(&self) -> bool {
+    pub(super) fn awaiting_header(&self) -> bool {
         self.header.is_some()
     }
 
     /// Keeps the waker hook until the real Session exists.
-    pub fn set_notify(&mut self, notify: impl Fn() + Send + Sync + 'static) {
+    pub(super) fn set_notify(&mut self, notify: impl Fn() + Send + Sync + 'static) {
         self.notify = Some(Box::new(notify));
     }
 
     /// Reads what there is of the PROXY header; `Some((header, rest))` once complete.
-    pub fn read_header(&mut self, buf: &mut [u8]) -> io::Result<Option<(ProxyHeader, Vec<u8>)>> {
+    pub(super) fn read_header(
+        &mut self,
+        buf: &mut [u8],
+    ) -> io::Result<Option<(ProxyHeader, Vec<u8>)>> {
         let Some(header) = &mut self.header else {
             return Ok(None);
         };
@@ -168,7 +171,7 @@ impl Connection {
 
     /// The header named the client: start its Session, feeding it the bytes that came
     /// after the header.
-    pub fn start(
+    pub(super) fn start(
         &mut self,
         peer: PeerAddr,
         session: Box<dyn Session>,
@@ -190,7 +193,7 @@ impl Connection {
     }
 
     /// A readiness event; `read_closed`: the peer's FIN (or an error) is already here.
-    pub fn on_ready(
+    pub(super) fn on_ready(
         &mut self,
         readable: bool,
         read_closed: bool,
@@ -203,7 +206,7 @@ impl Connection {
         self.pump(buf)
     }
 
-    pub fn on_wake(&mut self, buf: &mut [u8], now: Instant) -> io::Result<Step> {
+    pub(super) fn on_wake(&mut self, buf: &mut [u8], now: Instant) -> io::Result<Step> {
         self.now = now;
         if self.wake.as_ref().is_some_and(WakeSource::take) {
             self.session.on_wake(&mut self.out);
@@ -252,13 +255,13 @@ impl Connection {
 
     /// Whether this connection wants another step without a new event: the read budget
     /// or the drain budget ran out with work left.
-    pub fn has_more(&self) -> bool {
+    pub(super) fn has_more(&self) -> bool {
         self.can_read() || self.drain_due
     }
 
     /// Whether to read now: bytes may be waiting and output is not backed up. True after
     /// a step means the read budget ran out with bytes still waiting.
-    pub fn can_read(&self) -> bool {
+    pub(super) fn can_read(&self) -> bool {
         self.read_ready
             && !self.eof
             && !self.out.is_closing()
@@ -302,7 +305,7 @@ impl Connection {
     }
 
     /// Which timeout this connection has run past at `now`, if any.
-    pub fn expired(
+    pub(super) fn expired(
         &self,
         now: Instant,
         settings: &crate::handler::ConnSettings,
@@ -338,7 +341,7 @@ impl Connection {
     }
 
     /// Asks for writability only while output is pending.
-    pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+    pub(super) fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         let want = self.out.queued() > 0;
         if want != self.writing {
             self.writing = want;
@@ -354,14 +357,14 @@ impl Connection {
 
     /// Drops a connection refused before its Session started (no valid PROXY header, or
     /// the verify hook said no): no Session to tell, nothing to count as served.
-    pub fn refuse(self, registry: &Registry) {
+    pub(super) fn refuse(self, registry: &Registry) {
         let _ = registry.deregister(&mut SourceFd(&self.stream.as_raw_fd()));
         crate::proxied::refuse(&self.stream);
     }
 
     /// Half-closes (the peer reads every byte sent, then EOF) and closes; tells the Session.
     /// Returns who it was, when it opened and its traffic `(in, out)`, for the counters.
-    pub fn close(self) -> (PeerAddr, Instant, (u64, u64)) {
+    pub(super) fn close(self) -> (PeerAddr, Instant, (u64, u64)) {
         let Connection {
             stream,
             mut session,

@@ -26,7 +26,7 @@ pub(super) struct Mailbox {
 }
 
 impl Mailbox {
-    pub fn new(waker: Waker) -> Mailbox {
+    pub(super) fn new(waker: Waker) -> Mailbox {
         Mailbox {
             waker,
             incoming: Mutex::default(),
@@ -48,7 +48,7 @@ impl Mailbox {
     }
 
     /// Hands a new connection to the loop.
-    pub fn send(&self, stream: Stream, peer: PeerAddr) {
+    pub(super) fn send(&self, stream: Stream, peer: PeerAddr) {
         self.incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -57,7 +57,7 @@ impl Mailbox {
     }
 
     /// The session of connection `key` was woken.
-    pub fn woke(&self, key: usize) {
+    pub(super) fn woke(&self, key: usize) {
         self.woken
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -66,25 +66,25 @@ impl Mailbox {
     }
 
     /// Whether anything was posted since the last call (the loop then takes both lists).
-    pub fn take_posted(&self) -> bool {
+    pub(super) fn take_posted(&self) -> bool {
         self.posted.swap(false, Ordering::AcqRel)
     }
 
-    pub fn take_incoming(&self) -> Vec<(Stream, PeerAddr)> {
+    pub(super) fn take_incoming(&self) -> Vec<(Stream, PeerAddr)> {
         std::mem::take(&mut *self.incoming.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    pub fn take_woken(&self) -> Vec<usize> {
+    pub(super) fn take_woken(&self) -> Vec<usize> {
         std::mem::take(&mut *self.woken.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Asks the loop to stop `how` ([`DRAIN`] or [`STOP_NOW`]; a stronger request wins).
-    pub fn stop(&self, how: u8) {
+    pub(super) fn stop(&self, how: u8) {
         self.stop.fetch_max(how, Ordering::AcqRel);
         self.wake();
     }
 
-    pub fn stopping(&self) -> u8 {
+    pub(super) fn stopping(&self) -> u8 {
         self.stop.load(Ordering::Acquire)
     }
 }

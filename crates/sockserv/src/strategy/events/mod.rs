@@ -21,8 +21,11 @@ use slab::Slab;
 use self::conn::{Connection, Step};
 use self::mailbox::{Mailbox, DRAIN, STOP_NOW};
 use super::running::Running;
-use super::{ClosePolicy, CloseReport, Context, Dispatch, Job};
-use crate::{PeerAddr, Session};
+use super::{ClosePolicy, CloseReport, Dispatch};
+use crate::endpoint::PeerAddr;
+use crate::error::Failure;
+use crate::request::{catch_panic, Context, Job};
+use crate::session::Session;
 
 /// Opens a type-erased Session for a new connection.
 pub(crate) type OpenFn = Arc<dyn Fn(&PeerAddr) -> Box<dyn Session> + Send + Sync>;
@@ -39,7 +42,7 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    pub fn new(
+    pub(super) fn new(
         ctx: Arc<Context>,
         loops: usize,
         open: OpenFn,
@@ -239,7 +242,7 @@ impl EventLoop {
             .filter_map(|(key, conn)| conn.expired(now, &self.ctx.settings).map(|e| (key, e)))
             .collect();
         for (key, error) in expired {
-            self.close(key, Some(crate::Failure::Handler(error)));
+            self.close(key, Some(Failure::Handler(error)));
         }
     }
 
@@ -270,7 +273,7 @@ impl EventLoop {
                 }
                 Err(e) => {
                     self.running.end();
-                    let failure = Some(crate::Failure::Handler(e));
+                    let failure = Some(Failure::Handler(e));
                     self.ctx.finished(&peer, now, (0, 0), failure);
                 }
             }
@@ -299,7 +302,7 @@ impl EventLoop {
                 let peer = self.peer_of(key);
                 self.ctx.stats.proxy_rejected();
                 self.refuse(key);
-                self.ctx.report(peer, crate::Failure::Proxy(e));
+                self.ctx.report(peer, Failure::Proxy(e));
             }
         }
     }
@@ -336,7 +339,7 @@ impl EventLoop {
             return;
         };
         let buf = &mut self.buf;
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn, buf)));
+        let outcome = catch_panic(|| f(conn, buf));
         let failure = match outcome {
             Ok(Ok(Step::Open)) => match conn.update_interest(self.poll.registry(), Token(key)) {
                 Ok(()) => {
@@ -345,19 +348,17 @@ impl EventLoop {
                     }
                     return;
                 }
-                Err(e) => Some(crate::Failure::Handler(e)),
+                Err(e) => Some(Failure::Handler(e)),
             },
             Ok(Ok(Step::Done)) => None,
-            Ok(Err(e)) => Some(crate::Failure::Handler(e)),
-            Err(payload) => Some(crate::Failure::Panic(crate::error::panic_message(
-                &*payload,
-            ))),
+            Ok(Err(e)) => Some(Failure::Handler(e)),
+            Err(message) => Some(Failure::Panic(message)),
         };
         self.close(key, failure);
     }
 
     /// Closes a connection, counts it, tells the close and error hooks.
-    fn close(&mut self, key: usize, failure: Option<crate::Failure>) {
+    fn close(&mut self, key: usize, failure: Option<Failure>) {
         if let Some(conn) = self.conns.try_remove(key) {
             let (peer, started, traffic) = conn.close();
             self.running.end();

@@ -9,7 +9,7 @@ use access_support::*;
 #[test]
 fn allow_and_deny_decide_who_is_served_in_every_mode() {
     for mode in ACL_MODES {
-        let server = echo(mode, &["--deny", "127.0.0.1"]);
+        let server = Server::start_mode("echo", mode, &["--deny", "127.0.0.1"]);
         let endpoint = &server.endpoints[0];
         assert_closed(endpoint, b"", AT_ONCE, &format!("{mode}: --deny 127.0.0.1"));
         assert_closed(
@@ -20,25 +20,21 @@ fn allow_and_deny_decide_who_is_served_in_every_mode() {
         );
         drop(server);
 
-        let server = echo(mode, &["--allow", "10.0.0.0/8"]);
-        assert_closed(
-            &server.endpoints[0],
-            b"hello\n",
-            AT_ONCE,
-            &format!("{mode}: --allow 10.0.0.0/8"),
-        );
-        drop(server);
+        // Refused after sending: an allow that misses loopback, deny over allow.
+        for flags in [
+            &["--allow", "10.0.0.0/8"][..],
+            &["--allow", "127.0.0.1", "--deny", "127.0.0.1"],
+        ] {
+            let server = Server::start_mode("echo", mode, flags);
+            let what = format!("{mode}: {}", flags.join(" "));
+            assert_closed(&server.endpoints[0], b"hello\n", AT_ONCE, &what);
+        }
 
-        let server = echo(mode, &["--allow", "127.0.0.1", "--deny", "127.0.0.1"]);
-        assert_closed(
-            &server.endpoints[0],
-            b"hello\n",
-            AT_ONCE,
-            &format!("{mode}: allow and deny the same host"),
+        let server = Server::start_mode(
+            "echo",
+            mode,
+            &["--allow", "127.0.0.0/8", "--allow", "10.0.0.0/8"],
         );
-        drop(server);
-
-        let server = echo(mode, &["--allow", "127.0.0.0/8", "--allow", "10.0.0.0/8"]);
         // Twice: a served client does not use up anything.
         for _ in 0..2 {
             assert_served(
@@ -48,7 +44,7 @@ fn allow_and_deny_decide_who_is_served_in_every_mode() {
             );
         }
         // A denied network elsewhere does not touch loopback.
-        let server = echo(mode, &["--deny", "192.0.2.0/24"]);
+        let server = Server::start_mode("echo", mode, &["--deny", "192.0.2.0/24"]);
         assert_served(
             &server.endpoints[0],
             b"",
@@ -65,19 +61,8 @@ fn ipv6_deny_refuses_the_ipv6_loopback() {
         return;
     }
     for mode in ["threads", "events:2"] {
-        let server = Server::start(
-            &[
-                "echo",
-                "-m",
-                mode,
-                "--listen",
-                "tcp://[::1]:0",
-                "--deny",
-                "::1",
-            ],
-            1,
-        );
-        assert!(tcp_addr(&server.endpoints[0]).is_ipv6());
+        let server = Server::start_mode_on("echo", mode, "tcp://[::1]:0", &["--deny", "::1"]);
+        assert!(server.tcp_addr().is_ipv6());
         assert_closed(
             &server.endpoints[0],
             b"hello\n",
@@ -85,19 +70,11 @@ fn ipv6_deny_refuses_the_ipv6_loopback() {
             &format!("{mode}: --deny ::1"),
         );
         drop(server);
-        let server = Server::start(
-            &[
-                "echo",
-                "-m",
-                mode,
-                "--listen",
-                "tcp://[::1]:0",
-                "--allow",
-                "::1/128",
-                "--deny",
-                "127.0.0.1",
-            ],
-            1,
+        let server = Server::start_mode_on(
+            "echo",
+            mode,
+            "tcp://[::1]:0",
+            &["--allow", "::1/128", "--deny", "127.0.0.1"],
         );
         assert_served(
             &server.endpoints[0],
@@ -143,10 +120,10 @@ fn a_bad_cidr_is_refused_with_one_line_naming_it() {
 #[test]
 fn reuse_port_lets_two_processes_share_a_port() {
     for mode in ["threads", "events:2"] {
-        let first = echo(mode, &["--reuse-port"]);
-        let port = tcp_addr(&first.endpoints[0]).port();
+        let first = Server::start_mode("echo", mode, &["--reuse-port"]);
+        let port = first.tcp_addr().port();
         let url = format!("tcp://127.0.0.1:{port}");
-        let second = Server::start(&["echo", "-m", mode, "--listen", &url, "--reuse-port"], 1);
+        let second = Server::start_mode_on("echo", mode, &url, &["--reuse-port"]);
         assert_eq!(second.endpoints[0], first.endpoints[0], "{mode}");
 
         // Many clients at once; which process takes which is up to the kernel's hash.
@@ -185,7 +162,7 @@ fn without_reuse_port_the_second_process_fails_with_in_use() {
         (&["--reuse-port"][..], &[][..]),
         (&[][..], &["--reuse-port"][..]),
     ] {
-        let first = echo("threads", first_flags);
+        let first = Server::start_mode("echo", "threads", first_flags);
         let url = first.endpoints[0].to_string();
         let mut args = vec!["echo", "--listen", &url];
         args.extend_from_slice(second_flags);

@@ -1,8 +1,10 @@
 //! `sockserv bench` end to end: the built binary against in-test echo servers.
+
+mod util;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::thread;
 use std::time::Duration;
 
@@ -52,19 +54,7 @@ fn echo_loop(mut stream: impl Read + Write, echo: Echo) {
 
 /// Runs `sockserv bench ARGS`, bounded by [`RUN_BOUND`].
 fn bench(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_sockserv"))
-        .arg("bench")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(child.wait_with_output()));
-    rx.recv_timeout(RUN_BOUND)
-        .expect("sockserv bench did not finish in time")
-        .unwrap()
+    util::run_within(&[&["bench"][..], args].concat(), RUN_BOUND)
 }
 
 fn json_report(out: &Output) -> serde_json::Value {

@@ -10,7 +10,7 @@ use chat_support::*;
 #[test]
 fn protocol_lines_are_exact() {
     for mode in ["threads", "events:1"] {
-        let server = start_chat(mode, &[]);
+        let server = Server::start_mode("chat", mode, &[]);
         let endpoint = &server.endpoints[0];
         let mut a = Chat::connect(endpoint);
         a.expect("* welcome, you are guest1");
@@ -109,7 +109,7 @@ fn protocol_lines_are_exact() {
 #[test]
 fn an_over_long_line_is_refused_and_the_sender_stays() {
     for mode in ["threads", "events:2"] {
-        let server = start_chat(mode, &["--max-line", "16"]);
+        let server = Server::start_mode("chat", mode, &["--max-line", "16"]);
         let endpoint = &server.endpoints[0];
         let mut a = Chat::join(endpoint);
         let mut b = Chat::join(endpoint);
@@ -137,7 +137,7 @@ fn an_over_long_line_is_refused_and_the_sender_stays() {
 #[test]
 fn an_abrupt_reset_mid_line_is_a_leave() {
     for mode in CHAT_MODES {
-        let server = start_chat(mode, &[]);
+        let server = Server::start_mode("chat", mode, &[]);
         let endpoint = &server.endpoints[0];
         let mut a = Chat::join(endpoint);
         let mut b = Chat::join(endpoint);
@@ -161,7 +161,7 @@ fn an_abrupt_reset_mid_line_is_a_leave() {
 #[test]
 fn sigterm_says_goodbye_to_every_member_and_exits_zero() {
     for mode in CHAT_MODES {
-        let mut server = start_chat(mode, &[]);
+        let mut server = Server::start_mode("chat", mode, &[]);
         let endpoint = server.endpoints[0].clone();
         let mut members: Vec<Chat> = (0..3).map(|_| Chat::join(&endpoint)).collect();
         // Everyone has joined (the welcome comes after the join).
@@ -223,7 +223,7 @@ fn chat_over_a_unix_socket() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chat.sock");
     let url = format!("unix:{}", path.display());
-    let mut server = Server::start(&["chat", "-m", "events:1", "-l", &url], 1);
+    let mut server = Server::start_mode_on("chat", "events:1", &url, &[]);
     let endpoint = server.endpoints[0].clone();
     assert_eq!(endpoint.scheme(), "unix");
     let mut a = Chat::join(&endpoint);
@@ -298,7 +298,7 @@ fn two_netcat_clients_chat() {
         eprintln!("skipped: nc is not on PATH");
         return;
     }
-    let server = start_chat("threads", &[]);
+    let server = Server::start_mode("chat", "threads", &[]);
     let endpoint = &server.endpoints[0];
     let mut one = Netcat::connect(endpoint);
     one.expect("* welcome, you are guest1");

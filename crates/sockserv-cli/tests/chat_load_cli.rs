@@ -14,7 +14,7 @@ fn everyone_receives_everything_exactly_once(mode: &'static str) {
     const MESSAGES: usize = 50;
     let start = Instant::now();
     let deadline = start + Duration::from_secs(30);
-    let server = start_chat(mode, &[]);
+    let server = Server::start_mode("chat", mode, &[]);
     let endpoint = &server.endpoints[0];
 
     let mut members: Vec<Chat> = (0..CLIENTS).map(|_| Chat::join(endpoint)).collect();
@@ -121,7 +121,7 @@ fn a_member_that_stops_reading_is_dropped_without_slowing_the_others() {
     const BATCH: usize = 16;
     const MAX_BATCHES: usize = 4096; // 64 MiB: far more than any socket buffers hold
     for mode in CHAT_MODES {
-        let server = start_chat(mode, &["--max-queue", "65536"]);
+        let server = Server::start_mode("chat", mode, &["--max-queue", "65536"]);
         let endpoint = &server.endpoints[0];
         let mut slow = Chat::join(endpoint);
         let mut sender = Chat::join(endpoint);
@@ -188,7 +188,7 @@ fn a_flooding_member_that_never_reads_is_dropped_without_hurting_the_others() {
     const ROUNDS: usize = 10; // rounds per write: 300 bytes
     const MAX_WRITES: usize = 400_000; // 120 MB sent at most: far past any socket buffers
     for mode in CHAT_MODES {
-        let server = start_chat(mode, &["--max-queue", "65536"]);
+        let server = Server::start_mode("chat", mode, &["--max-queue", "65536"]);
         let endpoint = &server.endpoints[0];
         let mut flooder = Chat::join(endpoint);
         let mut first = Chat::join(endpoint);

@@ -139,7 +139,7 @@ fn cannot_connect_is_one_error_line_naming_the_url() {
 #[test]
 fn client_against_chat_prints_welcome_and_who() {
     for mode in ["threads", "events:1"] {
-        let server = Server::start(&["chat", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
+        let server = Server::start_mode("chat", mode, &[]);
         let url = server.endpoints[0].to_string();
         let out = run_with_stdin(&["client", &url], b"/who\n".to_vec());
         assert!(out.status.success(), "{mode}: exit status {}", out.status);

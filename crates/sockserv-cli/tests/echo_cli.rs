@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::io::{ErrorKind, Read};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,7 @@ fn every_mode_echoes_on_every_transport_then_sigterm_exits_cleanly() {
 #[test]
 fn concurrent_modes_serve_a_second_client_while_the_first_is_connected() {
     for mode in ["threads", "pool:4", "fork:4", "events:2"] {
-        let server = Server::start(&["echo", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
+        let server = Server::start_mode("echo", mode, &[]);
         let endpoint = &server.endpoints[0];
         let mut first = Client::connect(endpoint);
         assert_eq!(first.round_trip(b"first\n"), b"first\n", "mode {mode}");
@@ -90,25 +90,19 @@ fn concurrent_modes_serve_a_second_client_while_the_first_is_connected() {
 /// one leaves, then it is served.
 #[test]
 fn sequential_serves_one_client_at_a_time() {
-    let server = Server::start(&["echo", "-m", "sequential", "-l", "tcp://127.0.0.1:0"], 1);
+    let server = Server::start_mode("echo", "sequential", &[]);
     let endpoint = &server.endpoints[0];
     let mut first = Client::connect(endpoint);
     assert_eq!(first.round_trip(b"first\n"), b"first\n");
 
     let mut second = Client::connect(endpoint); // sits in the listen backlog
-    std::io::Write::write_all(&mut second, b"second\n").unwrap();
-    second.set_timeout(Some(Duration::from_millis(300)));
-    let mut buf = [0; 16];
-    let err = second
-        .read(&mut buf)
-        .expect_err("the second client must not be served while the first is connected");
-    assert!(
-        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        "{err}"
+    second.write_all(b"second\n").unwrap();
+    second.assert_nothing_for(
+        Duration::from_millis(300),
+        "the second client must not be served while the first is connected",
     );
 
     drop(first);
-    second.set_timeout(Some(WAIT));
     let mut reply = [0; 7];
     second.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"second\n");
@@ -119,18 +113,7 @@ fn sequential_serves_one_client_at_a_time() {
 #[test]
 fn max_conns_makes_extra_clients_wait_then_serves_them() {
     for mode in ["threads", "pool:4", "fork:4", "events:1", "events:2"] {
-        let server = Server::start(
-            &[
-                "echo",
-                "-m",
-                mode,
-                "--max-conns",
-                "2",
-                "-l",
-                "tcp://127.0.0.1:0",
-            ],
-            1,
-        );
+        let server = Server::start_mode("echo", mode, &["--max-conns", "2"]);
         let endpoint = &server.endpoints[0];
         let mut first = Client::connect(endpoint);
         let mut second = Client::connect(endpoint);
@@ -138,19 +121,13 @@ fn max_conns_makes_extra_clients_wait_then_serves_them() {
         assert_eq!(second.round_trip(b"two\n"), b"two\n", "mode {mode}");
 
         let mut third = Client::connect(endpoint); // connects: the kernel's backlog holds it
-        std::io::Write::write_all(&mut third, b"three\n").unwrap();
-        third.set_timeout(Some(Duration::from_millis(300)));
-        let mut buf = [0; 16];
-        let err = third
-            .read(&mut buf)
-            .expect_err("a third client must wait while two are served");
-        assert!(
-            matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-            "mode {mode}: {err}"
+        third.write_all(b"three\n").unwrap();
+        third.assert_nothing_for(
+            Duration::from_millis(300),
+            &format!("mode {mode}: a third client must wait while two are served"),
         );
 
         drop(first);
-        third.set_timeout(Some(WAIT));
         let mut reply = [0; 6];
         third.read_exact(&mut reply).unwrap();
         assert_eq!(&reply, b"three\n", "mode {mode}");
@@ -179,18 +156,7 @@ fn port_zero_is_reported_with_the_real_port() {
 /// SIGINT ends the process at once instead of waiting out the drain timeout.
 #[test]
 fn second_sigint_during_drain_exits_at_once() {
-    let mut server = Server::start(
-        &[
-            "echo",
-            "-m",
-            "threads",
-            "--drain-timeout",
-            "60s",
-            "-l",
-            "tcp://127.0.0.1:0",
-        ],
-        1,
-    );
+    let mut server = Server::start_mode("echo", "threads", &["--drain-timeout", "60s"]);
     let mut client = Client::connect(&server.endpoints[0]);
     // The echo proves the connection is being served, so the drain has to wait for it.
     assert_eq!(client.round_trip(b"hold\n"), b"hold\n");
@@ -218,18 +184,7 @@ fn second_sigint_during_drain_exits_at_once() {
 /// still exits 0 and says so.
 #[test]
 fn drain_timeout_cuts_off_an_idle_client() {
-    let mut server = Server::start(
-        &[
-            "echo",
-            "-m",
-            "pool:2",
-            "--drain-timeout",
-            "200ms",
-            "-l",
-            "tcp://127.0.0.1:0",
-        ],
-        1,
-    );
+    let mut server = Server::start_mode("echo", "pool:2", &["--drain-timeout", "200ms"]);
     let mut client = Client::connect(&server.endpoints[0]);
     assert_eq!(client.round_trip(b"hold\n"), b"hold\n");
     server.signal("TERM");

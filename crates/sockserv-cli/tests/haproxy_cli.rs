@@ -15,7 +15,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
-use sockserv::Endpoint;
 use util::{read_all_in_background, Server, WAIT};
 
 /// The shipped configuration: the test runs exactly it, with its addresses replaced.
@@ -94,13 +93,6 @@ fn inheritable_listener() -> (Socket, SocketAddr) {
     (socket, addr)
 }
 
-fn addr_of(server: &Server) -> SocketAddr {
-    match &server.endpoints[0] {
-        Endpoint::Tcp(addr) => *addr,
-        other => panic!("{other} is not tcp://"),
-    }
-}
-
 /// `CONFIG` with `from` replaced by `to`, which must occur exactly once.
 fn replace_once(config: &str, from: &str, to: &str) -> String {
     assert_eq!(
@@ -151,21 +143,7 @@ fn clients_through_haproxy_are_served_and_sockserv_sees_their_address() {
     // its address (HAProxy itself connects from 127.0.0.1, which is allowed).
     let backends: Vec<Server> = ["threads", "events:2"]
         .into_iter()
-        .map(|mode| {
-            Server::start(
-                &[
-                    "echo",
-                    "--mode",
-                    mode,
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--proxy-protocol",
-                    "--deny",
-                    "127.0.0.2",
-                ],
-                1,
-            )
-        })
+        .map(|mode| Server::start_mode("echo", mode, &["--proxy-protocol", "--deny", "127.0.0.2"]))
         .collect();
     let (front_socket, front) = inheritable_listener();
     let config = replace_once(
@@ -176,12 +154,12 @@ fn clients_through_haproxy_are_served_and_sockserv_sees_their_address() {
     let config = replace_once(
         &config,
         "server s1 127.0.0.1:9001",
-        &format!("server s1 127.0.0.1:{}", addr_of(&backends[0]).port()),
+        &format!("server s1 127.0.0.1:{}", backends[0].tcp_addr().port()),
     );
     let config = replace_once(
         &config,
         "server s2 127.0.0.1:9002",
-        &format!("server s2 127.0.0.1:{}", addr_of(&backends[1]).port()),
+        &format!("server s2 127.0.0.1:{}", backends[1].tcp_addr().port()),
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("haproxy.cfg");
@@ -244,7 +222,7 @@ fn clients_through_haproxy_are_served_and_sockserv_sees_their_address() {
     // Both backends still run (a refusal does not hurt them), and they really take
     // PROXY headers: a direct client that sends none is not echoed.
     for backend in &backends {
-        let direct = connect_from(Ipv4Addr::LOCALHOST, addr_of(backend), WAIT).unwrap();
+        let direct = connect_from(Ipv4Addr::LOCALHOST, backend.tcp_addr(), WAIT).unwrap();
         let echoed = exchange(direct, b"GET / HTTP/1.0\r\n\r\n");
         assert!(
             echoed.is_empty(),

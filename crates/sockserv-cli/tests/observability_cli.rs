@@ -1,12 +1,17 @@
 //! Logs and metrics end to end: `--metrics`, `--log-format`, `-v` and `-q` on the real
 //! binary.
 
+mod chat_support;
+#[path = "util/metrics.rs"]
+mod metrics;
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
 
-use util::{Server, WAIT};
+use chat_support::Chat;
+use metrics::{assert_samples, http, metrics_addr, sample, scrape};
+use util::{Client, Server, WAIT};
 
 /// The request-head limit of the metrics endpoint (`apps::metrics::MAX_HEAD`).
 const MAX_HEAD: usize = 8 * 1024;
@@ -27,87 +32,17 @@ fn start(args: &[&str], rust_log: Option<&str>) -> Server {
 /// the metrics address from its `metrics on URL` line, printed before `listening on`.
 fn start_with_metrics(args: &[&str]) -> (Server, SocketAddr) {
     let server = start(args, None);
-    let line = server
-        .stderr
-        .iter()
-        .find(|l| l.starts_with("metrics on "))
-        .unwrap_or_else(|| {
-            panic!(
-                "no `metrics on` line before `listening on`: {:?}",
-                server.stderr
-            )
-        })
-        .clone();
-    let url = line.trim_start_matches("metrics on ");
-    let addr = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("bad metrics URL in {line:?}"));
-    let addr: SocketAddr = addr.parse().expect("a socket address in the metrics URL");
-    assert_ne!(addr.port(), 0, "the printed URL has the real port: {line}");
+    let addr = metrics_addr(&server);
     (server, addr)
-}
-
-/// Sends `request` raw and returns the whole response (the server closes after it).
-fn http(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect to the metrics endpoint");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.set_write_timeout(Some(WAIT)).unwrap();
-    stream.write_all(request).expect("send the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response until the server closes");
-    response
-}
-
-/// `GET /metrics`: checks the status and headers, returns the body.
-fn scrape(addr: SocketAddr) -> String {
-    let response = http(addr, b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a complete head");
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(
-        head.contains("\r\nContent-Type: text/plain; version=0.0.4\r\n"),
-        "{head}"
-    );
-    assert!(
-        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
-        "{head}"
-    );
-    assert!(head.contains("\r\nConnection: close"), "{head}");
-    body.to_owned()
-}
-
-/// The value of sample `name` (summed over its label sets); panics if it is absent.
-fn sample(page: &str, name: &str) -> u64 {
-    let values: Vec<u64> = page
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            let value = match rest.strip_prefix('{') {
-                Some(labelled) => labelled.split_once("} ")?.1,
-                None => rest.strip_prefix(' ')?,
-            };
-            Some(value.parse::<u64>().expect("an integer sample"))
-        })
-        .collect();
-    assert!(!values.is_empty(), "no sample {name} in\n{page}");
-    values.iter().sum()
 }
 
 /// Connects to `server`'s TCP endpoint, sends `data`, half-closes and reads the echo to
 /// EOF. Returns the client's own address (the peer the server logs).
 fn echo_once(server: &Server, data: &[u8]) -> SocketAddr {
-    let addr = server.endpoints[0].socket_addr().expect("a TCP endpoint");
-    let mut stream = TcpStream::connect(addr).expect("connect to echo");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.write_all(data).unwrap();
-    stream.shutdown(Shutdown::Write).unwrap();
-    let mut echoed = Vec::new();
-    stream.read_to_end(&mut echoed).expect("read the echo");
-    assert_eq!(echoed, data);
-    stream.local_addr().unwrap()
+    let client = Client::connect(&server.endpoints[0]);
+    let peer = client.tcp().expect("a TCP endpoint").local_addr().unwrap();
+    assert_eq!(client.echo_half_close(data.to_vec()), data);
+    peer
 }
 
 /// Three echo connections, one sending 10 bytes: the scrape counts 3 accepted and
@@ -137,47 +72,21 @@ fn echo_metrics_count_connections_and_bytes_in_every_shared_memory_mode() {
         let endpoint = server.endpoints[0].to_string();
         let labelled = format!("sockserv_connections_total{{endpoint=\"{endpoint}\"}} 3");
         assert!(page.lines().any(|l| l == labelled), "mode {mode}: {page}");
-        assert_eq!(
-            sample(&page, "sockserv_connections_total"),
-            3,
-            "mode {mode}"
+        assert_samples(
+            &page,
+            &[
+                ("sockserv_connections_total", 3),
+                ("sockserv_connections_closed_total", 3),
+                ("sockserv_connections_active", 0),
+                ("sockserv_connections_rejected_total", 0),
+                ("sockserv_bytes_received_total", 10),
+                ("sockserv_bytes_sent_total", 10),
+                ("sockserv_handler_errors_total", 0),
+                ("sockserv_handler_panics_total", 0),
+                ("sockserv_timeouts_total", 0),
+            ],
+            &format!("mode {mode}"),
         );
-        assert_eq!(
-            sample(&page, "sockserv_connections_closed_total"),
-            3,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_connections_active"),
-            0,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_connections_rejected_total"),
-            0,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_bytes_received_total"),
-            10,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_bytes_sent_total"),
-            10,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_handler_errors_total"),
-            0,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_handler_panics_total"),
-            0,
-            "mode {mode}"
-        );
-        assert_eq!(sample(&page, "sockserv_timeouts_total"), 0, "mode {mode}");
         assert!(page.contains("# TYPE sockserv_bytes_sent_total counter\n"));
         assert!(!page.contains("sockserv_chat"), "echo has no chat series");
         // The metrics endpoint's own connections are not counted or logged.
@@ -192,18 +101,8 @@ fn echo_metrics_count_connections_and_bytes_in_every_shared_memory_mode() {
 fn chat_metrics_show_the_members() {
     let (server, metrics) =
         start_with_metrics(&["chat", "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
-    let addr = server.endpoints[0].socket_addr().unwrap();
-    let members: Vec<BufReader<TcpStream>> = (0..2)
-        .map(|_| {
-            let stream = TcpStream::connect(addr).expect("connect to chat");
-            stream.set_read_timeout(Some(WAIT)).unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut welcome = String::new();
-            reader.read_line(&mut welcome).expect("the welcome line");
-            assert!(welcome.starts_with("* welcome, you are "), "{welcome:?}");
-            reader
-        })
-        .collect();
+    // The welcome line comes once the member has joined.
+    let members: Vec<Chat> = (0..2).map(|_| Chat::join(&server.endpoints[0])).collect();
     let page = scrape(metrics);
     assert!(
         page.lines().any(|l| l == "sockserv_chat_members 2"),
@@ -374,20 +273,14 @@ fn an_idle_timeout_is_logged_with_its_error_and_counted() {
             "{event}"
         );
         let page = scrape(metrics);
-        assert_eq!(
-            sample(&page, "sockserv_timeouts_total"),
-            1,
-            "mode {mode}: {page}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_handler_errors_total"),
-            0,
-            "mode {mode}"
-        );
-        assert_eq!(
-            sample(&page, "sockserv_connections_active"),
-            0,
-            "mode {mode}"
+        assert_samples(
+            &page,
+            &[
+                ("sockserv_timeouts_total", 1),
+                ("sockserv_handler_errors_total", 0),
+                ("sockserv_connections_active", 0),
+            ],
+            &format!("mode {mode}: {page}"),
         );
     }
 }

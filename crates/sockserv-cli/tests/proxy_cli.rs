@@ -2,16 +2,22 @@
 //! client the header names, untrusted balancers and silent connections are closed.
 
 mod access_support;
+mod chat_support;
 mod util;
 
 use access_support::*;
+use chat_support::Chat;
 
 /// `--proxy-protocol`: v1 and v2 headers are consumed (only the data is echoed), the
 /// access rules see the header's client, and garbage is refused at once.
 #[test]
 fn proxy_protocol_headers_are_consumed_and_the_acl_sees_the_header_client() {
     for mode in PROXY_MODES {
-        let server = echo(mode, &["--proxy-protocol", "--deny", "198.51.100.7"]);
+        let server = Server::start_mode(
+            "echo",
+            mode,
+            &["--proxy-protocol", "--deny", "198.51.100.7"],
+        );
         let endpoint = &server.endpoints[0];
         let v2_denied = proxied("198.51.100.7:5555").encode_v2();
         let v2_served = proxied("198.51.100.8:5555").encode_v2();
@@ -41,7 +47,7 @@ fn proxy_protocol_headers_are_consumed_and_the_acl_sees_the_header_client() {
         );
         drop(server);
 
-        let server = echo(mode, &["--proxy-protocol"]);
+        let server = Server::start_mode("echo", mode, &["--proxy-protocol"]);
         let endpoint = &server.endpoints[0];
         assert_served(endpoint, V1_HEADER, &format!("{mode}: v1"));
         assert_served(
@@ -115,7 +121,7 @@ fn proxy_protocol_closes_a_silent_connection_after_the_header_timeout() {
         .into_iter()
         .map(|mode| {
             thread::spawn(move || {
-                let server = echo(mode, &["--proxy-protocol"]);
+                let server = Server::start_mode("echo", mode, &["--proxy-protocol"]);
                 let endpoint = &server.endpoints[0];
                 let elapsed = assert_closed(
                     endpoint,
@@ -141,7 +147,7 @@ fn proxy_protocol_closes_a_silent_connection_after_the_header_timeout() {
 #[test]
 fn proxy_protocol_serves_others_while_a_connection_is_silent() {
     for mode in ["threads", "events:2"] {
-        let server = echo(mode, &["--proxy-protocol"]);
+        let server = Server::start_mode("echo", mode, &["--proxy-protocol"]);
         let endpoint = &server.endpoints[0];
         let _silent = Client::connect(endpoint);
         let started = Instant::now();
@@ -162,7 +168,11 @@ fn proxy_protocol_serves_others_while_a_connection_is_silent() {
 #[test]
 fn proxy_from_refuses_untrusted_balancers_at_once() {
     for mode in PROXY_MODES {
-        let server = echo(mode, &["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]);
+        let server = Server::start_mode(
+            "echo",
+            mode,
+            &["--proxy-protocol", "--proxy-from", "10.0.0.0/8"],
+        );
         let endpoint = &server.endpoints[0];
         assert_closed(
             endpoint,
@@ -180,7 +190,8 @@ fn proxy_from_refuses_untrusted_balancers_at_once() {
         drop(server);
 
         // Trusting loopback explicitly (and another network) serves it.
-        let server = echo(
+        let server = Server::start_mode(
+            "echo",
             mode,
             &[
                 "--proxy-protocol",
@@ -209,89 +220,35 @@ fn proxy_from_needs_proxy_protocol() {
     assert!(stderr.contains("--proxy-protocol"), "{stderr:?}");
 }
 
-/// A chat member behind a balancer: one line reader on a connection that sent a header.
-struct Member {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Member {
-    fn join(endpoint: &Endpoint, header: &[u8]) -> Member {
-        let mut writer = TcpStream::connect(tcp_addr(endpoint)).unwrap();
-        writer.set_read_timeout(Some(WAIT)).unwrap();
-        writer.set_write_timeout(Some(WAIT)).unwrap();
-        writer.set_nodelay(true).unwrap();
-        writer.write_all(header).unwrap();
-        let mut member = Member {
-            reader: BufReader::new(writer.try_clone().unwrap()),
-            writer,
-        };
-        let welcome = member.line();
-        assert!(welcome.starts_with("* welcome, you are "), "{welcome:?}");
-        member
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("read a chat line");
-        line
-    }
-
-    fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .unwrap();
-    }
-}
-
 /// `sockserv chat --proxy-protocol`: members behind the balancer talk to each other
 /// (headers never show up as chat lines), and `--deny` applies to the header's client.
 #[test]
 fn chat_works_behind_the_proxy_protocol() {
     for mode in ["threads", "events:2"] {
-        let server = Server::start(
-            &[
-                "chat",
-                "-m",
-                mode,
-                "--listen",
-                "tcp://127.0.0.1:0",
-                "--proxy-protocol",
-                "--deny",
-                "198.51.100.66",
-            ],
-            1,
+        let server = Server::start_mode(
+            "chat",
+            mode,
+            &["--proxy-protocol", "--deny", "198.51.100.66"],
         );
         let endpoint = &server.endpoints[0];
-        let mut alice = Member::join(endpoint, V1_HEADER);
+        let mut alice = Chat::join_after(endpoint, V1_HEADER);
         alice.send("/nick alice");
-        let mut bob = Member::join(endpoint, &proxied("198.51.100.8:6000").encode_v2());
+        let mut bob = Chat::join_after(endpoint, &proxied("198.51.100.8:6000").encode_v2());
         bob.send("/nick bob");
-        // Alice hears bob join and rename; then his words.
-        let mut heard = Vec::new();
+        // Alice hears bob join and rename; then his words. (A closed connection fails
+        // the read.)
         bob.send("hello from behind the balancer");
         loop {
             let line = alice.line();
-            assert!(
-                !line.is_empty(),
-                "{mode}: alice's connection closed; heard {heard:?}"
-            );
             assert!(!line.contains("PROXY"), "{mode}: a header leaked: {line:?}");
             if line.contains("hello from behind the balancer") {
                 assert!(line.contains("bob"), "{mode}: {line:?}");
                 break;
             }
-            heard.push(line);
         }
         alice.send("hi bob");
-        loop {
-            let line = bob.line();
-            assert!(!line.is_empty(), "{mode}: bob's connection closed");
-            if line.contains("hi bob") {
-                assert!(line.contains("alice"), "{mode}: {line:?}");
-                break;
-            }
-        }
+        let line = bob.expect_containing("hi bob");
+        assert!(line.contains("alice"), "{mode}: {line:?}");
         // A denied client (by its header) never joins.
         assert_closed(
             endpoint,

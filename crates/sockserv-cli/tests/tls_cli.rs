@@ -5,15 +5,12 @@ mod util;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
-use sockserv::Endpoint;
+use testkit::Certs;
 use util::{
     lines_in_background, payload, read_all_in_background, run, run_with_stdin, sockserv, Server,
     WAIT,
@@ -23,72 +20,25 @@ use util::{
 /// event loop).
 const TLS_MODES: [&str; 4] = ["threads", "pool:4", "fork:4", "events:2"];
 
-/// A test CA (`ca.pem`) and a server certificate it signed for `localhost` and
-/// `127.0.0.1` (`cert.pem`, `key.pem`), in a temporary directory.
-struct Certs {
-    dir: tempfile::TempDir,
-}
-
-impl Certs {
-    fn new() -> Certs {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // Distinct names: a leaf named like its issuer looks self-signed to OpenSSL.
-        ca_params.distinguished_name = DistinguishedName::new();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "sockserv test CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
-        Certs { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-
-    /// `SUBCOMMAND -m MODE --tls-cert --tls-key` on TCP and on a Unix socket.
-    fn serve(&self, subcommand: &str, mode: &str) -> Server {
-        let socket = format!("{subcommand}-{}.sock", mode.replace(':', "-"));
-        let unix = format!("unix:{}", self.path(&socket).display());
-        let (cert, key) = (self.arg("cert.pem"), self.arg("key.pem"));
-        let args = [
-            subcommand,
-            "-m",
-            mode,
-            "-l",
-            "tcp://127.0.0.1:0",
-            "-l",
-            &unix,
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-        ];
-        Server::start(&args, 2)
-    }
-}
-
-fn tcp_addr(server: &Server) -> std::net::SocketAddr {
-    match &server.endpoints[0] {
-        Endpoint::Tcp(addr) => *addr,
-        other => panic!("not TCP: {other}"),
-    }
+/// `SUBCOMMAND -m MODE --tls-cert --tls-key` on TCP and on a Unix socket.
+fn serve_tls(certs: &Certs, subcommand: &str, mode: &str) -> Server {
+    let socket = format!("{subcommand}-{}.sock", mode.replace(':', "-"));
+    let unix = format!("unix:{}", certs.path(&socket).display());
+    let (cert, key) = (certs.arg("cert.pem"), certs.arg("key.pem"));
+    let args = [
+        subcommand,
+        "-m",
+        mode,
+        "-l",
+        "tcp://127.0.0.1:0",
+        "-l",
+        &unix,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+    Server::start(&args, 2)
 }
 
 /// `sockserv client --tls --ca` gets every byte back, over TCP and Unix, in every mode;
@@ -96,11 +46,11 @@ fn tcp_addr(server: &Server) -> std::net::SocketAddr {
 /// ends the client with status 0.
 #[test]
 fn echo_over_tls_round_trips_and_half_closes_in_every_mode() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut input = b"first line\nsecond line\n".to_vec();
     input.extend(payload(200 * 1024));
     for mode in TLS_MODES {
-        let server = certs.serve("echo", mode);
+        let server = serve_tls(&certs, "echo", mode);
         for endpoint in &server.endpoints {
             let url = endpoint.to_string();
             let ca = certs.arg("ca.pem");
@@ -121,10 +71,10 @@ fn echo_over_tls_round_trips_and_half_closes_in_every_mode() {
 /// at once, in every mode; it is not left hanging.
 #[test]
 fn a_plaintext_client_is_closed_promptly() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     for mode in TLS_MODES {
-        let server = certs.serve("echo", mode);
-        let mut stream = TcpStream::connect(tcp_addr(&server)).unwrap();
+        let server = serve_tls(&certs, "echo", mode);
+        let mut stream = TcpStream::connect(server.tcp_addr()).unwrap();
         stream.set_read_timeout(Some(WAIT)).unwrap();
         let start = Instant::now();
         stream.write_all(b"hello, anyone there?\n").unwrap();
@@ -140,12 +90,12 @@ fn a_plaintext_client_is_closed_promptly() {
 /// A client nobody here wrote: OpenSSL's, checking our certificate against the CA.
 #[test]
 fn openssl_s_client_gets_its_echo() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     for mode in ["threads", "events:2"] {
-        let server = certs.serve("echo", mode);
+        let server = serve_tls(&certs, "echo", mode);
         let mut child = std::process::Command::new("openssl")
             .args(["s_client", "-quiet", "-verify_return_error"])
-            .args(["-connect", &tcp_addr(&server).to_string()])
+            .args(["-connect", &server.tcp_addr().to_string()])
             .args(["-servername", "localhost", "-CAfile", &certs.arg("ca.pem")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -222,9 +172,9 @@ impl Drop for Member {
 /// Two TLS clients chat (the chat room uses wake-ups: they pass through TLS).
 #[test]
 fn two_tls_clients_chat() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     for mode in ["threads", "pool:4", "events:2"] {
-        let server = certs.serve("chat", mode);
+        let server = serve_tls(&certs, "chat", mode);
         for (i, endpoint) in server.endpoints.iter().enumerate() {
             let url = endpoint.to_string();
             let mut alice = Member::join(&url, &certs.path("ca.pem"));
@@ -251,7 +201,7 @@ fn two_tls_clients_chat() {
 /// The TLS flags are checked before anything is served: one line, non-zero exit.
 #[test]
 fn tls_flags_are_refused_one_line_each() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let (cert, key) = (certs.arg("cert.pem"), certs.arg("key.pem"));
     let cases: [&[&str]; 4] = [
         &[
@@ -305,8 +255,8 @@ fn tls_flags_are_refused_one_line_each() {
 /// --insecure skips the check.
 #[test]
 fn an_unknown_ca_is_refused_and_insecure_accepts_it() {
-    let certs = Certs::new();
-    let server = certs.serve("echo", "threads");
+    let certs = Certs::generate();
+    let server = serve_tls(&certs, "echo", "threads");
     let url = server.endpoints[0].to_string();
     // The server's own certificate is no CA of it: the chain does not verify.
     let wrong_ca = certs.arg("cert.pem");
@@ -337,8 +287,8 @@ fn bench_tls(url: &str, ca: &Path, extra: &str) -> std::process::Output {
 /// certificate is reported, not silently counted.
 #[test]
 fn bench_over_tls_verifies_every_echo() {
-    let certs = Certs::new();
-    let server = certs.serve("echo", "events:2");
+    let certs = Certs::generate();
+    let server = serve_tls(&certs, "echo", "events:2");
     for endpoint in &server.endpoints {
         let url = endpoint.to_string();
         for mode in ["pingpong", "stream"] {

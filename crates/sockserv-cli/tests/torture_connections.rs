@@ -15,10 +15,10 @@ use torture_support::*;
 fn slowloris_does_not_starve_threads_or_events() {
     let _serial = serial();
     for (mode, n) in [("threads", 500), ("events:2", 1000)] {
-        let server = Server::start(&["echo", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
+        let server = Server::start_mode("echo", mode, &[]);
         let pid = server.pid();
         let base = fds(pid);
-        let mut conns = connect_many(tcp_addr(&server), n);
+        let mut conns = connect_many(server.tcp_addr(), n);
         for conn in &mut conns {
             conn.write_all(b"G").unwrap();
         }
@@ -72,19 +72,8 @@ fn slowloris_workers_are_freed_by_the_idle_timeout() {
     let _serial = serial();
     for (mode, workers, attackers) in [("sequential", 1, 6), ("pool:8", 8, 24), ("fork:8", 8, 24)] {
         let idle = Duration::from_millis(300);
-        let server = Server::start(
-            &[
-                "echo",
-                "-m",
-                mode,
-                "-l",
-                "tcp://127.0.0.1:0",
-                "--idle-timeout",
-                "300ms",
-            ],
-            1,
-        );
-        let addr = tcp_addr(&server);
+        let server = Server::start_mode("echo", mode, &["--idle-timeout", "300ms"]);
+        let addr = server.tcp_addr();
         let meter = CpuMeter::start(server.pid());
         let stop = Arc::new(AtomicBool::new(false));
         let connected = Arc::new(AtomicUsize::new(0));
@@ -173,11 +162,11 @@ fn two_thousand_idle_connections() {
     let _serial = serial();
     const N: usize = 2000;
     for mode in ["threads", "events:2"] {
-        let server = Server::start(&["echo", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
+        let server = Server::start_mode("echo", mode, &[]);
         let pid = server.pid();
         assert_fresh_client_served(&server, FRESH, mode);
         let (base_fds, base_threads) = (fds(pid), threads(pid));
-        let conns = connect_many(tcp_addr(&server), N);
+        let conns = connect_many(server.tcp_addr(), N);
         // The base may still count the fresh client's descriptor: allow a little slack.
         wait_until(WAIT, "server holds 2000 idle connections", || {
             let now = fds(pid);
@@ -246,7 +235,7 @@ fn descriptor_exhaustion_backs_off_and_recovers() {
                 .any(|l| l.starts_with("Max open files") && l.contains(" 64 ")),
             "{mode}: the fd limit did not apply:\n{limits}"
         );
-        let conns = connect_many(tcp_addr(&server), 200);
+        let conns = connect_many(server.tcp_addr(), 200);
         server.wait_for_line("accept failed");
         let meter = CpuMeter::start(pid);
         let later = server.lines_within(Duration::from_secs(1));
@@ -277,7 +266,7 @@ fn descriptor_exhaustion_backs_off_and_recovers() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Endless line to the chat
+// Connect-and-reset storms
 // ---------------------------------------------------------------------------------------
 
 /// 2,000 connections, each closed with RST (SO_LINGER 0) right after connecting (every
@@ -290,9 +279,9 @@ fn connect_and_reset_storm_leaks_nothing() {
     let _serial = serial();
     const N: usize = 2000;
     for mode in ["sequential", "threads", "pool:8", "fork:8", "events:2"] {
-        let server = Server::start(&["echo", "-m", mode, "-l", "tcp://127.0.0.1:0"], 1);
+        let server = Server::start_mode("echo", mode, &[]);
         let pid = server.pid();
-        let addr: socket2::SockAddr = tcp_addr(&server).into();
+        let addr: socket2::SockAddr = server.tcp_addr().into();
         assert_fresh_client_served(&server, FRESH, mode);
         wait_until(WAIT, "warm-up client finished", || {
             (children(pid) == 0, format!("{} children", children(pid)))
@@ -335,7 +324,3 @@ fn connect_and_reset_storm_leaks_nothing() {
         eprintln!("{mode}: {N} resets in {wall:.2} s, {used:.2} s CPU");
     }
 }
-
-// ---------------------------------------------------------------------------------------
-// Random bytes
-// ---------------------------------------------------------------------------------------

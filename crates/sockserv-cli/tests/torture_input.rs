@@ -1,9 +1,11 @@
 //! Torture: hostile input — an endless line, a client that never reads, random bytes and
 //! extreme datagrams. The bounds are explained in `torture_support`.
 
+mod chat_support;
 mod torture_support;
 mod util;
 
+use chat_support::Chat;
 use torture_support::*;
 
 /// A chat member floods one endless line (`--max-line 1024`) as fast as it can: at least
@@ -22,28 +24,19 @@ fn endless_chat_line_is_dropped_without_buffering() {
     const AT_LEAST: usize = 20 * 1000 * 1000;
     const AT_MOST: usize = 200 * 1000 * 1000;
     for mode in ["threads", "events:2", "pool:8"] {
-        let server = Server::start(
-            &[
-                "chat",
-                "-m",
-                mode,
-                "-l",
-                "tcp://127.0.0.1:0",
-                "--max-line",
-                "1024",
-            ],
-            1,
-        );
+        let server = Server::start_mode("chat", mode, &["--max-line", "1024"]);
         let pid = server.pid();
         // Under events:2 connections go to the loops in turn: a and c share loop 0.
-        let (mut a, nick_a) = ChatClient::connect(&server);
-        let (mut b, _) = ChatClient::connect(&server);
-        let (mut c, nick_c) = ChatClient::connect(&server);
-        a.expect(&format!("* {nick_c} joined"));
-        b.expect(&format!("* {nick_c} joined"));
+        let mut a = Chat::join(&server.endpoints[0]);
+        let nick_a = a.nick.clone();
+        let mut b = Chat::join(&server.endpoints[0]);
+        let mut c = Chat::join(&server.endpoints[0]);
+        let nick_c = c.nick.clone();
+        a.expect_containing(&format!("* {nick_c} joined"));
+        b.expect_containing(&format!("* {nick_c} joined"));
         let before = rss(pid);
         let meter = CpuMeter::start(pid);
-        let mut writer = c.stream.try_clone().unwrap();
+        let mut writer = c.writer.duplicate();
         let chatted = Arc::new(AtomicBool::new(false));
         let flood = {
             let chatted = Arc::clone(&chatted);
@@ -62,7 +55,7 @@ fn endless_chat_line_is_dropped_without_buffering() {
                 sent
             })
         };
-        c.expect("* error: line too long (max 1024 bytes)");
+        c.expect_containing("* error: line too long (max 1024 bytes)");
         // The flood goes on until the others have chatted (or a cap is hit): the error
         // must come while it does, not once the flooder pauses.
         assert!(
@@ -71,13 +64,13 @@ fn endless_chat_line_is_dropped_without_buffering() {
         );
         // Others chat while the flood goes on.
         let sent_at = Instant::now();
-        a.send("hello during the flood\n");
-        let line = b.expect(": ");
+        a.send("hello during the flood");
+        let line = b.expect_containing(": ");
         let took = sent_at.elapsed();
         chatted.store(true, Ordering::Release);
         assert_eq!(
             line,
-            format!("{nick_a}: hello during the flood\n"),
+            format!("{nick_a}: hello during the flood"),
             "{mode}: the flood's end came first: the flooder starved the others"
         );
         assert!(
@@ -93,21 +86,17 @@ fn endless_chat_line_is_dropped_without_buffering() {
             thread::sleep(Duration::from_millis(20));
         }
         let sent = flood.join().expect("flood writer");
-        b.expect(&format!("{nick_c}: back to normal"));
+        b.expect_containing(&format!("{nick_c}: back to normal"));
         let (used, wall) = meter.read();
         peak = peak.max(rss(pid));
-        assert!(
-            peak < before + 10 * MIB,
-            "{mode}: RSS grew from {} to {} MiB during a {sent}-byte line",
-            before / MIB,
-            peak / MIB
-        );
+        let what = format!("{mode}: a {sent}-byte line");
+        assert_rss_growth_below(before, peak, 10 * MIB, &what);
         assert!(
             used < wall + 0.5,
             "{mode}: {used:.2} s CPU over {wall:.2} s for a {sent}-byte line"
         );
-        b.send("/who\n");
-        b.expect("* online (3)");
+        b.send("/who");
+        b.expect_containing("* online (3)");
         eprintln!(
             "{mode}: {} MB line dropped in {wall:.2} s ({used:.2} s CPU); a line got through in {took:?}; RSS {} -> {} MiB",
             sent / 1_000_000,
@@ -133,21 +122,10 @@ fn client_that_never_reads_is_cut_off_by_the_write_timeout() {
     let _serial = serial();
     const TOTAL: usize = 50 * 1000 * 1000;
     for mode in ["threads", "events:2", "pool:8"] {
-        let server = Server::start(
-            &[
-                "echo",
-                "-m",
-                mode,
-                "-l",
-                "tcp://127.0.0.1:0",
-                "--write-timeout",
-                "1s",
-            ],
-            1,
-        );
+        let server = Server::start_mode("echo", mode, &["--write-timeout", "1s"]);
         let pid = server.pid();
         let before = rss(pid);
-        let mut attacker = TcpStream::connect_timeout(&tcp_addr(&server), WAIT).unwrap();
+        let mut attacker = TcpStream::connect_timeout(&server.tcp_addr(), WAIT).unwrap();
         attacker.set_write_timeout(Some(WAIT)).unwrap();
         let started = Instant::now();
         let flood = thread::spawn(move || {
@@ -190,12 +168,7 @@ fn client_that_never_reads_is_cut_off_by_the_write_timeout() {
              expected the server to close the connection"
         );
         peak = peak.max(rss(pid));
-        assert!(
-            peak < before + 64 * MIB,
-            "{mode}: RSS grew from {} to {} MiB",
-            before / MIB,
-            peak / MIB
-        );
+        assert_rss_growth_below(before, peak, 64 * MIB, mode);
         assert_fresh_client_served(&server, FRESH, &format!("{mode} after the flood"));
         eprintln!(
             "{mode}: non-reader cut off after {took:?}, {} MB accepted; RSS {} -> {} MiB",
@@ -207,7 +180,7 @@ fn client_that_never_reads_is_cut_off_by_the_write_timeout() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Connect-and-reset storms
+// Random bytes
 // ---------------------------------------------------------------------------------------
 
 /// 256 KiB of random bytes (NULs, invalid UTF-8, every byte value) echoed back exactly in
@@ -278,21 +251,12 @@ fn random_bytes_and_extreme_datagrams_to_echo() {
 fn random_bytes_to_chat() {
     let _serial = serial();
     for mode in ["threads", "events:2", "pool:8"] {
-        let server = Server::start(
-            &[
-                "chat",
-                "-m",
-                mode,
-                "-l",
-                "tcp://127.0.0.1:0",
-                "--max-line",
-                "300",
-            ],
-            1,
-        );
-        let (mut a, nick_a) = ChatClient::connect(&server);
-        let (mut b, nick_b) = ChatClient::connect(&server);
-        a.expect(&format!("* {nick_b} joined"));
+        let server = Server::start_mode("chat", mode, &["--max-line", "300"]);
+        let mut a = Chat::join(&server.endpoints[0]);
+        let nick_a = a.nick.clone();
+        let mut b = Chat::join(&server.endpoints[0]);
+        let nick_b = b.nick.clone();
+        a.expect_containing(&format!("* {nick_b} joined"));
         for seed in 1..=4u64 {
             let mut junk = noise(16 * 1024, seed);
             // No "/quit" by accident: a '/' never starts a line here.
@@ -301,18 +265,14 @@ fn random_bytes_to_chat() {
                     junk[i] = b'.';
                 }
             }
-            a.stream.write_all(&junk).expect("send junk");
+            a.send_raw(&junk);
         }
-        a.send("\nclean line after the junk\n");
+        a.send_raw(b"\nclean line after the junk\n");
         // b.expect checks that every line before it is valid UTF-8.
-        b.expect(&format!("{nick_a}: clean line after the junk"));
-        b.send("/who\n");
-        b.expect("* online (2)");
-        a.send("/who\n");
-        a.expect("* online (2)");
+        b.expect_containing(&format!("{nick_a}: clean line after the junk"));
+        b.send("/who");
+        b.expect_containing("* online (2)");
+        a.send("/who");
+        a.expect_containing("* online (2)");
     }
 }
-
-// ---------------------------------------------------------------------------------------
-// SIGTERM under load
-// ---------------------------------------------------------------------------------------

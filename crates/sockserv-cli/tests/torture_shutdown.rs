@@ -20,19 +20,8 @@ fn sigterm_under_load_drains_every_echo() {
     const EACH: usize = 1024 * 1024;
     const CHUNK: usize = 16 * 1024;
     for mode in ["threads", "events:2", "pool:64", "fork:64"] {
-        let mut server = Server::start(
-            &[
-                "echo",
-                "-m",
-                mode,
-                "-l",
-                "tcp://127.0.0.1:0",
-                "--drain-timeout",
-                "15s",
-            ],
-            1,
-        );
-        let addr = tcp_addr(&server);
+        let mut server = Server::start_mode("echo", mode, &["--drain-timeout", "15s"]);
+        let addr = server.tcp_addr();
         let echoed_total = Arc::new(AtomicUsize::new(0));
         let started = Arc::new(AtomicUsize::new(0));
         let connected = Arc::new(AtomicUsize::new(0));

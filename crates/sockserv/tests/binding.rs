@@ -13,10 +13,6 @@ use sockserv::{
 };
 use util::{Serving, Transport};
 
-fn tcp_any() -> Endpoint {
-    Endpoint::Tcp("127.0.0.1:0".parse().unwrap())
-}
-
 // #15 test_tcpserver_bind_leak (bpo-22435): failed binds close their sockets.
 #[test]
 fn failed_binds_leak_no_descriptors() {
@@ -72,7 +68,7 @@ fn failed_binds_leak_no_descriptors() {
 fn reuse_address_restart_after_time_wait() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
-    let server = util::echo_builder(tcp_any())
+    let server = util::echo_builder(util::tcp_any())
         .strategy(Strategy::Sequential)
         .bind()
         .unwrap();
@@ -104,7 +100,10 @@ fn reuse_address_restart_after_time_wait() {
 fn reuse_port_shares_inet_ports_and_is_refused_on_unix() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
-    for any in [tcp_any(), Endpoint::Udp("127.0.0.1:0".parse().unwrap())] {
+    for any in [
+        util::tcp_any(),
+        Endpoint::Udp("127.0.0.1:0".parse().unwrap()),
+    ] {
         let first = util::echo_builder(any).reuse_port(true).bind().unwrap();
         let endpoint = first.local_endpoint().clone();
         let second = util::echo_builder(endpoint.clone())
@@ -144,7 +143,7 @@ fn reuse_port_shares_inet_ports_and_is_refused_on_unix() {
 fn two_phase_construction() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
-    let mut socket = UnboundSocket::new(&tcp_any(), &SocketOptions::default()).unwrap();
+    let mut socket = UnboundSocket::new(&util::tcp_any(), &SocketOptions::default()).unwrap();
     socket2::SockRef::from(&socket)
         .set_recv_buffer_size(1 << 16)
         .unwrap();

@@ -4,7 +4,7 @@
 
 mod util;
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
@@ -13,13 +13,9 @@ use std::time::Duration;
 use sockserv::{Conn, ConnError, Endpoint, Outcome, Server, Strategy};
 use util::{Client, Serving, WAIT};
 
-fn tcp_any() -> Endpoint {
-    Endpoint::Tcp("127.0.0.1:0".parse().unwrap())
-}
-
 /// A line-echo server (serving until each client closes) running in a thread.
 fn serve_echo_lines(strategy: Strategy) -> Serving {
-    let server = Server::builder(tcp_any())
+    let server = Server::builder(util::tcp_any())
         .strategy(strategy)
         .handler(util::echo_lines)
         .read_timeout(Some(util::HANDLER_READ_TIMEOUT))
@@ -30,7 +26,7 @@ fn serve_echo_lines(strategy: Strategy) -> Serving {
 
 /// One client: connect, send a line, get its echo.
 fn served_client(endpoint: &Endpoint) -> io::Result<Client> {
-    let mut client = Client::connect(endpoint)?;
+    let mut client = Client::try_connect(endpoint)?;
     client.write_all(util::HELLO)?;
     let line = client.read_line()?;
     if line != util::HELLO {
@@ -91,19 +87,14 @@ fn next_client_waits_for_a_free_worker(strategy: Strategy, capacity: usize) {
     let mut holders: Vec<Client> = (0..capacity)
         .map(|_| served_client(&serving.endpoint).unwrap())
         .collect();
-    let mut waiting = Client::connect(&serving.endpoint).unwrap();
+    let mut waiting = Client::connect(&serving.endpoint);
     waiting.write_all(util::HELLO).unwrap();
-    // A bounded negative check: no echo while every worker is busy.
-    waiting
-        .set_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    match waiting.read(&mut byte) {
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-        other => panic!("{strategy}: served beyond capacity {capacity}: {other:?}"),
-    }
+    // No echo while every worker is busy.
+    waiting.assert_nothing_for(
+        Duration::from_millis(200),
+        &format!("{strategy}: served beyond capacity {capacity}"),
+    );
     holders.remove(0); // closes: its worker frees up
-    waiting.set_timeout(Some(WAIT)).unwrap();
     assert_eq!(waiting.read_line().unwrap(), util::HELLO, "{strategy}");
     drop(holders);
     drop(waiting);
@@ -129,12 +120,12 @@ fn sequential_makes_the_second_client_wait() {
 #[test]
 fn finished_threads_are_forgotten() {
     let _isolation = util::isolate(false);
-    let mut server = util::echo_builder(tcp_any())
+    let mut server = util::echo_builder(util::tcp_any())
         .strategy(Strategy::Threads)
         .bind()
         .unwrap();
     for _ in 0..10 {
-        let mut client = Client::connect(server.local_endpoint()).unwrap();
+        let mut client = Client::connect(server.local_endpoint());
         client.write_all(util::HELLO).unwrap();
         assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
         let mut reply = Vec::new();
@@ -153,11 +144,9 @@ fn finished_threads_are_forgotten() {
 fn idle_client_does_not_delay_others_under_threads() {
     let _isolation = util::isolate(false);
     let serving = serve_echo_lines(Strategy::Threads);
-    let idle: Vec<Client> = (0..3)
-        .map(|_| Client::connect(&serving.endpoint).unwrap())
-        .collect();
-    let mut client = Client::connect(&serving.endpoint).unwrap();
-    client.set_timeout(Some(Duration::from_secs(1))).unwrap();
+    let idle: Vec<Client> = (0..3).map(|_| Client::connect(&serving.endpoint)).collect();
+    let mut client = Client::connect(&serving.endpoint);
+    client.set_timeout(Some(Duration::from_secs(1)));
     client.write_all(util::HELLO).unwrap();
     assert_eq!(client.read_line().unwrap(), util::HELLO);
     drop((idle, client));
@@ -171,7 +160,7 @@ fn read_timeout_disconnects_an_idle_client() {
     let _isolation = util::isolate(false);
     let (tx, reports) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
-    let server = Server::builder(tcp_any())
+    let server = Server::builder(util::tcp_any())
         .strategy(Strategy::Sequential)
         .handler(util::echo_lines)
         .read_timeout(Some(Duration::from_millis(100)))
@@ -181,7 +170,7 @@ fn read_timeout_disconnects_an_idle_client() {
         .bind()
         .unwrap();
     let serving = Serving::start(server);
-    let mut idle = Client::connect(&serving.endpoint).unwrap();
+    let mut idle = Client::connect(&serving.endpoint);
     let mut reply = Vec::new();
     idle.read_to_end(&mut reply)
         .expect("EOF for the idle client");
@@ -189,7 +178,7 @@ fn read_timeout_disconnects_an_idle_client() {
     let report = reports.recv_timeout(WAIT).expect("the timeout is reported");
     assert!(report.contains("handler error"), "{report}");
     let next = served_client(&serving.endpoint).unwrap();
-    next.shutdown_write().unwrap();
+    next.shutdown_write();
     serving.stop().close().unwrap();
 }
 
@@ -201,7 +190,9 @@ fn thousand_simultaneous_clients_under_threads() {
     let _dog = util::watchdog("1000 clients", Duration::from_secs(60));
     let serving = serve_echo_lines(Strategy::Threads);
     let mut clients: Vec<Client> = (0..CLIENTS)
-        .map(|i| Client::connect(&serving.endpoint).unwrap_or_else(|e| panic!("connect {i}: {e}")))
+        .map(|i| {
+            Client::try_connect(&serving.endpoint).unwrap_or_else(|e| panic!("connect {i}: {e}"))
+        })
         .collect();
     for (i, client) in clients.iter_mut().enumerate() {
         client
@@ -237,7 +228,7 @@ fn pool_never_exceeds_its_worker_count() {
             result
         }
     };
-    let server = Server::builder(tcp_any())
+    let server = Server::builder(util::tcp_any())
         .strategy(Strategy::Pool { workers: WORKERS })
         .handler(handler)
         .bind()
@@ -250,7 +241,7 @@ fn pool_never_exceeds_its_worker_count() {
             let start = Arc::clone(&start);
             thread::spawn(move || {
                 start.wait();
-                let mut client = Client::connect(&endpoint)?;
+                let mut client = Client::try_connect(&endpoint)?;
                 client.write_all(util::HELLO)?;
                 let mut reply = Vec::new();
                 client.read_to_end(&mut reply)?;

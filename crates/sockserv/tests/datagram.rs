@@ -3,60 +3,12 @@
 
 mod util;
 
-use std::io::{self, ErrorKind};
+use std::io;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
 use std::time::Duration;
 
-use sockserv::{Datagram, Endpoint, Server, Strategy};
-use util::{Serving, Transport, WAIT};
-
-/// A client of either datagram transport.
-enum Client {
-    Udp(std::net::UdpSocket, std::net::SocketAddr),
-    Unix(UnixDatagram, std::path::PathBuf),
-}
-
-impl Client {
-    fn new(endpoint: &Endpoint, dir: &Path) -> Client {
-        match endpoint {
-            Endpoint::Udp(addr) => Client::Udp(util::udp_client(addr), *addr),
-            Endpoint::UnixDatagram(path) => Client::Unix(util::unixgram_client(dir), path.clone()),
-            other => panic!("not a datagram endpoint: {other}"),
-        }
-    }
-
-    fn send(&self, data: &[u8]) {
-        match self {
-            Client::Udp(s, to) => s.send_to(data, to),
-            Client::Unix(s, to) => s.send_to(data, to),
-        }
-        .expect("send");
-    }
-
-    fn recv(&self, timeout: Duration) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; 65536];
-        let n = match self {
-            Client::Udp(s, _) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.recv(&mut buf)?
-            }
-            Client::Unix(s, _) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.recv(&mut buf)?
-            }
-        };
-        buf.truncate(n);
-        Ok(buf)
-    }
-}
-
-fn assert_nothing_arrives(client: &Client, what: &str) {
-    match client.recv(Duration::from_millis(200)) {
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-        other => panic!("{what}: expected no datagram, got {other:?}"),
-    }
-}
+use sockserv::{Datagram, Strategy};
+use util::{DatagramClient, Serving, Transport, WAIT};
 
 const DATAGRAM: [Transport; 2] = [Transport::Udp, Transport::UnixGram];
 
@@ -70,87 +22,77 @@ fn describe(request: &Datagram<'_>, reply: &mut Vec<u8>) -> io::Result<()> {
 // A11: longer datagrams are cut to max_packet_size and flagged; others are whole.
 #[test]
 fn oversized_datagrams_are_truncated_and_flagged() {
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        let dir = util::temp_dir();
-        for transport in DATAGRAM {
-            let server = Server::builder(transport.endpoint(dir.path()))
-                .strategy(strategy)
-                .max_packet_size(16)
-                .datagram_handler(describe)
-                .bind()
-                .unwrap();
-            let serving = Serving::start(server);
-            let client = Client::new(&serving.endpoint, dir.path());
-            for (size, expected) in [
-                (40, "16 true"),
-                (17, "16 true"),
-                (16, "16 false"),
-                (1, "1 false"),
-            ] {
-                client.send(&vec![b'x'; size]);
-                let reply = client.recv(WAIT).expect("a reply");
-                assert_eq!(
-                    String::from_utf8_lossy(&reply),
-                    expected,
-                    "{strategy} {transport:?}: {size} bytes sent"
-                );
-            }
-            serving.stop().close().unwrap();
+    util::for_each_strategy(&DATAGRAM, |case| {
+        let server = case
+            .builder()
+            .max_packet_size(16)
+            .datagram_handler(describe)
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        let client = DatagramClient::new(&serving.endpoint, case.dir);
+        for (size, expected) in [
+            (40, "16 true"),
+            (17, "16 true"),
+            (16, "16 false"),
+            (1, "1 false"),
+        ] {
+            client.send(&vec![b'x'; size]);
+            let reply = client.recv(WAIT).expect("a reply");
+            assert_eq!(
+                String::from_utf8_lossy(&reply),
+                expected,
+                "{case}: {size} bytes sent"
+            );
         }
-    }
+        serving.stop().close().unwrap();
+    });
 }
 
 // A11: an empty reply is not sent (Python sends an empty datagram); a failed handler
 // sends nothing either.
 #[test]
 fn empty_replies_and_failed_handlers_send_nothing() {
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        let dir = util::temp_dir();
-        for transport in DATAGRAM {
-            let server = Server::builder(transport.endpoint(dir.path()))
-                .strategy(strategy)
-                .datagram_handler(|request: &Datagram<'_>, reply: &mut Vec<u8>| {
-                    match request.data() {
-                        b"quiet" => Ok(()),
-                        b"fail" => {
-                            reply.extend_from_slice(b"half-written");
-                            Err(io::Error::other("datagram handler boom"))
-                        }
-                        data => {
-                            reply.extend_from_slice(data);
-                            Ok(())
-                        }
+    util::for_each_strategy(&DATAGRAM, |case| {
+        let server = case
+            .builder()
+            .datagram_handler(
+                |request: &Datagram<'_>, reply: &mut Vec<u8>| match request.data() {
+                    b"quiet" => Ok(()),
+                    b"fail" => {
+                        reply.extend_from_slice(b"half-written");
+                        Err(io::Error::other("datagram handler boom"))
                     }
-                })
-                .on_error(|_: &sockserv::ConnError| {})
-                .bind()
-                .unwrap();
-            let serving = Serving::start(server);
-            let client = Client::new(&serving.endpoint, dir.path());
-            for silent in [&b"quiet"[..], b"fail"] {
-                client.send(silent);
-                client.send(b"loud");
-                let reply = client.recv(WAIT).expect("a reply");
-                assert_eq!(reply, b"loud", "{strategy} {transport:?}: after {silent:?}");
-                assert_nothing_arrives(&client, &format!("{strategy} {transport:?}"));
-            }
-            serving.stop().close().unwrap();
+                    data => {
+                        reply.extend_from_slice(data);
+                        Ok(())
+                    }
+                },
+            )
+            .on_error(|_: &sockserv::ConnError| {})
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        let client = DatagramClient::new(&serving.endpoint, case.dir);
+        for silent in [&b"quiet"[..], b"fail"] {
+            client.send(silent);
+            client.send(b"loud");
+            let reply = client.recv(WAIT).expect("a reply");
+            assert_eq!(reply, b"loud", "{case}: after {silent:?}");
+            client.assert_nothing_for(Duration::from_millis(200), &case.to_string());
         }
-    }
+        serving.stop().close().unwrap();
+    });
 }
 
 // A11: a Unix datagram client that did not bind a path cannot be answered: the error
 // hook is told, and the server goes on.
 #[test]
 fn unnamed_unixgram_client_is_reported_and_the_server_goes_on() {
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        let dir = util::temp_dir();
-        let errors = dir.path().join("errors.log");
-        let server = Server::builder(Transport::UnixGram.endpoint(dir.path()))
-            .strategy(strategy)
+    util::for_each_strategy(&[Transport::UnixGram], |case| {
+        let errors = case.dir.join("errors.log");
+        let server = case
+            .builder()
             .datagram_handler(util::echo_datagram)
             .on_error(util::log_errors_to(errors.clone()))
             .bind()
@@ -160,19 +102,19 @@ fn unnamed_unixgram_client_is_reported_and_the_server_goes_on() {
         let unnamed = UnixDatagram::unbound().unwrap();
         unnamed.send_to(b"who am i", &server_path).unwrap();
         assert_eq!(
-            util::hello(&serving.endpoint, dir.path()).unwrap(),
+            util::hello(&serving.endpoint, case.dir).unwrap(),
             util::HELLO,
-            "{strategy}: a named client after the unnamed one"
+            "{case}: a named client after the unnamed one"
         );
         // Close waits for every worker (and child), so every report is written.
         serving.stop().close().unwrap();
         let log = util::read_log(&errors);
-        assert_eq!(log.lines().count(), 1, "{strategy}: {log}");
+        assert_eq!(log.lines().count(), 1, "{case}: {log}");
         assert!(
             log.contains("unix:(unnamed)") && log.contains("unnamed: no address to reply to"),
-            "{strategy}: {log}"
+            "{case}: {log}"
         );
-    }
+    });
 }
 
 // Sanity for the strategy list used above: sequential serves datagrams inline.
@@ -185,7 +127,7 @@ fn sequential_datagram_server_answers_in_order() {
         .bind()
         .unwrap();
     let serving = Serving::start(server);
-    let client = Client::new(&serving.endpoint, dir.path());
+    let client = DatagramClient::new(&serving.endpoint, dir.path());
     for i in 0..5 {
         client.send(format!("n{i}").as_bytes());
     }

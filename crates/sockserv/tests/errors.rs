@@ -50,10 +50,10 @@ fn summarising(tx: Sender<(PeerAddr, String)>) -> impl Fn(&ConnError) + Send + S
 
 /// Sends `line` and reads to EOF.
 fn request(endpoint: &Endpoint, line: &[u8]) -> (Vec<u8>, PeerAddr) {
-    let mut client = Client::connect(endpoint).unwrap();
-    let peer = match &client {
-        Client::Tcp(s) => PeerAddr::Inet(s.local_addr().unwrap()),
-        Client::Unix(_) => PeerAddr::Unix(None),
+    let mut client = Client::connect(endpoint);
+    let peer = match client.tcp() {
+        Some(s) => PeerAddr::Inet(s.local_addr().unwrap()),
+        None => PeerAddr::Unix(None),
     };
     client.write_all(line).unwrap();
     let mut reply = Vec::new();
@@ -116,7 +116,7 @@ fn handler_panic_is_contained_and_reported_as_a_panic() {
             .bind()
             .unwrap();
         let endpoint = server.local_endpoint().clone();
-        let mut client = Client::connect(&endpoint).unwrap();
+        let mut client = Client::connect(&endpoint);
         client.write_all(b"panic\n").unwrap();
         assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
         let mut reply = Vec::new();
@@ -193,11 +193,8 @@ fn verify_false_closes_and_never_handles() {
             })
             .bind()
             .unwrap();
-        let mut client = Client::connect(server.local_endpoint()).unwrap();
-        let local = match &client {
-            Client::Tcp(s) => PeerAddr::Inet(s.local_addr().unwrap()),
-            Client::Unix(_) => unreachable!(),
-        };
+        let mut client = Client::connect(server.local_endpoint());
+        let local = PeerAddr::Inet(client.tcp().unwrap().local_addr().unwrap());
         client.write_all(util::HELLO).unwrap();
         assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Rejected);
         let started = Instant::now();
@@ -235,7 +232,7 @@ fn verify_panic_rejects_and_is_reported() {
         .bind()
         .unwrap();
     let endpoint = server.local_endpoint().clone();
-    let mut client = Client::connect(&endpoint).unwrap();
+    let mut client = Client::connect(&endpoint);
     assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Rejected);
     let mut reply = Vec::new();
     assert_eq!(client.read_to_end(&mut reply).unwrap(), 0, "EOF at once");
@@ -257,37 +254,29 @@ fn write_then_fail(conn: &mut Conn) -> io::Result<()> {
 }
 
 fn payload() -> Vec<u8> {
-    (0..256 * 1024u32).map(|i| (i % 251) as u8).collect()
+    util::payload(256 * 1024)
 }
 
 // A15: FIN after all written data, under every strategy and stream transport.
 #[test]
 fn data_written_before_an_error_arrives_before_eof() {
-    let dir = util::temp_dir();
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        for transport in [Transport::Tcp4, Transport::Unix] {
-            let errors = util::unique_path(dir.path(), "err");
-            let server = Server::builder(transport.endpoint(dir.path()))
-                .strategy(strategy)
-                .handler(write_then_fail)
-                .on_error(util::log_errors_to(errors.clone()))
-                .bind()
-                .unwrap();
-            let serving = Serving::start(server);
-            let (reply, _) = request(&serving.endpoint, util::HELLO);
-            assert!(
-                reply == payload(),
-                "{strategy} {transport:?}: {} bytes",
-                reply.len()
-            );
-            serving.stop().close().unwrap();
-            assert!(
-                util::read_log(&errors).contains("failed after writing"),
-                "{strategy} {transport:?}: not reported"
-            );
-        }
-    }
+    util::for_each_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
+        let errors = util::unique_path(case.dir, "err");
+        let server = case
+            .builder()
+            .handler(write_then_fail)
+            .on_error(util::log_errors_to(errors.clone()))
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        let (reply, _) = request(&serving.endpoint, util::HELLO);
+        assert!(reply == payload(), "{case}: {} bytes", reply.len());
+        serving.stop().close().unwrap();
+        assert!(
+            util::read_log(&errors).contains("failed after writing"),
+            "{case}: not reported"
+        );
+    });
 }
 
 /// A handler that logs its lifecycle; `mode` picks what fails.
@@ -367,7 +356,7 @@ fn finish_runs_after_handle_fails_and_setup_failure_skips_it() {
             .on_error(summarising(tx))
             .bind()
             .unwrap();
-        let mut client = Client::connect(server.local_endpoint()).unwrap();
+        let mut client = Client::connect(server.local_endpoint());
         assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
         let mut got = Vec::new();
         client.read_to_end(&mut got).unwrap();
@@ -383,30 +372,26 @@ fn finish_runs_after_handle_fails_and_setup_failure_skips_it() {
 // makes the kernel send RST, which can destroy the reply still in flight to the peer.
 #[test]
 fn reply_survives_unread_client_data() {
-    let dir = util::temp_dir();
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        for transport in [Transport::Tcp4, Transport::Unix] {
-            let server = Server::builder(transport.endpoint(dir.path()))
-                .strategy(strategy)
-                .handler(write_then_fail)
-                .on_error(|_: &ConnError| {})
-                .bind()
-                .unwrap();
-            let serving = Serving::start(server);
-            let mut client = Client::connect(&serving.endpoint).unwrap();
-            let mut request = util::HELLO.to_vec();
-            request.extend(std::iter::repeat_n(b'x', 64 * 1024));
-            client.write_all(&request).unwrap();
-            let mut reply = Vec::new();
-            let read = client.read_to_end(&mut reply);
-            assert!(
-                read.is_ok() && reply == payload(),
-                "{strategy} {transport:?}: {read:?} after {} of {} bytes",
-                reply.len(),
-                payload().len()
-            );
-            serving.stop().close().unwrap();
-        }
-    }
+    util::for_each_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
+        let server = case
+            .builder()
+            .handler(write_then_fail)
+            .on_error(|_: &ConnError| {})
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        let mut client = Client::connect(&serving.endpoint);
+        let mut request = util::HELLO.to_vec();
+        request.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        client.write_all(&request).unwrap();
+        let mut reply = Vec::new();
+        let read = client.read_to_end(&mut reply);
+        assert!(
+            read.is_ok() && reply == payload(),
+            "{case}: {read:?} after {} of {} bytes",
+            reply.len(),
+            payload().len()
+        );
+        serving.stop().close().unwrap();
+    });
 }

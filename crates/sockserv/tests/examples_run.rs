@@ -5,13 +5,12 @@
 //! tests; this file finds them next to its own binary (`target/<profile>/deps/`).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sockserv::Endpoint;
+use testkit::{lines_in_background, read_all_in_background, wait_for_exit, Client};
 
 /// How long an example may take; they finish in milliseconds.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -47,37 +46,15 @@ impl Drop for Running {
     }
 }
 
-impl Running {
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the example ran over {LIMIT:?}");
-            // Polling the exit status; the deadline is the bound.
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
 /// Runs an example to the end and returns its stdout; it must exit 0 within [`LIMIT`].
 fn run_to_end(command: &mut Command) -> String {
     let mut running = Running(command.spawn().expect("spawn the example"));
-    let mut stdout = running.0.stdout.take().unwrap();
-    let mut stderr = running.0.stderr.take().unwrap();
-    // Read both pipes on threads, so a chatty example cannot block on a full pipe.
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).map(|_| s)
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).map(|_| s)
-    });
-    let status = running.wait();
-    let out = out.join().unwrap().unwrap();
-    let err = err.join().unwrap().unwrap();
+    // Both pipes read on threads, so a chatty example cannot block on a full pipe.
+    let out = read_all_in_background(running.0.stdout.take().unwrap());
+    let err = read_all_in_background(running.0.stderr.take().unwrap());
+    let status = wait_for_exit(&mut running.0, LIMIT);
+    let out = String::from_utf8(out.join().unwrap()).expect("UTF-8 stdout");
+    let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
     assert!(
         status.success(),
         "exit status {status}\nstdout:\n{out}\nstderr:\n{err}"
@@ -126,29 +103,16 @@ fn handler_once_serves_one_connection_with_setup_handle_finish() {
             .spawn()
             .expect("spawn the example"),
     );
-    let stdout = running.0.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = lines_in_background(running.0.stdout.take().unwrap());
     let first = lines.recv_timeout(LIMIT).expect("a `listening on` line");
     let addr = first
         .strip_prefix("listening on tcp://")
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let endpoint = Endpoint::Tcp(addr.parse().expect("an address"));
+    let echoed = Client::connect(&endpoint).echo_half_close(b"one\ntwo\n".to_vec());
+    assert_eq!(echoed, b"one\ntwo\n");
 
-    let mut client = TcpStream::connect(addr).unwrap();
-    client.set_read_timeout(Some(LIMIT)).unwrap();
-    client.write_all(b"one\ntwo\n").unwrap();
-    client.shutdown(Shutdown::Write).unwrap();
-    let mut echoed = String::new();
-    client.read_to_string(&mut echoed).unwrap();
-    assert_eq!(echoed, "one\ntwo\n");
-
-    assert!(running.wait().success());
+    assert!(wait_for_exit(&mut running.0, LIMIT).success());
     let rest: Vec<String> = lines.iter().collect(); // the pipe is closed: no wait
     let expect = [
         "setup: connection #1 from",

@@ -4,6 +4,8 @@
 //! other connections of its event loop are still served (`Events`). Found by the CLI
 //! torture test of a chat member flooding an endless line.
 
+mod util;
+
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -13,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sockserv::{Output, PeerAddr, Server, Session, Strategy};
+use util::Serving;
 
 /// Bound on every wait.
 const WAIT: Duration = Duration::from_secs(10);
@@ -67,13 +70,12 @@ fn a_flooding_peer_does_not_starve_its_replies_or_its_loop() {
     for strategy in [Strategy::Threads, Strategy::Events { loops: 1 }] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flood.sock");
-        let mut server = Server::builder(sockserv::Endpoint::Unix(path.clone()))
+        let server = Server::builder(sockserv::Endpoint::Unix(path.clone()))
             .strategy(strategy)
             .session(|_: &PeerAddr| Slow::default())
             .bind()
             .expect("bind");
-        let stop = server.shutdown_handle();
-        let serving = thread::spawn(move || server.serve().map(|()| server));
+        let serving = Serving::start(server);
 
         let mut flooder = connect(&path);
         flooder.write_all(b"ping\n").unwrap();
@@ -108,8 +110,6 @@ fn a_flooding_peer_does_not_starve_its_replies_or_its_loop() {
         done.store(true, Ordering::Release);
         flood.join().expect("flood thread");
         drop((flooder, other));
-        stop.shutdown();
-        let server = serving.join().expect("serving thread").expect("serve");
-        server.close().expect("close");
+        serving.stop().close().expect("close");
     }
 }

@@ -14,10 +14,6 @@ use sockserv::{
 };
 use util::{Client, Serving, Transport, WAIT};
 
-fn tcp_any() -> Endpoint {
-    Endpoint::Tcp("127.0.0.1:0".parse().unwrap())
-}
-
 /// A handler that counts its calls, then echoes one line.
 fn counting(calls: &Arc<AtomicUsize>) -> impl Fn(&mut Conn) -> io::Result<()> {
     let calls = Arc::clone(calls);
@@ -27,6 +23,17 @@ fn counting(calls: &Arc<AtomicUsize>) -> impl Fn(&mut Conn) -> io::Result<()> {
     }
 }
 
+/// A client that connects once `server` has stopped serving waits in the backlog and is
+/// never served: closing the server ends it with EOF or a reset, never an echo.
+fn assert_late_client_is_not_served(server: Server, endpoint: &Endpoint, what: &str) {
+    let mut late = Client::connect(endpoint);
+    late.write_all(util::HELLO).unwrap();
+    server.close().unwrap();
+    let mut reply = Vec::new();
+    let _ = late.read_to_end(&mut reply); // EOF or reset: either way, no echo
+    assert!(reply.is_empty(), "{what}: served after shutdown: {reply:?}");
+}
+
 // #13 test_shutdown (Issue 2302): shutdown right after the serving thread starts,
 // possibly before `serve` is entered, always returns and the thread always joins.
 #[test]
@@ -34,7 +41,7 @@ fn immediate_shutdown_twenty_times() {
     let _isolation = util::isolate(false);
     let _dog = util::watchdog("20 immediate shutdowns", Duration::from_secs(10));
     for _ in 0..20 {
-        let server = util::echo_builder(tcp_any())
+        let server = util::echo_builder(util::tcp_any())
             .strategy(Strategy::Threads)
             .bind()
             .unwrap();
@@ -49,7 +56,7 @@ fn close_without_serving() {
     let _isolation = util::isolate(false);
     let started = Instant::now();
     for strategy in util::STRATEGIES {
-        let server = util::echo_builder(tcp_any())
+        let server = util::echo_builder(util::tcp_any())
             .strategy(strategy)
             .bind()
             .unwrap();
@@ -57,7 +64,7 @@ fn close_without_serving() {
         assert_eq!(server.close().unwrap(), CloseReport::default());
         // Dropping without close must not hang either.
         drop(
-            util::echo_builder(tcp_any())
+            util::echo_builder(util::tcp_any())
                 .strategy(strategy)
                 .bind()
                 .unwrap(),
@@ -90,7 +97,7 @@ fn drop_closes_the_listener() {
 fn shutdown_is_not_paced_by_the_tick_interval() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
-    let server = util::echo_builder(tcp_any())
+    let server = util::echo_builder(util::tcp_any())
         .on_tick(Duration::from_secs(10), || {})
         .bind()
         .unwrap();
@@ -124,7 +131,7 @@ fn shutdown_from_inside_a_sequential_handler() {
             util::echo_line(conn)
         }
     };
-    let server = Server::builder(tcp_any())
+    let server = Server::builder(util::tcp_any())
         .strategy(Strategy::Sequential)
         .handler(handler)
         .bind()
@@ -133,14 +140,7 @@ fn shutdown_from_inside_a_sequential_handler() {
     let serving = Serving::start(server);
     let endpoint = serving.endpoint.clone();
     assert_eq!(util::hello(&endpoint, dir.path()).unwrap(), util::HELLO);
-    let server = serving.join();
-    // A client arriving now waits in the backlog; nobody serves it.
-    let mut late = Client::connect(&endpoint).unwrap();
-    late.write_all(util::HELLO).unwrap();
-    server.close().unwrap();
-    let mut reply = Vec::new();
-    let _ = late.read_to_end(&mut reply);
-    assert!(reply.is_empty(), "served after shutdown: {reply:?}");
+    assert_late_client_is_not_served(serving.join(), &endpoint, "Sequential");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -150,7 +150,7 @@ fn shutdown_before_serve_and_serve_again() {
     let _isolation = util::isolate(false);
     let _dog = util::watchdog("serve after an early shutdown", Duration::from_secs(10));
     let dir = util::temp_dir();
-    let mut server = util::echo_builder(tcp_any()).bind().unwrap();
+    let mut server = util::echo_builder(util::tcp_any()).bind().unwrap();
     let stop = server.shutdown_handle();
     stop.shutdown();
     stop.shutdown(); // any number of times
@@ -176,7 +176,7 @@ fn nothing_is_accepted_after_shutdown() {
     let dir = util::temp_dir();
     for strategy in [Strategy::Sequential, Strategy::Threads] {
         let calls = Arc::new(AtomicUsize::new(0));
-        let server = Server::builder(tcp_any())
+        let server = Server::builder(util::tcp_any())
             .strategy(strategy)
             .handler(counting(&calls))
             .bind()
@@ -184,13 +184,7 @@ fn nothing_is_accepted_after_shutdown() {
         let serving = Serving::start(server);
         let endpoint = serving.endpoint.clone();
         assert_eq!(util::hello(&endpoint, dir.path()).unwrap(), util::HELLO);
-        let server = serving.stop();
-        let mut late = Client::connect(&endpoint).unwrap();
-        late.write_all(util::HELLO).unwrap();
-        server.close().unwrap();
-        let mut reply = Vec::new();
-        let _ = late.read_to_end(&mut reply); // EOF or reset: either way, no echo
-        assert!(reply.is_empty(), "{strategy}: served after shutdown");
+        assert_late_client_is_not_served(serving.stop(), &endpoint, &strategy.to_string());
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{strategy}");
     }
 }
@@ -201,7 +195,7 @@ fn handle_one_times_out_but_never_cuts_a_handler() {
     let _isolation = util::isolate(false);
     let timeouts = Arc::new(AtomicUsize::new(0));
     let work = Duration::from_millis(300);
-    let mut server = Server::builder(tcp_any())
+    let mut server = Server::builder(util::tcp_any())
         .strategy(Strategy::Sequential)
         .handler(move |conn: &mut Conn| {
             thread::sleep(work); // a slow handler, not synchronisation
@@ -227,7 +221,7 @@ fn handle_one_times_out_but_never_cuts_a_handler() {
     assert!(waited < Duration::from_secs(2), "returned late: {waited:?}");
     assert_eq!(timeouts.load(Ordering::SeqCst), 1);
 
-    let mut client = Client::connect(server.local_endpoint()).unwrap();
+    let mut client = Client::connect(server.local_endpoint());
     client.write_all(util::HELLO).unwrap();
     let started = Instant::now();
     let outcome = server.handle_one(Some(Duration::from_millis(50))).unwrap();
@@ -247,7 +241,7 @@ fn handle_one_times_out_but_never_cuts_a_handler() {
 fn tick_runs_while_idle() {
     let _isolation = util::isolate(false);
     let (tx, ticks) = mpsc::channel();
-    let server = util::echo_builder(tcp_any())
+    let server = util::echo_builder(util::tcp_any())
         .on_tick(Duration::from_millis(10), move || {
             let _ = tx.send(Instant::now());
         })
@@ -266,7 +260,7 @@ fn tick_runs_after_every_request() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
     let ticks = Arc::new(AtomicUsize::new(0));
-    let mut server = util::echo_builder(tcp_any())
+    let mut server = util::echo_builder(util::tcp_any())
         .strategy(Strategy::Sequential)
         .on_tick(Duration::from_secs(3600), {
             let ticks = Arc::clone(&ticks);
@@ -277,14 +271,14 @@ fn tick_runs_after_every_request() {
         .bind()
         .unwrap();
     for i in 1..=3 {
-        let mut client = Client::connect(server.local_endpoint()).unwrap();
+        let mut client = Client::connect(server.local_endpoint());
         client.write_all(util::HELLO).unwrap();
         assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
         assert_eq!(ticks.load(Ordering::SeqCst), i);
     }
     // And from serve, in the serving thread.
     let (tx, seen) = mpsc::channel();
-    let server = util::echo_builder(tcp_any())
+    let server = util::echo_builder(util::tcp_any())
         .on_tick(Duration::from_secs(3600), move || {
             let _ = tx.send(());
         })
@@ -299,14 +293,21 @@ fn tick_runs_after_every_request() {
     serving.stop().close().unwrap();
 }
 
+/// The strategies whose requests run on workers, which close may wait for.
+const WORKER_STRATEGIES: [Strategy; 3] = [
+    Strategy::Threads,
+    Strategy::Pool { workers: 2 },
+    Strategy::Fork { max_children: 2 },
+];
+
 /// One client whose request is running (its handler waits for the client's line).
 fn server_with_running_request(strategy: Strategy, policy: ClosePolicy) -> (Server, Client) {
-    let mut server = util::echo_builder(tcp_any())
+    let mut server = util::echo_builder(util::tcp_any())
         .strategy(strategy)
         .close_policy(policy)
         .bind()
         .unwrap();
-    let client = Client::connect(server.local_endpoint()).unwrap();
+    let client = Client::connect(server.local_endpoint());
     assert_eq!(server.handle_one(Some(WAIT)).unwrap(), Outcome::Handled);
     assert_eq!(server.active_workers(), 1, "{strategy}");
     (server, client)
@@ -315,11 +316,7 @@ fn server_with_running_request(strategy: Strategy, policy: ClosePolicy) -> (Serv
 // A9: Join waits for running requests.
 #[test]
 fn close_policy_join_waits() {
-    for strategy in [
-        Strategy::Threads,
-        Strategy::Pool { workers: 2 },
-        Strategy::Fork { max_children: 2 },
-    ] {
+    for strategy in WORKER_STRATEGIES {
         let _isolation = util::isolate_for(strategy);
         let (server, mut client) = server_with_running_request(strategy, ClosePolicy::Join);
         let (tx, closed) = mpsc::channel();
@@ -348,11 +345,7 @@ fn close_policy_join_waits() {
 #[test]
 fn close_policy_join_timeout_is_bounded() {
     let limit = Duration::from_millis(300);
-    for strategy in [
-        Strategy::Threads,
-        Strategy::Pool { workers: 2 },
-        Strategy::Fork { max_children: 2 },
-    ] {
+    for strategy in WORKER_STRATEGIES {
         let _isolation = util::isolate_for(strategy);
         let (server, mut client) =
             server_with_running_request(strategy, ClosePolicy::JoinTimeout(limit));
@@ -388,11 +381,7 @@ fn close_policy_join_timeout_is_bounded() {
 // A9: Detach returns at once; the request still completes.
 #[test]
 fn close_policy_detach_returns_at_once() {
-    for strategy in [
-        Strategy::Threads,
-        Strategy::Pool { workers: 2 },
-        Strategy::Fork { max_children: 2 },
-    ] {
+    for strategy in WORKER_STRATEGIES {
         let _isolation = util::isolate_for(strategy);
         let (server, mut client) = server_with_running_request(strategy, ClosePolicy::Detach);
         let started = Instant::now();

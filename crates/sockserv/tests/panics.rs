@@ -8,14 +8,15 @@
 //! A blocking `StreamHandler` is tested under every strategy that runs one (`Events`
 //! runs Sessions only; the builder refuses a blocking handler there).
 
+mod util;
+
 use std::io::{self, BufRead, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use sockserv::{ClosePolicy, Conn, ConnError, Failure, Output, Server, Session, Strategy};
+use util::{serial, Client, Serving};
 
 /// Bound on every wait in this file.
 const WAIT: Duration = Duration::from_secs(10);
@@ -28,13 +29,6 @@ const SESSION_STRATEGIES: [Strategy; 6] = [
     Strategy::Events { loops: 1 },
     Strategy::Events { loops: 2 },
 ];
-
-/// One case at a time: the fork strategy forks the test process, and a fork taken while
-/// another test's thread holds a lock (stderr's, say) would leave the child stuck on it.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Echoes; panics on data containing `boom`.
 struct Touchy;
@@ -63,40 +57,21 @@ fn touchy_handler(conn: &mut Conn) -> io::Result<()> {
     }
 }
 
-/// The error hook: appends `PEER<TAB>KIND<TAB>MESSAGE` to `log`.
+/// The error hook: appends `PEER<TAB>KIND<TAB>MESSAGE` to `log` (one write with
+/// O_APPEND: reports never interleave).
 fn hook(log: PathBuf) -> impl Fn(&ConnError) + Send + Sync + 'static {
     move |err: &ConnError| {
         let (kind, message) = match &err.failure {
             Failure::Panic(m) => ("panic", m.clone()),
             other => ("other", other.to_string()),
         };
-        let line = format!("{}\t{kind}\t{message}\n", err.peer);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("open the hook log");
-        // One write of a short line with O_APPEND: reports never interleave.
-        file.write_all(line.as_bytes()).expect("write the hook log");
+        util::append_line(&log, &format!("{}\t{kind}\t{message}", err.peer));
     }
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.set_write_timeout(Some(WAIT)).unwrap();
-    stream
-}
-
-fn round_trip(stream: &mut TcpStream, line: &[u8], what: &str) {
-    stream
-        .write_all(line)
-        .unwrap_or_else(|e| panic!("{what}: send: {e}"));
-    let mut reply = vec![0; line.len()];
-    stream
-        .read_exact(&mut reply)
-        .unwrap_or_else(|e| panic!("{what}: echo: {e}"));
-    assert_eq!(reply, line, "{what}");
+/// Sends `line` and expects exactly it back.
+fn round_trip(client: &mut Client, line: &[u8], what: &str) {
+    assert_eq!(client.round_trip(line), line, "{what}");
 }
 
 /// The hook log's lines, waiting (bounded) until there are at least `n`.
@@ -135,17 +110,15 @@ fn run_case(strategy: Strategy, kind: Kind) {
         Kind::Session => builder.session(|_: &sockserv::PeerAddr| Touchy),
         Kind::Handler => builder.handler(touchy_handler),
     };
-    let mut server = builder.bind().expect("bind");
-    let addr = server.local_endpoint().socket_addr().unwrap();
-    let stop = server.shutdown_handle();
-    let serving = thread::spawn(move || server.serve().map(|()| server));
+    let serving = Serving::start(builder.bind().expect("bind"));
+    let endpoint = serving.endpoint.clone();
 
     // Others, open throughout (not under Sequential: it serves one client at a time).
     // Under Events { loops: 2 } connections go to the loops in turn, so with three
     // others open first the panicking one shares its loop with one of them.
     let concurrent = strategy != Strategy::Sequential;
-    let mut others: Vec<TcpStream> = if concurrent {
-        (0..3).map(|_| connect(addr)).collect()
+    let mut others: Vec<Client> = if concurrent {
+        (0..3).map(|_| Client::connect(&endpoint)).collect()
     } else {
         Vec::new()
     };
@@ -153,8 +126,8 @@ fn run_case(strategy: Strategy, kind: Kind) {
         round_trip(other, b"hello\n", &format!("{what}: other {i} before"));
     }
 
-    let mut bad = connect(addr);
-    let bad_addr = bad.local_addr().unwrap();
+    let mut bad = Client::connect(&endpoint);
+    let bad_addr = bad.tcp().unwrap().local_addr().unwrap();
     round_trip(
         &mut bad,
         b"fine so far\n",
@@ -187,19 +160,14 @@ fn run_case(strategy: Strategy, kind: Kind) {
     for (i, other) in others.iter_mut().enumerate() {
         round_trip(other, b"still here\n", &format!("{what}: other {i} after"));
     }
-    let mut next = connect(addr);
+    let mut next = Client::connect(&endpoint);
     round_trip(&mut next, b"next client\n", &format!("{what}: next client"));
-    // shutdown, not just drop: under Fork the children are forks of this very process
-    // and hold copies of these client sockets, so a close would not reach the server.
-    for client in others.iter().chain([&next]) {
-        client.shutdown(std::net::Shutdown::Both).unwrap();
-    }
+    // Dropped, which shuts them down: under Fork the children are forks of this very
+    // process and hold copies of these client sockets, so a close would not reach the
+    // server.
+    drop((others, next));
 
-    stop.shutdown();
-    let server = serving
-        .join()
-        .expect("the serving thread")
-        .expect("serve returns Ok after a panic in a handler");
+    let server = serving.stop();
     server.close().expect("close");
     let lines = hook_lines(&log, 1, &what);
     assert_eq!(lines.len(), 1, "{what}: only the one panic: {lines:?}");

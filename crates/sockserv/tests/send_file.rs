@@ -79,7 +79,7 @@ fn expected(content: &[u8]) -> Vec<u8> {
 /// Sends every request in one write, half-closes, and reads until the server closes.
 fn fetch_all(client: &mut Client) -> Vec<u8> {
     client.write_all(&b"get\n".repeat(REQUESTS)).unwrap();
-    client.shutdown_write().unwrap();
+    client.shutdown_write();
     let mut got = Vec::new();
     client
         .read_to_end(&mut got)
@@ -114,7 +114,7 @@ fn pipelined_files_arrive_whole_and_in_order_under_every_strategy() {
             let clients: Vec<_> = (0..2)
                 .map(|_| {
                     let endpoint = serving.endpoint.clone();
-                    thread::spawn(move || fetch_all(&mut Client::connect(&endpoint).unwrap()))
+                    thread::spawn(move || fetch_all(&mut Client::connect(&endpoint)))
                 })
                 .collect();
             for client in clients {
@@ -155,7 +155,7 @@ fn a_file_truncated_after_queueing_ends_the_connection() {
             .bind()
             .unwrap();
         let serving = Serving::start(server);
-        let mut client = Client::connect(&serving.endpoint).unwrap();
+        let mut client = Client::connect(&serving.endpoint);
         client.write_all(b"x").unwrap();
         let mut got = Vec::new();
         // The server resets or closes; either way no more than the file's first bytes.

@@ -3,16 +3,14 @@
 
 mod util;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Mutex;
 use std::thread;
 
-use sockserv::{Endpoint, Output, PeerAddr, Server, Session, SessionWaker, Strategy};
-use util::{Serving, Transport, WAIT};
+use sockserv::{Output, PeerAddr, Server, Session, SessionWaker, Strategy};
+use util::{Client, Serving, Transport, WAIT};
 
 /// Echoes everything; logs `close` to a file (visible from forked children too).
 struct Echo {
@@ -29,84 +27,43 @@ impl Session for Echo {
     }
 }
 
-/// Sends everything, then half-closes.
-type SendAll = Box<dyn FnOnce(&[u8]) + Send>;
-
-/// A raw std stream pair (reader, writer) with timeouts.
-fn connect_split(endpoint: &Endpoint) -> (Box<dyn Read + Send>, SendAll) {
-    match endpoint {
-        Endpoint::Tcp(addr) => {
-            let s = TcpStream::connect(addr).unwrap();
-            s.set_read_timeout(Some(WAIT)).unwrap();
-            s.set_write_timeout(Some(WAIT)).unwrap();
-            let mut w = s.try_clone().unwrap();
-            let send = move |data: &[u8]| {
-                w.write_all(data).unwrap();
-                w.shutdown(Shutdown::Write).unwrap();
-            };
-            (Box::new(s), Box::new(send))
-        }
-        Endpoint::Unix(path) => {
-            let s = UnixStream::connect(path).unwrap();
-            s.set_read_timeout(Some(WAIT)).unwrap();
-            s.set_write_timeout(Some(WAIT)).unwrap();
-            let mut w = s.try_clone().unwrap();
-            let send = move |data: &[u8]| {
-                w.write_all(data).unwrap();
-                w.shutdown(Shutdown::Write).unwrap();
-            };
-            (Box::new(s), Box::new(send))
-        }
-        other => panic!("not a stream endpoint: {other}"),
-    }
-}
-
 // A client writes 1 MiB while reading, half-closes, and gets every byte back, then EOF;
 // each session's on_close runs exactly once.
 #[test]
 fn echo_session_with_half_close_under_every_strategy() {
     const CONNECTIONS: usize = 3;
-    let data: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 241) as u8).collect();
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        let dir = util::temp_dir();
-        for transport in [Transport::Tcp4, Transport::Unix] {
-            let closes = util::unique_path(dir.path(), "closes");
-            let factory_log = closes.clone();
-            let server = Server::builder(transport.endpoint(dir.path()))
-                .strategy(strategy)
-                .read_timeout(Some(util::HANDLER_READ_TIMEOUT))
-                .session(move |_: &PeerAddr| Echo {
-                    closes: factory_log.clone(),
-                })
-                .bind()
-                .unwrap();
-            let serving = Serving::start(server);
-            for i in 0..CONNECTIONS {
-                let (mut reader, send) = connect_split(&serving.endpoint);
-                // Writing 1 MiB while nobody reads the echo would deadlock: write from
-                // another thread.
-                let payload = data.clone();
-                let writer = thread::spawn(move || send(&payload));
-                let mut echoed = Vec::new();
-                reader.read_to_end(&mut echoed).unwrap();
-                writer.join().unwrap();
-                assert!(
-                    echoed == data,
-                    "{strategy} {transport:?} #{i}: {} of {} bytes",
-                    echoed.len(),
-                    data.len()
-                );
-            }
-            let report = serving.stop().close().unwrap();
-            assert_eq!(report.left, 0);
-            assert_eq!(
-                util::read_log(&closes),
-                "close\n".repeat(CONNECTIONS),
-                "{strategy} {transport:?}: on_close calls"
+    let data = util::payload(1024 * 1024);
+    util::for_each_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
+        let closes = util::unique_path(case.dir, "closes");
+        let factory_log = closes.clone();
+        let server = case
+            .builder()
+            .read_timeout(Some(util::HANDLER_READ_TIMEOUT))
+            .session(move |_: &PeerAddr| Echo {
+                closes: factory_log.clone(),
+            })
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        for i in 0..CONNECTIONS {
+            // Written from a thread of its own while the echo is read: writing 1 MiB
+            // while nobody reads the echo would deadlock.
+            let echoed = Client::connect(&serving.endpoint).echo_half_close(data.clone());
+            assert!(
+                echoed == data,
+                "{case} #{i}: {} of {} bytes",
+                echoed.len(),
+                data.len()
             );
         }
-    }
+        let report = serving.stop().close().unwrap();
+        assert_eq!(report.left, 0);
+        assert_eq!(
+            util::read_log(&closes),
+            "close\n".repeat(CONNECTIONS),
+            "{case}: on_close calls"
+        );
+    });
 }
 
 /// Answers each wake-up with `woken\n`; on `wake\n` from the peer it wakes itself from a
@@ -145,13 +102,11 @@ impl Session for Wakeable {
 // A session woken from a thread of its own gets on_wake, under every strategy.
 #[test]
 fn session_woken_from_another_thread_under_every_strategy() {
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        let dir = util::temp_dir();
-        let closes = util::unique_path(dir.path(), "closes");
+    util::for_each_strategy(&[Transport::Tcp4], |case| {
+        let closes = util::unique_path(case.dir, "closes");
         let factory_log = closes.clone();
-        let server = Server::builder(Transport::Tcp4.endpoint(dir.path()))
-            .strategy(strategy)
+        let server = case
+            .builder()
             .read_timeout(Some(util::HANDLER_READ_TIMEOUT))
             .session(move |_: &PeerAddr| Wakeable {
                 waker: None,
@@ -161,22 +116,19 @@ fn session_woken_from_another_thread_under_every_strategy() {
             .bind()
             .unwrap();
         let serving = Serving::start(server);
-        let mut client = util::Client::connect(&serving.endpoint).unwrap();
+        let mut client = Client::connect(&serving.endpoint);
         for round in 0..3 {
             client.write_all(b"wake\n").unwrap();
             assert_eq!(
                 client.read_line().unwrap(),
                 b"woken\n",
-                "{strategy}: round {round}"
+                "{case}: round {round}"
             );
         }
-        client.shutdown_write().unwrap();
-        let mut rest = Vec::new();
-        client.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest, b"", "{strategy}");
+        assert_eq!(client.half_close_and_read_rest(), b"", "{case}");
         serving.stop().close().unwrap();
-        assert_eq!(util::read_log(&closes), "close\n", "{strategy}");
-    }
+        assert_eq!(util::read_log(&closes), "close\n", "{case}");
+    });
 }
 
 // The waker works from the test's own thread too (strategies sharing the test's memory).
@@ -203,7 +155,7 @@ fn session_woken_by_the_test_thread() {
             .bind()
             .unwrap();
         let serving = Serving::start(server);
-        let mut client = util::Client::connect(&serving.endpoint).unwrap();
+        let mut client = Client::connect(&serving.endpoint);
         let waker = wakers.recv_timeout(WAIT).expect("the session's waker");
         for round in 0..3 {
             waker.wake();
@@ -213,10 +165,7 @@ fn session_woken_by_the_test_thread() {
                 "{strategy}: round {round}"
             );
         }
-        client.shutdown_write().unwrap();
-        let mut rest = Vec::new();
-        client.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest, b"", "{strategy}");
+        assert_eq!(client.half_close_and_read_rest(), b"", "{strategy}");
         serving.stop().close().unwrap();
         // Waking a finished session is harmless.
         waker.wake();
@@ -245,19 +194,11 @@ impl Session for Shout {
 // One datagram is one session: its whole output is the reply.
 #[test]
 fn datagram_session_under_every_strategy() {
-    for strategy in util::STRATEGIES {
-        let _isolation = util::isolate_for(strategy);
-        let dir = util::temp_dir();
-        for transport in [Transport::Udp, Transport::UnixGram] {
-            let server = Server::builder(transport.endpoint(dir.path()))
-                .strategy(strategy)
-                .session(|_: &PeerAddr| Shout)
-                .bind()
-                .unwrap();
-            let serving = Serving::start(server);
-            let reply = util::hello(&serving.endpoint, dir.path()).unwrap();
-            assert_eq!(reply, b"<HELLO WORLD\n>", "{strategy} {transport:?}");
-            serving.stop().close().unwrap();
-        }
-    }
+    util::for_each_strategy(&[Transport::Udp, Transport::UnixGram], |case| {
+        let server = case.builder().session(|_: &PeerAddr| Shout).bind().unwrap();
+        let serving = Serving::start(server);
+        let reply = util::hello(&serving.endpoint, case.dir).unwrap();
+        assert_eq!(reply, b"<HELLO WORLD\n>", "{case}");
+        serving.stop().close().unwrap();
+    });
 }

@@ -1,16 +1,14 @@
 //! Server counters and the close hook: every served connection is counted once, with
 //! its traffic, under every strategy; rejected peers are counted apart.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod util;
+
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::Duration;
 
 use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
-
-const WAIT: Duration = Duration::from_secs(10);
+use util::{Client, Serving};
 
 /// What the close hook saw: bytes in, bytes out, reason.
 type CloseRecord = (u64, u64, &'static str);
@@ -34,7 +32,7 @@ fn every_connection_is_counted_once_with_its_traffic() {
     ] {
         let closes: Arc<Mutex<Vec<CloseRecord>>> = Arc::default();
         let log = Arc::clone(&closes);
-        let mut server = Server::builder("127.0.0.1:0")
+        let server = Server::builder("127.0.0.1:0")
             .strategy(strategy)
             .session(|_: &PeerAddr| Echo)
             // The clients connect one at a time; the second one is refused.
@@ -49,23 +47,14 @@ fn every_connection_is_counted_once_with_its_traffic() {
             })
             .bind()
             .unwrap();
-        let addr = server.local_endpoint().socket_addr().unwrap();
         let stats = server.stats();
-        let stop = server.shutdown_handle();
-        let serving = thread::spawn(move || {
-            server.serve().unwrap();
-            server.close().unwrap()
-        });
+        let serving = Serving::start(server);
 
         let (mut served, mut refused) = (0u64, 0u64);
         for i in 0..4 {
-            let mut client = TcpStream::connect(addr).unwrap();
-            client.set_read_timeout(Some(WAIT)).unwrap();
+            let mut client = Client::connect(&serving.endpoint);
             if i != 1 {
-                client.write_all(b"hello").unwrap();
-                client.shutdown(std::net::Shutdown::Write).unwrap();
-                let mut back = Vec::new();
-                client.read_to_end(&mut back).unwrap();
+                let back = client.echo_half_close(b"hello".to_vec());
                 assert_eq!(back, b"hello", "{strategy}");
                 served += 1;
             } else {
@@ -76,8 +65,7 @@ fn every_connection_is_counted_once_with_its_traffic() {
                 refused += 1;
             }
         }
-        stop.shutdown();
-        let report = serving.join().unwrap();
+        let report = serving.stop().close().unwrap();
         assert_eq!(report.left, 0, "{strategy}");
 
         let snap = stats.snapshot();

@@ -6,70 +6,33 @@ use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
+use rcgen::KeyPair;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use sockserv::tls::{TlsAcceptor, TlsError, TlsSession};
 use sockserv::{Output, PeerAddr, Session, SessionFactory, SessionWaker};
+use testkit::Certs;
 
-/// A test CA, and a server certificate for `localhost` it signed, as PEM files in a
-/// temporary directory.
-struct Certs {
-    dir: tempfile::TempDir,
-    ca: rustls::pki_types::CertificateDer<'static>,
+/// The server side of `certs`.
+fn acceptor(certs: &Certs) -> TlsAcceptor {
+    TlsAcceptor::from_pem_files(&certs.path("cert.pem"), &certs.path("key.pem")).unwrap()
 }
 
-impl Certs {
-    fn new() -> Certs {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // Distinct names: a leaf named like its issuer looks self-signed to OpenSSL.
-        ca_params.distinguished_name = DistinguishedName::new();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "sockserv test CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("cert.pem"), leaf.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), leaf_key.serialize_pem()).unwrap();
-        Certs {
-            dir,
-            ca: ca_cert.der().clone(),
-        }
-    }
-
-    fn path(&self, name: &str) -> std::path::PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from_pem_files(&self.path("cert.pem"), &self.path("key.pem")).unwrap()
-    }
-
-    fn client(&self) -> ClientConnection {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("localhost").unwrap();
-        let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
-        // Large test payloads are written at once.
-        client.set_buffer_limit(None);
-        client
-    }
+/// A client of `localhost` that trusts `certs`' CA.
+fn tls_client(certs: &Certs) -> ClientConnection {
+    let mut roots = RootCertStore::empty();
+    roots.add(certs.ca().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
+    // Large test payloads are written at once.
+    client.set_buffer_limit(None);
+    client
 }
 
 /// Echoes every byte back; closes at EOF (the default).
@@ -93,11 +56,11 @@ struct Pair<S: Session> {
 impl<S: Session> Pair<S> {
     fn open(certs: &Certs, factory: impl SessionFactory<Session = S>) -> Pair<S> {
         let peer = PeerAddr::Inet("127.0.0.1:1".parse().unwrap());
-        let mut server = certs.acceptor().wrap(factory).open(&peer);
+        let mut server = acceptor(certs).wrap(factory).open(&peer);
         let mut out = Output::new();
         server.on_open(&mut out);
         Pair {
-            client: certs.client(),
+            client: tls_client(certs),
             server,
             out,
             got: Vec::new(),
@@ -158,7 +121,7 @@ fn echo_factory() -> impl SessionFactory<Session = Echo> {
 
 #[test]
 fn handshake_then_echo_of_a_large_payload() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
     pair.pump().unwrap();
     assert!(!pair.client.is_handshaking());
@@ -173,7 +136,7 @@ fn handshake_then_echo_of_a_large_payload() {
 
 #[test]
 fn data_sent_with_the_handshake_is_echoed_once_it_completes() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
     pair.send(b"early words\n");
     pair.pump().unwrap();
@@ -182,7 +145,7 @@ fn data_sent_with_the_handshake_is_echoed_once_it_completes() {
 
 #[test]
 fn client_close_notify_is_the_inner_eof_and_the_server_answers_with_its_own() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
     pair.pump().unwrap();
     pair.send(b"last words\n");
@@ -194,7 +157,7 @@ fn client_close_notify_is_the_inner_eof_and_the_server_answers_with_its_own() {
 
 #[test]
 fn transport_eof_without_close_notify_still_ends_the_inner_session() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
     pair.pump().unwrap();
     pair.server.on_eof(&mut pair.out);
@@ -205,7 +168,7 @@ fn transport_eof_without_close_notify_still_ends_the_inner_session() {
 
 #[test]
 fn eof_in_the_middle_of_the_handshake_closes() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
     pair.server.on_eof(&mut pair.out);
     assert!(pair.out.is_closing());
@@ -213,7 +176,7 @@ fn eof_in_the_middle_of_the_handshake_closes() {
 
 #[test]
 fn a_plaintext_client_gets_an_alert_and_is_closed() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     for garbage in [
         &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
         b"hello\n",
@@ -251,7 +214,7 @@ impl Session for Greeter {
 
 #[test]
 fn a_greeting_waits_for_the_handshake_and_an_inner_close_sends_close_notify() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let mut pair = Pair::open(&certs, |_: &PeerAddr| Greeter);
     // The greeting is held back: the client has not said hello yet.
     assert!(pair.out.pending().is_empty());
@@ -287,7 +250,7 @@ impl Session for Wakeable {
 
 #[test]
 fn an_inner_wake_up_wakes_the_connection_and_its_output_is_encrypted() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let slot = Arc::new(Mutex::new(None));
     let closed = Arc::new(AtomicUsize::new(0));
     let (s, c) = (Arc::clone(&slot), Arc::clone(&closed));
@@ -333,14 +296,14 @@ fn an_inner_wake_up_wakes_the_connection_and_its_output_is_encrypted() {
 
 #[test]
 fn an_inner_session_without_a_waker_costs_no_waker() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let pair = Pair::open(&certs, echo_factory());
     assert!(pair.out.wake_source().is_none());
 }
 
 #[test]
 fn pem_errors_name_the_file() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let missing = certs.path("missing.pem");
     let err = TlsAcceptor::from_pem_files(&missing, &certs.path("key.pem")).unwrap_err();
     assert!(matches!(err, TlsError::Pem { .. }), "{err:?}");
@@ -378,7 +341,7 @@ impl Session for Backlog {
 /// Session must still see what the driver has not sent.
 #[test]
 fn the_inner_output_shows_plaintext_the_driver_has_not_sent() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let backlog = Arc::new(AtomicUsize::new(usize::MAX));
     let b = Arc::clone(&backlog);
     let mut pair = Pair::open(&certs, move |_: &PeerAddr| Backlog(Arc::clone(&b)));
@@ -419,9 +382,9 @@ impl Session for FileSender {
 
 #[test]
 fn inner_files_are_read_as_the_peer_takes_them_and_arrive_whole() {
-    let certs = Certs::new();
+    let certs = Certs::generate();
     let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    let path = certs.dir.path().join("file.bin");
+    let path = certs.path("file.bin");
     std::fs::write(&path, &content).unwrap();
     let file_path = path.clone();
     let mut pair = Pair::open(&certs, move |_: &PeerAddr| FileSender(file_path.clone()));

@@ -2,12 +2,12 @@
 
 #![allow(dead_code, unused_imports)] // each test file uses a different part
 
-pub use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-pub use std::net::{SocketAddr, TcpListener, TcpStream};
+pub use std::io::{ErrorKind, Read, Write};
+pub use std::net::TcpListener;
 pub use std::thread;
 pub use std::time::{Duration, Instant};
 
-pub use crate::util::{run, Client, Server, WAIT};
+pub use crate::util::{run, Client, Server};
 pub use sockserv::{Endpoint, ProxyHeader};
 
 /// The modes the access rules are checked under (fork too: the verify hook runs in the
@@ -28,13 +28,6 @@ pub fn proxied(source: &str) -> ProxyHeader {
     ProxyHeader::Proxied {
         source: source.parse().unwrap(),
         destination: "203.0.113.1:9000".parse().unwrap(),
-    }
-}
-
-pub fn tcp_addr(endpoint: &Endpoint) -> SocketAddr {
-    match endpoint {
-        Endpoint::Tcp(addr) => *addr,
-        other => panic!("{other} is not tcp://"),
     }
 }
 
@@ -78,10 +71,4 @@ pub fn assert_closed(endpoint: &Endpoint, sent: &[u8], limit: Duration, what: &s
     }
     assert!(elapsed < limit, "{what}: closed only after {elapsed:?}");
     elapsed
-}
-
-pub fn echo(mode: &str, extra: &[&str]) -> Server {
-    let mut args = vec!["echo", "--mode", mode, "--listen", "tcp://127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    Server::start(&args, 1)
 }

@@ -29,7 +29,13 @@ impl Chat {
     /// Connects and reads the welcome line. The server joins the room before it writes
     /// the welcome, so once this returns the member receives every later message.
     pub fn join(endpoint: &Endpoint) -> Chat {
+        Chat::join_after(endpoint, b"")
+    }
+
+    /// [`Chat::join`] on a connection that first sends `prefix` (a PROXY header).
+    pub fn join_after(endpoint: &Endpoint, prefix: &[u8]) -> Chat {
         let mut chat = Chat::connect(endpoint);
+        chat.send_raw(prefix);
         let welcome = chat.line();
         chat.nick = welcome
             .strip_prefix("* welcome, you are ")
@@ -41,7 +47,7 @@ impl Chat {
     /// Connects without reading anything.
     pub fn connect(endpoint: &Endpoint) -> Chat {
         let writer = Client::connect(endpoint);
-        if let Client::Tcp(stream) = &writer {
+        if let Some(stream) = writer.tcp() {
             // Many small lines: do not let Nagle hold them back.
             stream.set_nodelay(true).unwrap();
         }
@@ -88,6 +94,23 @@ impl Chat {
         assert_eq!(line, expected, "{} got the wrong line", self.nick);
     }
 
+    /// Reads lines until one contains `text` (within [`WAIT`]) and returns it; the lines
+    /// before it are skipped, but each must be valid UTF-8 too.
+    pub fn expect_containing(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "{}: no line with {text:?}",
+                self.nick
+            );
+            let line = self.line();
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
     /// Reads until the server closes (EOF or reset), within [`WAIT`]. With
     /// `data_allowed` false, any byte before the end fails the test.
     pub fn expect_closed(&mut self, data_allowed: bool) {
@@ -114,19 +137,10 @@ impl Chat {
     pub fn reset(self) {
         let Chat { reader, writer, .. } = self;
         drop(reader);
-        let Client::Tcp(stream) = writer else {
-            panic!("only TCP can be reset")
-        };
-        let socket = socket2::Socket::from(stream);
+        let socket = socket2::Socket::from(writer.into_tcp());
         socket.set_linger(Some(Duration::ZERO)).unwrap();
         drop(socket);
     }
-}
-
-pub fn start_chat(mode: &str, extra: &[&str]) -> Server {
-    let mut args = vec!["chat", "--mode", mode, "--listen", "tcp://127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    Server::start(&args, 1)
 }
 
 /// The `/who` line for these nicks.

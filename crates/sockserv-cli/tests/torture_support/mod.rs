@@ -19,15 +19,15 @@
 
 #![allow(dead_code, unused_imports)] // each torture file uses a different part of this module
 
-pub use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+pub use std::io::{ErrorKind, Read, Write};
 pub use std::net::{SocketAddr, TcpStream, UdpSocket};
 pub use std::process::Command;
 pub use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-pub use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+pub use std::sync::{mpsc, Arc};
 pub use std::thread;
 pub use std::time::{Duration, Instant};
 
-pub use crate::util::{payload, Client, Server, WAIT};
+pub use crate::util::{payload, serial, Client, Server, WAIT};
 pub use sockserv::Endpoint;
 
 pub const MIB: u64 = 1024 * 1024;
@@ -42,18 +42,6 @@ pub const RSS_LIMIT: u64 = 200 * MIB;
 // ---------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------
-
-/// One case at a time: they measure CPU and memory, and there are only two cores.
-pub fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub fn tcp_addr(server: &Server) -> SocketAddr {
-    server.endpoints[0]
-        .socket_addr()
-        .expect("a TCP or UDP endpoint")
-}
 
 /// The server's resident memory in bytes.
 pub fn rss(pid: u32) -> u64 {
@@ -156,8 +144,8 @@ impl CpuMeter {
 /// A fresh client connects and gets one echo round trip within `bound`.
 pub fn assert_fresh_client_served(server: &Server, bound: Duration, what: &str) -> Duration {
     let start = Instant::now();
-    let stream = TcpStream::connect_timeout(&tcp_addr(server), bound).expect("fresh connect");
-    let mut client = Client::Tcp(stream);
+    let stream = TcpStream::connect_timeout(&server.tcp_addr(), bound).expect("fresh connect");
+    let mut client = Client::from(stream);
     // A read that would outlast the bound fails the test rather than hang it.
     client.set_timeout(Some(bound));
     let reply = client.round_trip(b"fresh client\n");
@@ -179,6 +167,18 @@ pub fn assert_rss_below(pid: u32, limit: u64, what: &str) -> u64 {
         limit / MIB
     );
     now
+}
+
+/// Asserts the server's resident memory peaked at `peak`, less than `growth` above
+/// `before`: the attack was not buffered.
+pub fn assert_rss_growth_below(before: u64, peak: u64, growth: u64, what: &str) {
+    assert!(
+        peak < before + growth,
+        "{what}: RSS grew from {} to {} MiB (bound: {} MiB more)",
+        before / MIB,
+        peak / MIB,
+        growth / MIB
+    );
 }
 
 pub fn connect_many(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
@@ -203,54 +203,3 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
-
-/// A line-oriented chat client with bounded reads.
-pub struct ChatClient {
-    pub stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl ChatClient {
-    pub fn connect(server: &Server) -> (ChatClient, String) {
-        let stream = TcpStream::connect_timeout(&tcp_addr(server), WAIT).expect("connect chat");
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        stream.set_write_timeout(Some(WAIT)).unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        let mut client = ChatClient { stream, reader };
-        let welcome = client.expect("* welcome, you are ");
-        let nick = welcome
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .expect("a nick")
-            .to_owned();
-        (client, nick)
-    }
-
-    pub fn send(&mut self, line: &str) {
-        self.stream.write_all(line.as_bytes()).expect("chat send");
-    }
-
-    /// Reads lines until one contains `text` (each read bounded by [`WAIT`]); every line
-    /// the server sent must be valid UTF-8 (it replaces invalid input with U+FFFD).
-    pub fn expect(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            assert!(Instant::now() < deadline, "no line with {text:?}");
-            let mut line = Vec::new();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut line)
-                .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
-            assert!(n > 0, "EOF while waiting for {text:?}");
-            let line = String::from_utf8(line).expect("the server sends valid UTF-8");
-            if line.contains(text) {
-                return line;
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Slowloris
-// ---------------------------------------------------------------------------------------

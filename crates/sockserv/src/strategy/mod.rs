@@ -15,8 +15,8 @@ use std::sync::Arc;
 use mio::{Registry, Token};
 
 use crate::endpoint::PeerAddr;
-use crate::request::{Context, Job};
 use crate::output::Output;
+use crate::request::{Context, Job};
 use crate::session::Session;
 
 pub use choice::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};

@@ -1,10 +1,13 @@
-//! Shared test helpers: transports, echo handlers and clients, a serving thread with a
-//! bounded join, a watchdog, fd counting and fork isolation.
-#![allow(dead_code)] // each test binary uses a different subset
+//! Shared test helpers: transports, echo handlers, a serving thread with a bounded join,
+//! a watchdog, fd counting and fork isolation. The clients, shared with the binary's
+//! tests, come from `testkit`.
+
+// Each test binary uses a different subset, of this module and of what it re-exports.
+#![allow(dead_code, unused_imports)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -13,6 +16,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use sockserv::{Conn, Datagram, Endpoint, Server, ShutdownHandle, Strategy};
+pub use testkit::{payload, serial, Client, DatagramClient};
 
 /// The bound on every blocking wait in the tests: a bug fails in seconds, not hangs.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -59,6 +63,49 @@ impl Transport {
             Transport::Udp => Endpoint::Udp("127.0.0.1:0".parse().unwrap()),
             Transport::Unix => Endpoint::Unix(unique_path(dir, "s")),
             Transport::UnixGram => Endpoint::UnixDatagram(unique_path(dir, "g")),
+        }
+    }
+}
+
+/// Port 0 on the IPv4 loopback.
+pub fn tcp_any() -> Endpoint {
+    Endpoint::Tcp("127.0.0.1:0".parse().unwrap())
+}
+
+/// One run of a test body: a strategy, a transport, and the temp dir of the run's
+/// endpoints and files. Displays as `STRATEGY TRANSPORT` for assertion messages.
+pub struct Case<'a> {
+    pub strategy: Strategy,
+    pub transport: Transport,
+    pub dir: &'a Path,
+}
+
+impl Case<'_> {
+    /// A builder for a fresh endpoint of the transport, under the strategy.
+    pub fn builder(&self) -> sockserv::Builder {
+        Server::builder(self.transport.endpoint(self.dir)).strategy(self.strategy)
+    }
+}
+
+impl std::fmt::Display for Case<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.strategy, self.transport)
+    }
+}
+
+/// Runs `body` under every strategy of [`STRATEGIES`] and every transport of
+/// `transports`: each strategy isolated as it needs ([`isolate_for`]), with a temp dir of
+/// its own.
+pub fn for_each_strategy(transports: &[Transport], mut body: impl FnMut(&Case<'_>)) {
+    for strategy in STRATEGIES {
+        let _isolation = isolate_for(strategy);
+        let dir = temp_dir();
+        for &transport in transports {
+            body(&Case {
+                strategy,
+                transport,
+                dir: dir.path(),
+            });
         }
     }
 }
@@ -171,139 +218,18 @@ impl Serving {
     }
 }
 
-/// A stream client with read/write timeouts.
-pub enum Client {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Client {
-    pub fn connect(endpoint: &Endpoint) -> io::Result<Client> {
-        let client = match endpoint {
-            Endpoint::Tcp(addr) => Client::Tcp(TcpStream::connect(addr)?),
-            Endpoint::Unix(path) => Client::Unix(UnixStream::connect(path)?),
-            other => panic!("not a stream endpoint: {other}"),
-        };
-        client.set_timeout(Some(WAIT))?;
-        Ok(client)
-    }
-
-    pub fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        match self {
-            Client::Tcp(s) => {
-                s.set_read_timeout(t)?;
-                s.set_write_timeout(t)
-            }
-            Client::Unix(s) => {
-                s.set_read_timeout(t)?;
-                s.set_write_timeout(t)
-            }
-        }
-    }
-
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Client::Tcp(s) => s.shutdown(Shutdown::Write),
-            Client::Unix(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-
-    /// Reads exactly one line (byte by byte, so nothing after it is consumed).
-    pub fn read_line(&mut self) -> io::Result<Vec<u8>> {
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while line.last() != Some(&b'\n') {
-            if self.read(&mut byte)? == 0 {
-                break;
-            }
-            line.push(byte[0]);
-        }
-        Ok(line)
-    }
-}
-
-impl Drop for Client {
-    /// Shuts the connection down rather than only closing this descriptor: a forked
-    /// server child may hold an inherited copy of it (the clients live in the server's
-    /// process here), and would otherwise never see EOF.
-    fn drop(&mut self) {
-        let _ = match self {
-            Client::Tcp(s) => s.shutdown(Shutdown::Both),
-            Client::Unix(s) => s.shutdown(Shutdown::Both),
-        };
-    }
-}
-
-impl Read for Client {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Client::Tcp(s) => s.read(buf),
-            Client::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Client {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Client::Tcp(s) => s.write(buf),
-            Client::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One CPython-style client: sends `hello world\n`, returns what came back (for streams,
 /// everything up to EOF; for datagrams, one reply). `dir` holds the Unix datagram
 /// client's own path.
 pub fn hello(endpoint: &Endpoint, dir: &Path) -> io::Result<Vec<u8>> {
-    match endpoint {
-        Endpoint::Tcp(_) | Endpoint::Unix(_) => {
-            let mut client = Client::connect(endpoint)?;
-            client.write_all(HELLO)?;
-            let mut reply = Vec::new();
-            client.read_to_end(&mut reply)?;
-            Ok(reply)
-        }
-        Endpoint::Udp(addr) => {
-            let client = udp_client(addr);
-            client.send_to(HELLO, addr)?;
-            let mut buf = [0u8; 1024];
-            let (n, from) = client.recv_from(&mut buf)?;
-            assert_eq!(from, *addr, "reply from the server's address");
-            Ok(buf[..n].to_vec())
-        }
-        Endpoint::UnixDatagram(path) => {
-            // The client binds its own path, or the server has nowhere to reply.
-            let client = unixgram_client(dir);
-            client.send_to(HELLO, path)?;
-            let mut buf = [0u8; 1024];
-            let n = client.recv(&mut buf)?;
-            Ok(buf[..n].to_vec())
-        }
+    if endpoint.is_datagram() {
+        return DatagramClient::new(endpoint, dir).round_trip(HELLO);
     }
-}
-
-/// A UDP socket on the server's address family with a read timeout.
-pub fn udp_client(server: &SocketAddr) -> UdpSocket {
-    let any: SocketAddr = if server.is_ipv4() {
-        "127.0.0.1:0".parse().unwrap()
-    } else {
-        "[::1]:0".parse().unwrap()
-    };
-    let client = UdpSocket::bind(any).expect("udp client");
-    client.set_read_timeout(Some(WAIT)).unwrap();
-    client
-}
-
-/// A Unix datagram socket bound to a fresh path in `dir`, with a read timeout.
-pub fn unixgram_client(dir: &Path) -> UnixDatagram {
-    let client = UnixDatagram::bind(unique_path(dir, "c")).expect("unixgram client");
-    client.set_read_timeout(Some(WAIT)).unwrap();
-    client
+    let mut client = Client::try_connect(endpoint)?;
+    client.write_all(HELLO)?;
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply)?;
+    Ok(reply)
 }
 
 /// Asserts nothing listens on a stream endpoint any more.

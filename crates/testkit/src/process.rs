@@ -1,0 +1,51 @@
+//! Child processes waited on with a bound, their pipes read on threads of their own.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ExitStatus};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Waits up to `limit` for `child` to exit; kills it and panics if it does not.
+pub fn wait_for_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        // Polling the exit status: the bound is the deadline, not this pause.
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reads `source` to its end on a thread of its own, so a full pipe cannot stall the
+/// process writing it.
+pub fn read_all_in_background(
+    mut source: impl Read + Send + 'static,
+) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = source.read_to_end(&mut all);
+        all
+    })
+}
+
+/// The lines of `source`, read on a thread of their own, so a pipe (which has no read
+/// timeout) can be waited on with a bound: `recv_timeout` on the receiver.
+pub fn lines_in_background(source: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(source).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

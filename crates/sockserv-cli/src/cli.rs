@@ -6,6 +6,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 
+// `sockserv bench`'s flags live beside the others, so the command line depends on no
+// subcommand's code (cli <- cmd, never both ways).
+mod bench;
+pub use self::bench::{BenchArgs, BenchMode};
+
 /// Socket servers the Rust way: echo and chat servers, a client and a load generator,
 /// built on the sockserv library (Python's socketserver, redone in Rust).
 #[derive(Debug, Parser)]
@@ -56,7 +61,7 @@ pub enum Command {
     /// connect. With --tls (stream endpoints): end of input sends TLS close_notify, then
     /// the half-close; a TLS error exits non-zero with a one-line reason.
     Client(ClientArgs),
-    Bench(crate::cmd::bench::BenchArgs),
+    Bench(BenchArgs),
 }
 
 /// `sockserv chat`.

@@ -1,20 +1,21 @@
-//! One load connection's traffic: what to write next, checking what comes back.
+//! One load connection (its socket and its place in the exchange) and what every load
+//! shares: the counters and the [`Load`] trait the driver runs.
 use std::io;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::pattern::{Pattern, MAX_CHUNK};
 use super::target::Stream;
 use super::tls::TlsLayer;
-use super::Mode;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// Non-blocking connect in progress.
+    /// Non-blocking connect in progress (the first one).
     Connecting,
-    /// Connected and exchanging echoes.
+    /// Connect in progress again, after the server closed at a response boundary.
+    Reconnecting,
+    /// Connected and exchanging traffic.
     Open,
     /// Failed or broken; deregistered and shut down.
     Closed,
@@ -25,225 +26,148 @@ pub enum Phase {
 pub enum Broken {
     /// Reset, broken pipe, unexpected EOF or another I/O error.
     Reset,
-    /// The echo differed from what was sent (or more came back than was sent).
+    /// What came back was wrong: an echo that differs from what was sent (or more than
+    /// was sent), or a bad HTTP response.
     Mismatch,
 }
 
-/// A connection and its position in its byte stream.
-pub struct Conn {
-    /// The socket.
-    pub stream: Stream,
-    /// `--tls`: the rustls client between the pattern and the socket.
-    pub tls: Option<TlsLayer>,
-    /// Life-cycle state.
-    pub phase: Phase,
-    /// When the connect started, for the connect timeout.
-    pub connect_started: Instant,
-    base: u64,
-    tx: u64,
-    rx: u64,
-    write_blocked: bool,
-    /// `(offset, sent at)`: the timed message is fully echoed once `rx` reaches `offset`.
-    probe: Option<(u64, Instant)>,
+/// What the driver does with a connection after pumping it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep it; wait for the next readiness event.
+    Continue,
+    /// The server closes it after a complete response: open a new one in its place.
+    Reconnect,
 }
 
-impl Conn {
-    /// A connection with index `index` whose connect was just started.
-    pub fn new(stream: Stream, tls: Option<TlsLayer>, index: usize, now: Instant) -> Self {
-        Conn {
+/// The socket, with TLS if asked for, read and written like a non-blocking socket.
+pub struct Link {
+    /// The socket.
+    pub stream: Stream,
+    /// `--tls`: the rustls client between the traffic and the socket.
+    pub tls: Option<TlsLayer>,
+    /// Set when a write would block, cleared by the next writable event.
+    pub write_blocked: bool,
+    /// Set when the last event said the peer closed or reset the connection.
+    pub peer_closed: bool,
+}
+
+impl Link {
+    /// A link over a socket whose connect was just started.
+    pub fn new(stream: Stream, tls: Option<TlsLayer>) -> Self {
+        Link {
             stream,
             tls,
-            phase: Phase::Connecting,
-            connect_started: now,
-            base: Pattern::base(index),
-            tx: 0,
-            rx: 0,
             write_blocked: false,
-            probe: None,
+            peer_closed: false,
         }
     }
 
-    /// Marks the socket writable after a writable event.
-    pub fn set_writable(&mut self) {
-        self.write_blocked = false;
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Plaintext bytes from the server.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.tls {
             Some(tls) => tls.read(&self.stream, buf),
             None => self.stream.read(buf),
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    /// Plaintext bytes to the server.
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.tls {
             Some(tls) => tls.write(&self.stream, buf),
             None => self.stream.write(buf),
         }
     }
+
+    /// Under TLS, records left over from a full socket go first, even with nothing new
+    /// to send.
+    pub fn flush_tls(&mut self) -> io::Result<()> {
+        match &mut self.tls {
+            Some(tls) => tls.flush(&self.stream),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a short read proves the socket drained. Linux raises a new edge for
+    /// anything that arrives later, so the extra read that would say WouldBlock can be
+    /// skipped; not under TLS, where a short read is one record and the socket may hold
+    /// more, and not once the peer closed: its EOF or reset raises no further edge.
+    pub fn short_read_drains(&self) -> bool {
+        self.tls.is_none() && !self.peer_closed
+    }
 }
 
-/// What all connections share: the pattern, one read buffer, and the counters.
-pub struct Traffic {
-    /// Ping-pong or stream.
-    pub mode: Mode,
-    /// Message size in bytes.
-    pub size: u64,
-    /// Most bytes a stream connection keeps unechoed.
-    pub window: u64,
-    /// False during warm-up: nothing is counted then.
+/// A connection: its link and its position `P` in the load's exchange.
+pub struct Conn<P> {
+    /// The socket.
+    pub link: Link,
+    /// Life-cycle state.
+    pub phase: Phase,
+    /// When the connect started, for the connect timeout.
+    pub connect_started: Instant,
+    /// Position in the exchange, reset on a reconnect.
+    pub pos: P,
+}
+
+/// What the loads count; nothing is counted while `measuring` is false (warm-up).
+pub struct Counters {
+    /// False during warm-up.
     pub measuring: bool,
-    /// Messages fully echoed while measuring.
+    /// Echoed messages, or complete HTTP responses.
     pub msgs: u64,
-    /// Bytes echoed and verified while measuring.
+    /// Echoed bytes, or HTTP body bytes.
     pub bytes: u64,
-    /// Round trips in microseconds, while measuring.
+    /// Round trips in microseconds.
     pub latency: Histogram<u64>,
-    pattern: Pattern,
-    buf: Box<[u8]>,
+    /// Why the first mismatch was one (HTTP: status, length or body), for the message.
+    pub first_mismatch: Option<String>,
 }
 
-impl Traffic {
-    /// Counters at zero and a fresh read buffer.
-    pub fn new(mode: Mode, size: u64, window: u64) -> Self {
-        Traffic {
-            mode,
-            size,
-            window,
+impl Counters {
+    /// All at zero.
+    pub fn new() -> Self {
+        Counters {
             measuring: false,
             msgs: 0,
             bytes: 0,
             // 1 µs to 1 hour at 3 significant digits; out-of-range values saturate.
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
-            pattern: Pattern::new(),
-            buf: vec![0; MAX_CHUNK].into_boxed_slice(),
+            first_mismatch: None,
         }
     }
+
+    /// Records one round trip that started at `sent`, if measuring.
+    pub fn record_latency(&mut self, sent: Instant) {
+        if self.measuring {
+            let micros = sent.elapsed().as_micros().max(1);
+            self.latency
+                .saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+        }
+    }
+}
+
+/// A kind of traffic the driver runs over every connection.
+pub trait Load {
+    /// One connection's position in the exchange.
+    type Pos;
+
+    /// Whether a connection that broke (reset, EOF mid-exchange) is replaced by a new
+    /// one, as an HTTP client would retry, or stays closed.
+    const RECONNECT_AFTER_RESET: bool;
+
+    /// The position of connection `index` when it (re)connects.
+    fn start(&self, index: usize) -> Self::Pos;
 
     /// Reads (if `readable`) and writes until the socket would block.
     ///
     /// # Errors
     ///
     /// How the connection broke; the caller closes it and counts the error.
-    pub fn pump(&mut self, conn: &mut Conn, readable: bool) -> Result<(), Broken> {
-        if readable {
-            self.read(conn)?;
-        }
-        self.write(conn)
-    }
-
-    fn read(&mut self, conn: &mut Conn) -> Result<(), Broken> {
-        loop {
-            let n = match conn.read(&mut self.buf) {
-                Ok(0) => return Err(Broken::Reset),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(Broken::Reset),
-            };
-            if conn.rx + n as u64 > conn.tx
-                || self.buf[..n] != *self.pattern.slice(conn.base + conn.rx, n)
-            {
-                return Err(Broken::Mismatch);
-            }
-            let msgs_before = conn.rx / self.size;
-            conn.rx += n as u64;
-            if let Some((end, sent)) = conn.probe {
-                if conn.rx >= end {
-                    conn.probe = None;
-                    if self.measuring {
-                        let micros = sent.elapsed().as_micros().max(1);
-                        self.latency
-                            .saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
-                    }
-                }
-            }
-            if self.measuring {
-                self.msgs += conn.rx / self.size - msgs_before;
-                self.bytes += n as u64;
-            }
-            // A short read drained the socket, and Linux raises a new edge for anything
-            // that arrives later, so the extra read that would say WouldBlock is skipped.
-            // (Not under TLS: a short read there is one record, the socket may hold more.)
-            if n < self.buf.len() && conn.tls.is_none() {
-                return Ok(());
-            }
-        }
-    }
-
-    fn write(&mut self, conn: &mut Conn) -> Result<(), Broken> {
-        if let Some(tls) = &mut conn.tls {
-            // Records left over from a full socket go first, even with nothing new to send.
-            tls.flush(&conn.stream).map_err(|_| Broken::Reset)?;
-        }
-        while !conn.write_blocked {
-            let room = room(self.mode, self.size, self.window, conn.tx, conn.rx) as usize;
-            if room == 0 {
-                return Ok(());
-            }
-            if conn.probe.is_none() {
-                // Ping-pong times every message; stream samples one chunk at a time.
-                let end = match self.mode {
-                    Mode::Pingpong => conn.tx + self.size,
-                    Mode::Stream => conn.tx + room as u64,
-                };
-                conn.probe = Some((end, Instant::now()));
-            }
-            match conn.write(self.pattern.slice(conn.base + conn.tx, room)) {
-                Ok(0) => return Err(Broken::Reset),
-                Ok(n) => conn.tx += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.write_blocked = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(Broken::Reset),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Bytes a connection that has written `tx` and had `rx` echoed may write now, capped to
-/// one chunk.
-fn room(mode: Mode, size: u64, window: u64, tx: u64, rx: u64) -> u64 {
-    let room = match mode {
-        // Finish the current message, but start the next only once this one is fully
-        // echoed: a closed loop, even when a large message is echoed in pieces.
-        Mode::Pingpong if tx % size != 0 => size - tx % size,
-        Mode::Pingpong if tx == rx => size,
-        Mode::Pingpong => 0,
-        Mode::Stream => window - (tx - rx).min(window),
-    };
-    room.min(MAX_CHUNK as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pingpong_waits_for_the_whole_echo_before_the_next_message() {
-        let size = 200_000;
-        assert_eq!(room(Mode::Pingpong, size, size, 0, 0), MAX_CHUNK as u64);
-        // First chunk written and fully echoed: the message is not done, keep writing it.
-        assert_eq!(
-            room(Mode::Pingpong, size, size, 65_536, 65_536),
-            MAX_CHUNK as u64
-        );
-        assert_eq!(room(Mode::Pingpong, size, size, 196_608, 196_608), 3_392);
-        // Whole message written, echo incomplete: nothing until it is.
-        assert_eq!(room(Mode::Pingpong, size, size, size, size - 1), 0);
-        assert_eq!(
-            room(Mode::Pingpong, size, size, size, size),
-            MAX_CHUNK as u64
-        );
-        assert_eq!(room(Mode::Pingpong, 64, 64, 64, 0), 0);
-        assert_eq!(room(Mode::Pingpong, 64, 64, 64, 64), 64);
-    }
-
-    #[test]
-    fn stream_keeps_at_most_the_window_in_flight() {
-        let window = 4 << 20;
-        assert_eq!(room(Mode::Stream, 64, window, 0, 0), MAX_CHUNK as u64);
-        assert_eq!(room(Mode::Stream, 64, window, window, 0), 0);
-        assert_eq!(room(Mode::Stream, 64, window, window, 100), 100);
-    }
+    fn pump(
+        &mut self,
+        link: &mut Link,
+        pos: &mut Self::Pos,
+        readable: bool,
+        counters: &mut Counters,
+    ) -> Result<Flow, Broken>;
 }

@@ -4,8 +4,8 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use super::driver::{Outcome, Plan};
-use super::Mode;
+use super::driver::{LoadPlan, Outcome, Plan};
+use crate::cli::BenchMode;
 
 /// The headline numbers, derived once for every output form.
 pub struct Summary {
@@ -37,25 +37,57 @@ impl Summary {
     }
 }
 
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Pingpong => "pingpong",
-        Mode::Stream => "stream",
+/// `pingpong`, `stream` or `http`.
+pub fn load_name(plan: &Plan) -> &'static str {
+    match plan.load {
+        LoadPlan::Echo {
+            mode: BenchMode::Pingpong,
+            ..
+        } => "pingpong",
+        LoadPlan::Echo {
+            mode: BenchMode::Stream,
+            ..
+        } => "stream",
+        LoadPlan::Http(_) => "http",
+    }
+}
+
+/// Bytes per message: the echo size, or (HTTP) the mean body of the responses counted.
+fn size(plan: &Plan, outcome: &Outcome) -> u64 {
+    match plan.load {
+        LoadPlan::Echo { size, .. } => size as u64,
+        LoadPlan::Http(_) => outcome.bytes.checked_div(outcome.msgs).unwrap_or(0),
     }
 }
 
 /// The human-readable report.
 pub fn text(plan: &Plan, outcome: &Outcome, summary: &Summary) -> String {
     let [p50, p90, p99, p999, max] = summary.latency;
+    let (what, unit, extra) = match &plan.load {
+        LoadPlan::Echo { size, .. } => (
+            format!("{}, {} conns x {size} B", load_name(plan), plan.conns),
+            "msgs",
+            String::new(),
+        ),
+        LoadPlan::Http(http) => (
+            format!(
+                "http GET {}, {} conns, pipeline {}",
+                http.path, plan.conns, http.pipeline
+            ),
+            "req",
+            format!(
+                ", {} B bodies, {} reconnects",
+                size(plan, outcome),
+                outcome.reconnects
+            ),
+        ),
+    };
     format!(
-        "{target}: {mode}, {conns} conns x {size} B, measured {secs:.2} s ({connected} connected)\n\
-         \x20 throughput  {msgs:.0} msgs/s  {mb:.2} MB/s  ({total} msgs)\n\
+        "{target}: {what}, measured {secs:.2} s ({connected} connected)\n\
+         \x20 throughput  {msgs:.0} {unit}/s  {mb:.2} MB/s  ({total} {unit}{extra})\n\
          \x20 latency µs  p50 {p50}  p90 {p90}  p99 {p99}  p99.9 {p999}  max {max}\n\
          \x20 errors      connect failures {cf}  resets {resets}  mismatches {mm}",
         target = plan.target,
-        mode = mode_name(plan.mode),
-        conns = plan.conns,
-        size = plan.size,
         secs = outcome.measured.as_secs_f64(),
         connected = outcome.connected,
         msgs = summary.msgs_per_sec,
@@ -67,15 +99,16 @@ pub fn text(plan: &Plan, outcome: &Outcome, summary: &Summary) -> String {
     )
 }
 
-/// The one-object JSON report.
+/// The one-object JSON report. Under `--http`, `msgs` counts complete responses,
+/// `mb_per_sec` their bodies, and `size` is the mean body.
 pub fn json(plan: &Plan, outcome: &Outcome, summary: &Summary) -> Value {
     let [p50, p90, p99, p999, max] = summary.latency;
-    json!({
+    let mut report = json!({
         "target": plan.target.to_string(),
         "conns": plan.conns,
         "connected": outcome.connected,
-        "size": plan.size,
-        "mode": mode_name(plan.mode),
+        "size": size(plan, outcome),
+        "mode": load_name(plan),
         "duration_s": outcome.measured.as_secs_f64(),
         "msgs": outcome.msgs,
         "msgs_per_sec": summary.msgs_per_sec,
@@ -84,7 +117,14 @@ pub fn json(plan: &Plan, outcome: &Outcome, summary: &Summary) -> Value {
         "connect_failures": outcome.connect_failures,
         "resets": outcome.resets,
         "mismatches": outcome.mismatches,
-    })
+    });
+    if let LoadPlan::Http(http) = &plan.load {
+        report["path"] = json!(http.path);
+        report["pipeline"] = json!(http.pipeline);
+        report["reconnects"] = json!(outcome.reconnects);
+        report["first_mismatch"] = json!(outcome.first_mismatch);
+    }
+    report
 }
 
 /// Writes an SVG chart of latency by percentile; the x axis counts "nines"

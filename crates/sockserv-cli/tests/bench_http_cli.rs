@@ -1,0 +1,261 @@
+//! `sockserv bench --http` end to end: the built binary against in-test HTTP responders
+//! (keep-alive and close-per-response) and against `python3 -m http.server`.
+mod util;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+
+use util::{lines_in_background, wait_for_exit, WAIT};
+
+/// What an in-test responder answers to every `GET`.
+#[derive(Clone, Copy)]
+enum Reply {
+    /// HTTP/1.1 200 with [`BODY`], connection kept.
+    KeepAlive,
+    /// HTTP/1.0 200 with [`BODY`], then the connection is closed (Python's http.server).
+    Close,
+    /// HTTP/1.1 200 with [`BODY`] whose 300th byte is flipped.
+    Corrupt,
+    /// HTTP/1.1 404.
+    NotFound,
+}
+
+/// The body the responders serve: 3,000 bytes that differ from one another.
+fn body() -> Vec<u8> {
+    (0..3_000u32).map(|i| (i * 7 + i / 256) as u8).collect()
+}
+
+/// A thread per connection answering each request head (pipelined ones too) in order.
+fn respond(reply: Reply) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            thread::spawn(move || serve(stream, reply));
+        }
+    });
+    addr
+}
+
+fn serve(mut stream: TcpStream, reply: Reply) {
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head: Vec<u8> = pending.drain(..end + 4).collect();
+            assert!(
+                head.starts_with(b"GET /file HTTP/1.1\r\nHost: 127.0.0.1:"),
+                "{head:?}"
+            );
+            let mut body = body();
+            let status = match reply {
+                Reply::KeepAlive => "HTTP/1.1 200 OK",
+                Reply::Close => "HTTP/1.0 200 OK",
+                Reply::Corrupt => {
+                    body[300] ^= 1;
+                    "HTTP/1.1 200 OK"
+                }
+                Reply::NotFound => {
+                    body.clear();
+                    "HTTP/1.1 404 Not Found"
+                }
+            };
+            let head = format!("{status}\r\nContent-Length: {}\r\n\r\n", body.len());
+            if stream
+                .write_all(&[head.as_bytes(), &body].concat())
+                .is_err()
+            {
+                return;
+            }
+            if let Reply::Close = reply {
+                return; // dropping the stream closes it
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Runs `sockserv bench ADDR --http /file ARGS` for 0.5 s with a JSON report.
+fn bench(addr: SocketAddr, args: &[&str]) -> (Output, serde_json::Value) {
+    let short = ["--duration", "500ms", "--warmup", "100ms", "--json"];
+    let out = util::run(
+        &[
+            &["bench", &addr.to_string(), "--http", "/file"],
+            args,
+            &short[..],
+        ]
+        .concat(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+/// The responders' body in a temp file, for --expect.
+fn expect_file(dir: &Path) -> String {
+    let path = dir.join("body");
+    std::fs::write(&path, body()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn keep_alive_server_is_loaded_without_reconnects_and_bodies_verified() {
+    let addr = respond(Reply::KeepAlive);
+    let dir = tempfile::tempdir().unwrap();
+    let expect = expect_file(dir.path());
+    for pipeline in ["1", "4"] {
+        let (out, report) = bench(
+            addr,
+            &["--conns", "4", "--expect", &expect, "--pipeline", pipeline],
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(report["mode"], "http", "{report}");
+        assert_eq!(report["path"], "/file", "{report}");
+        assert_eq!(report["size"], 3_000, "{report}");
+        assert!(report["msgs"].as_u64().unwrap() > 0, "{report}");
+        assert!(report["mb_per_sec"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(
+            report["latency_us"]["p99"].as_u64().unwrap() > 0,
+            "{report}"
+        );
+        for field in ["reconnects", "connect_failures", "resets", "mismatches"] {
+            assert_eq!(report[field], 0, "{field}: {report}");
+        }
+    }
+}
+
+#[test]
+fn server_that_closes_after_each_response_is_reconnected_and_counted() {
+    let addr = respond(Reply::Close);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = bench(
+        addr,
+        &["--conns", "3", "--expect", &expect_file(dir.path())],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let msgs = report["msgs"].as_u64().unwrap();
+    assert!(msgs > 0, "{report}");
+    // Every response closes its connection; the one still open when measuring began
+    // (up to one per connection) answers without a reconnect.
+    let reconnects = report["reconnects"].as_u64().unwrap();
+    assert!(reconnects + 3 >= msgs && reconnects <= msgs, "{report}");
+    for field in ["connect_failures", "resets", "mismatches"] {
+        assert_eq!(report[field], 0, "{field}: {report}");
+    }
+}
+
+#[test]
+fn a_body_that_differs_from_expect_fails_the_run_and_says_where() {
+    let addr = respond(Reply::Corrupt);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = bench(
+        addr,
+        &["--conns", "2", "--expect", &expect_file(dir.path())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(report["mismatches"], 2, "{report}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("body differs at byte 300"), "{stderr}");
+}
+
+#[test]
+fn a_status_other_than_200_fails_the_run() {
+    let addr = respond(Reply::NotFound);
+    let (out, report) = bench(addr, &["--conns", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(report["mismatches"], 2, "{report}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("status 404"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn http_flags_are_checked_before_any_connection() {
+    let out = util::run(&["bench", "127.0.0.1:9", "--http", "no-slash"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must start with /"),
+        "{out:?}"
+    );
+    let out = util::run(&["bench", "127.0.0.1:9", "--expect", "/etc/hostname"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--http"),
+        "{out:?}"
+    );
+}
+
+/// `python3 -m http.server`, killed on drop.
+struct PythonServer {
+    child: Child,
+    port: u16,
+}
+
+impl PythonServer {
+    fn start(dir: &Path) -> PythonServer {
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "-d"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 must be installed");
+        let lines = lines_in_background(child.stdout.take().unwrap());
+        let mut server = PythonServer { child, port: 0 };
+        // "Serving HTTP on 127.0.0.1 port 40001 (http://127.0.0.1:40001/) ..."
+        let line = lines
+            .recv_timeout(WAIT)
+            .expect("python3 -m http.server did not start");
+        server.port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        server
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = wait_for_exit(&mut self.child, WAIT);
+    }
+}
+
+#[test]
+fn python_http_server_speaks_http_1_0_and_every_response_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), body()).unwrap();
+    let python = PythonServer::start(dir.path());
+    let addr: SocketAddr = ([127, 0, 0, 1], python.port).into();
+    let expect = dir.path().join("file");
+    let (out, report) = bench(
+        addr,
+        &["--conns", "2", "--expect", expect.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let msgs = report["msgs"].as_u64().unwrap();
+    assert!(msgs > 0, "{report}");
+    assert!(
+        report["reconnects"].as_u64().unwrap() + 2 >= msgs,
+        "{report}"
+    );
+    for field in ["connect_failures", "resets", "mismatches"] {
+        assert_eq!(report[field], 0, "{field}: {report}");
+    }
+}

@@ -4,6 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sockserv::driver::OutputExt;
 use sockserv::{Group, Line, LineBuffer, Output, Session};
 
 /// The echo Session, as the event loops run it: behind `Box<dyn Session>`.

@@ -4,6 +4,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
+use crate::handler::ConnSettings;
 use crate::{PeerAddr, Stream};
 
 /// One connection as a handler sees it: a buffered reader (Python's `rfile`, 8 KiB), an
@@ -17,6 +18,8 @@ pub struct Conn {
     reader: BufReader<Counted>,
     written: u64,
     peer: PeerAddr,
+    /// The timeouts the server set, for a driver that keeps them itself.
+    settings: ConnSettings,
 }
 
 /// The socket under the reader, counting the bytes that come in.
@@ -41,6 +44,15 @@ impl Conn {
             reader: BufReader::with_capacity(8 * 1024, Counted { stream, read: 0 }),
             written: 0,
             peer,
+            settings: ConnSettings::default(),
+        }
+    }
+
+    /// Wraps an accepted stream served with `settings` (the caller applies them).
+    pub(crate) fn with_settings(stream: Stream, peer: PeerAddr, settings: ConnSettings) -> Conn {
+        Conn {
+            settings,
+            ..Conn::new(stream, peer)
         }
     }
 
@@ -60,12 +72,16 @@ impl Conn {
         (self.reader.get_ref().read, self.written)
     }
 
-    /// Sends a Session's queued output (see [`crate::drive::send_queued`]), counted.
-    pub(crate) fn send_queued(&mut self, out: &mut crate::Output) -> io::Result<()> {
-        let mut sent = 0;
-        let result = crate::drive::send_queued(&self.reader.get_ref().stream, out, &mut sent);
-        self.written += sent;
-        result
+    /// The timeouts the server set (the socket has them too, folded for blocking calls).
+    pub(crate) fn settings(&self) -> &ConnSettings {
+        &self.settings
+    }
+
+    /// Counts traffic that bypassed the reader and writer (a driver's own reads and
+    /// writes on [`stream`](Conn::stream)).
+    pub(crate) fn count(&mut self, (read, written): (u64, u64)) {
+        self.reader.get_mut().read += read;
+        self.written += written;
     }
 
     /// Bounds every later read: a read that waits longer fails with `WouldBlock` or

@@ -47,6 +47,7 @@ use crate::{Output, SessionWaker};
 /// # Examples
 ///
 /// ```
+/// use sockserv::driver::OutputExt; // the drivers' view: wake-ups, what was written
 /// use sockserv::group::Group;
 /// use sockserv::Output;
 ///

@@ -10,7 +10,9 @@
 //! [`LineBuffer`] for bounded line framing, TLS for any Session (the `tls` module,
 //! rustls), the PROXY protocol ([`Builder::proxy_protocol`]), CIDR [`AccessList`]s,
 //! per-server [`Stats`] and a per-connection close hook, and socket activation
-//! ([`Listener::from_systemd`]).
+//! ([`Listener::from_systemd`]). Code that runs Sessions itself — a Session wrapping
+//! another, a unit test reading what a Session wrote — takes their output through the
+//! [`driver`] module.
 //!
 //! The notes' three steps — write a handler, create the server with an address and the
 //! handler, call `serve_forever` — look like this:
@@ -85,6 +87,7 @@ mod backoff;
 mod builder;
 mod conn;
 mod drive;
+pub mod driver;
 mod endpoint;
 mod error;
 pub mod group;
@@ -93,6 +96,7 @@ mod lines;
 mod output;
 mod proxied;
 pub mod proxy;
+mod pump;
 mod request;
 mod server;
 mod session;
@@ -111,10 +115,10 @@ pub use error::{ConnError, Error, Failure, Unsupported};
 pub use group::{Group, Member, MemberId};
 pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
 pub use lines::{Line, LineBuffer};
-pub use output::{FileRange, Output};
+pub use output::Output;
 pub use proxy::{ProxyError, ProxyHeader};
 pub use server::{Outcome, Server};
-pub use session::{Session, SessionFactory, SessionWaker, WakeSource};
+pub use session::{Session, SessionFactory, SessionWaker};
 pub use shutdown::ShutdownHandle;
 pub use stats::{Closed, Stats, StatsSnapshot};
 pub use strategy::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};

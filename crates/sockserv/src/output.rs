@@ -7,17 +7,18 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::session::{SessionWaker, WakeCell, WakeSource};
+use crate::driver::{OutputExt, WakeSource};
+use crate::session::{SessionWaker, WakeCell};
 
 /// What a [`Session`](crate::Session) wants sent: bytes to write, ranges of files to send,
 /// and whether to close afterwards.
 ///
-/// Everything queued is sent in the order it was queued. The driver sends the
-/// [`pending`](Output::pending) bytes and consumes them; file ranges queued with
-/// [`send_file`](Output::send_file) go straight from the file to the socket where the
-/// transport allows (`sendfile(2)` on a plain socket), in bounded chunks otherwise. The
-/// connection is closed (after a half-close, so the peer sees every byte and then EOF)
-/// once [`close`](Output::close) was called and nothing is queued.
+/// Everything queued is sent in the order it was queued (the driver takes it through
+/// [`OutputExt`]). File ranges queued with [`send_file`](Output::send_file) go straight
+/// from the file to the socket where the transport allows (`sendfile(2)` on a plain
+/// socket), in bounded chunks otherwise. The connection is closed (after a half-close,
+/// so the peer sees every byte and then EOF) once [`close`](Output::close) was called and
+/// nothing is queued.
 #[derive(Default)]
 pub struct Output {
     /// The bytes at the front, ready to send.
@@ -37,7 +38,7 @@ enum Segment {
 }
 
 /// A range of a file at the front of an [`Output`], for a driver that sends it directly
-/// (see [`Output::front_file`]).
+/// (see [`OutputExt::front_file`]).
 #[derive(Debug)]
 pub struct FileRange {
     file: File,
@@ -117,48 +118,55 @@ impl Output {
         self.buf.len() as u64 + self.rest_len
     }
 
-    /// The bytes at the front of the queue, ready to send. Empty when nothing is queued,
-    /// or when a file range is at the front (see [`front_file`](Output::front_file)).
-    pub fn pending(&self) -> &[u8] {
+    /// Once the pending bytes are gone, bytes queued behind them (after a finished file
+    /// range) become pending.
+    fn promote_bytes(&mut self) {
+        if let Some(Segment::Bytes(_)) = self.rest.front() {
+            if let Some(Segment::Bytes(bytes)) = self.rest.pop_front() {
+                self.rest_len -= bytes.len() as u64;
+                self.buf = bytes;
+            }
+        }
+    }
+
+    /// A waker for this connection: calling [`SessionWaker::wake`] from any thread
+    /// makes the driver call [`Session::on_wake`](crate::Session::on_wake) soon. Sessions
+    /// that never ask for one cost nothing extra; a session that wants wake-ups asks in
+    /// [`on_open`](crate::Session::on_open).
+    pub fn waker(&mut self) -> SessionWaker {
+        let cell = self.wake.get_or_insert_with(Default::default);
+        SessionWaker {
+            cell: Arc::clone(cell),
+        }
+    }
+}
+
+impl OutputExt for Output {
+    fn pending(&self) -> &[u8] {
         &self.buf
     }
 
-    /// Removes the first `n` pending bytes (the driver sent them).
-    ///
-    /// # Panics
-    ///
-    /// If `n` is larger than the number of pending bytes.
-    pub fn consume(&mut self, n: usize) {
+    fn consume(&mut self, n: usize) {
         self.buf.drain(..n);
         if self.buf.is_empty() {
             self.promote_bytes();
         }
     }
 
-    /// Takes all pending bytes, leaving them empty (the close flag stays). Queued file
-    /// ranges stay queued.
-    pub fn take(&mut self) -> Vec<u8> {
+    fn take(&mut self) -> Vec<u8> {
         let taken = std::mem::take(&mut self.buf);
         self.promote_bytes();
         taken
     }
 
-    /// The file range at the front of the queue, when no bytes come before it: a driver
-    /// sends from it directly and reports progress with
-    /// [`file_sent`](Output::file_sent).
-    pub fn front_file(&self) -> Option<&FileRange> {
+    fn front_file(&self) -> Option<&FileRange> {
         match self.rest.front() {
             Some(Segment::File(range)) if self.buf.is_empty() => Some(range),
             _ => None,
         }
     }
 
-    /// Marks `n` bytes of the [`front_file`](Output::front_file) range as sent.
-    ///
-    /// # Panics
-    ///
-    /// If no file range is at the front, or `n` is more than it has left.
-    pub fn file_sent(&mut self, n: u64) {
+    fn file_sent(&mut self, n: u64) {
         let Some(Segment::File(range)) = self.rest.front_mut() else {
             panic!("file_sent without a file range at the front");
         };
@@ -172,15 +180,7 @@ impl Output {
         }
     }
 
-    /// Moves up to about `max` bytes from the queue behind the pending bytes into them,
-    /// reading file ranges: the way to send files where `sendfile` cannot be used (TLS,
-    /// datagram replies). Returns how many bytes were moved; 0 when nothing is queued
-    /// behind the pending bytes.
-    ///
-    /// # Errors
-    ///
-    /// Reading the file failed, or the file is shorter than the queued range.
-    pub fn load(&mut self, max: usize) -> io::Result<usize> {
+    fn load(&mut self, max: usize) -> io::Result<usize> {
         let Some(front) = self.rest.front_mut() else {
             return Ok(0);
         };
@@ -216,30 +216,7 @@ impl Output {
         Ok(moved)
     }
 
-    /// Once the pending bytes are gone, bytes queued behind them (after a finished file
-    /// range) become pending.
-    fn promote_bytes(&mut self) {
-        if let Some(Segment::Bytes(_)) = self.rest.front() {
-            if let Some(Segment::Bytes(bytes)) = self.rest.pop_front() {
-                self.rest_len -= bytes.len() as u64;
-                self.buf = bytes;
-            }
-        }
-    }
-
-    /// A waker for this connection: calling [`SessionWaker::wake`] from any thread
-    /// makes the driver call [`Session::on_wake`](crate::Session::on_wake) soon. Sessions
-    /// that never ask for one cost nothing extra; a session that wants wake-ups asks in
-    /// [`on_open`](crate::Session::on_open).
-    pub fn waker(&mut self) -> SessionWaker {
-        let cell = self.wake.get_or_insert_with(Default::default);
-        SessionWaker {
-            cell: Arc::clone(cell),
-        }
-    }
-
-    /// The driver's side of the waker: `None` if the session never asked for one.
-    pub fn wake_source(&self) -> Option<WakeSource> {
+    fn wake_source(&self) -> Option<WakeSource> {
         self.wake.as_ref().map(|cell| WakeSource {
             cell: Arc::clone(cell),
         })

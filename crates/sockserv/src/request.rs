@@ -240,7 +240,7 @@ fn serve_stream(
     peer: PeerAddr,
     settings: ConnSettings,
 ) -> (Result<(), Failure>, (u64, u64)) {
-    let mut conn = Conn::new(stream, peer);
+    let mut conn = Conn::with_settings(stream, peer, settings);
     let (read, write) = settings.socket_timeouts();
     let result = run_guarded(|| {
         conn.set_read_timeout(read)?;

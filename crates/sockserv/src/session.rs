@@ -22,6 +22,7 @@ use crate::{Output, PeerAddr};
 /// # Examples
 ///
 /// ```
+/// use sockserv::driver::OutputExt; // a driver's view, to see what the Session wrote
 /// use sockserv::{Output, Session};
 ///
 /// /// Echoes every byte back.
@@ -152,7 +153,8 @@ impl fmt::Debug for SessionWaker {
 }
 
 /// The driver's end of a [`SessionWaker`]: it installs how to be notified and takes
-/// pending wake-ups. Only strategy implementations need this.
+/// pending wake-ups (see [`OutputExt::wake_source`](crate::driver::OutputExt::wake_source)).
+/// Only drivers need this: strategies, Sessions that wrap a Session, tests.
 pub struct WakeSource {
     pub(crate) cell: Arc<WakeCell>,
 }
@@ -185,6 +187,7 @@ impl fmt::Debug for WakeSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::OutputExt;
     use std::sync::atomic::AtomicUsize;
 
     #[test]

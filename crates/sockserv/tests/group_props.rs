@@ -7,8 +7,9 @@ use std::thread;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use sockserv::driver::{OutputExt, WakeSource};
 use sockserv::group::{Group, Member};
-use sockserv::{Output, WakeSource};
+use sockserv::Output;
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use rcgen::KeyPair;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
+use sockserv::driver::OutputExt;
 use sockserv::tls::{TlsAcceptor, TlsError, TlsSession};
 use sockserv::{Output, PeerAddr, Session, SessionFactory, SessionWaker};
 use testkit::Certs;

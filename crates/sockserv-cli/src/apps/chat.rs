@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use sockserv::driver::OutputExt;
 use sockserv::group::{Group, Member};
 use sockserv::{Line, LineBuffer, Output, PeerAddr, Session, SessionFactory};
 
@@ -277,12 +278,13 @@ impl ChatSession {
     fn evict(&mut self, out: &mut Output) {
         self.room.dropped.fetch_add(1, Ordering::Relaxed);
         self.leave(Some("left (too slow)"));
+        // Discarding the unsent backlog takes the driver's view of the output.
         out.take();
         out.close();
     }
 
     fn over_limit(&self, out: &Output) -> bool {
-        out.pending().len() > self.room.config.max_queue
+        out.queued() > self.room.config.max_queue as u64
     }
 }
 

@@ -15,6 +15,7 @@ impl Session for Echo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockserv::driver::OutputExt;
 
     #[test]
     fn echoes_in_order_and_closes_after_eof() {

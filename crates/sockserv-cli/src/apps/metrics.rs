@@ -142,6 +142,7 @@ fn error(status: u16, reason: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockserv::driver::OutputExt;
 
     fn session(page: &'static str) -> MetricsSession {
         MetricsHttp::new(move || page.to_owned()).open(&PeerAddr::Unix(None))

@@ -1,7 +1,7 @@
 //! Unit tests of the broadcast group: queues, eviction, wake-ups.
 
 use super::*;
-use crate::WakeSource;
+use crate::driver::{OutputExt, WakeSource};
 
 struct Conn {
     out: Output,

@@ -6,7 +6,8 @@ use std::io::{self, ErrorKind, Read, Write};
 
 use rustls::ServerConnection;
 
-use crate::{Output, Session, WakeSource};
+use crate::driver::{OutputExt, WakeSource};
+use crate::{Output, Session};
 
 /// Most plaintext rustls buffers for sending (before the handshake completes, or while
 /// records wait): beyond it the inner Session's output waits in its own [`Output`].
@@ -28,8 +29,8 @@ const FILE_READ_AHEAD: u64 = 256 * 1024;
 ///
 /// Memory is bounded per call: each driver read is decrypted in record-sized chunks, and
 /// the inner Session's output is encrypted into the driver's [`Output`] at once, where the
-/// driver's own back-pressure applies. The inner Session's [`Output::pending`] still shows
-/// what the peer has not been sent yet (its plaintext stays there until the driver has
+/// driver's own back-pressure applies. The inner Session's [`Output::queued`] still counts
+/// what the peer has not been sent yet (its plaintext stays queued until the driver has
 /// sent the matching ciphertext), so a Session that limits a slow reader's backlog, like
 /// the chat room, works the same over TLS. Wake-ups work as usual: an inner Session that asks
 /// for a waker in [`on_open`](Session::on_open) gets one that wakes this connection.

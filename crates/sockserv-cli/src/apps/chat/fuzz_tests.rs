@@ -14,6 +14,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use sockserv::driver::OutputExt;
 
 /// What came out of one run: the sender's own output, what another member received, and
 /// whether the sender's connection was asked to close.

@@ -1,7 +1,7 @@
 //! The chat protocol, pumped in memory: every client is a session with its own output.
 
 use super::*;
-use sockserv::WakeSource;
+use sockserv::driver::{OutputExt, WakeSource};
 
 struct Client {
     session: ChatSession,

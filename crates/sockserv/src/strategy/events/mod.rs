@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
 use slab::Slab;
 
-use self::conn::{Connection, Step};
+use self::conn::Connection;
 use self::mailbox::{Mailbox, DRAIN, STOP_NOW};
 use super::running::Running;
 use super::{ClosePolicy, CloseReport, Dispatch};
 use crate::endpoint::PeerAddr;
 use crate::error::Failure;
+use crate::pump::Step;
 use crate::request::{catch_panic, Context, Job};
 use crate::session::Session;
 

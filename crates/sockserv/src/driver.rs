@@ -1,0 +1,97 @@
+//! The driver's side of a [`Session`](crate::Session): what code that runs Sessions
+//! itself needs, kept apart from the API a Session is written against.
+//!
+//! A Session only writes into its [`Output`](crate::Output) and reads
+//! [`Output::queued`](crate::Output::queued). Something else — sockserv's strategies, a
+//! Session that wraps another one (TLS does), a unit test — takes that output and sends
+//! it, and delivers wake-ups. That is this module: [`OutputExt`] is the driver's view of
+//! an `Output` (the bytes to send, the file range at the front, the waker's other end),
+//! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file.
+//!
+//! # Examples
+//!
+//! Testing a Session in memory, as a driver would run it:
+//!
+//! ```
+//! use sockserv::driver::OutputExt;
+//! use sockserv::{Output, Session};
+//!
+//! struct Shout;
+//!
+//! impl Session for Shout {
+//!     fn on_data(&mut self, data: &[u8], out: &mut Output) {
+//!         out.write(&data.to_ascii_uppercase());
+//!     }
+//! }
+//!
+//! let mut out = Output::new();
+//! Shout.on_data(b"hello", &mut out);
+//! assert_eq!(out.take(), b"HELLO"); // what a driver would send
+//! assert_eq!(out.queued(), 0);
+//! ```
+
+use std::io;
+
+pub use crate::output::FileRange;
+pub use crate::session::WakeSource;
+
+/// The driver's view of an [`Output`](crate::Output): takes what a Session queued, in
+/// order, and reports what was sent.
+///
+/// Queued bytes come out through [`pending`](OutputExt::pending) and
+/// [`consume`](OutputExt::consume) (or [`take`](OutputExt::take)); a file range at the
+/// front through [`front_file`](OutputExt::front_file) and
+/// [`file_sent`](OutputExt::file_sent), or read into the pending bytes with
+/// [`load`](OutputExt::load) where it cannot be sent directly.
+///
+/// This trait is sealed: only [`Output`](crate::Output) implements it.
+pub trait OutputExt: sealed::Sealed {
+    /// The bytes at the front of the queue, ready to send. Empty when nothing is queued,
+    /// or when a file range is at the front (see [`front_file`](OutputExt::front_file)).
+    fn pending(&self) -> &[u8];
+
+    /// Removes the first `n` pending bytes (the driver sent them).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the number of pending bytes.
+    fn consume(&mut self, n: usize);
+
+    /// Takes all pending bytes, leaving them empty (the close flag stays). Queued file
+    /// ranges stay queued.
+    fn take(&mut self) -> Vec<u8>;
+
+    /// The file range at the front of the queue, when no bytes come before it: a driver
+    /// sends from it directly and reports progress with
+    /// [`file_sent`](OutputExt::file_sent).
+    fn front_file(&self) -> Option<&FileRange>;
+
+    /// Marks `n` bytes of the [`front_file`](OutputExt::front_file) range as sent.
+    ///
+    /// # Panics
+    ///
+    /// If no file range is at the front, or `n` is more than it has left.
+    fn file_sent(&mut self, n: u64);
+
+    /// Moves up to about `max` bytes from the queue behind the pending bytes into them,
+    /// reading file ranges: the way to send files where `sendfile` cannot be used (TLS,
+    /// datagram replies). Returns how many bytes were moved; 0 when nothing is queued
+    /// behind the pending bytes.
+    ///
+    /// # Errors
+    ///
+    /// Reading the file failed, or the file is shorter than the queued range.
+    fn load(&mut self, max: usize) -> io::Result<usize>;
+
+    /// The driver's end of the Session's waker: `None` if the Session never asked for
+    /// one (see [`Output::waker`](crate::Output::waker)).
+    fn wake_source(&self) -> Option<WakeSource>;
+}
+
+mod sealed {
+    /// Keeps [`OutputExt`](super::OutputExt) implemented by [`Output`](crate::Output)
+    /// alone, so methods can be added to it.
+    pub trait Sealed {}
+
+    impl Sealed for crate::Output {}
+}

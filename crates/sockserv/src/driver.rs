@@ -61,6 +61,13 @@ pub trait OutputExt: sealed::Sealed {
     /// ranges stay queued.
     fn take(&mut self) -> Vec<u8>;
 
+    /// How many pending bytes were ever removed from the front, by
+    /// [`consume`](OutputExt::consume) or [`take`](OutputExt::take). A driver that wraps
+    /// another Session (TLS does) compares it with what it removed itself, to notice the
+    /// inner Session taking back output it had queued (a chat room dropping a slow
+    /// member's backlog).
+    fn removed(&self) -> u64;
+
     /// The file range at the front of the queue, when no bytes come before it: a driver
     /// sends from it directly and reports progress with
     /// [`file_sent`](OutputExt::file_sent).

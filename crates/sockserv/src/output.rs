@@ -28,6 +28,8 @@ pub struct Output {
     rest: VecDeque<Segment>,
     /// Bytes in `rest`.
     rest_len: u64,
+    /// Bytes ever removed from the front of `buf` (sent, or taken back).
+    removed: u64,
     closing: bool,
     wake: Option<Arc<WakeCell>>,
 }
@@ -148,6 +150,7 @@ impl OutputExt for Output {
 
     fn consume(&mut self, n: usize) {
         self.buf.drain(..n);
+        self.removed += n as u64;
         if self.buf.is_empty() {
             self.promote_bytes();
         }
@@ -155,8 +158,13 @@ impl OutputExt for Output {
 
     fn take(&mut self) -> Vec<u8> {
         let taken = std::mem::take(&mut self.buf);
+        self.removed += taken.len() as u64;
         self.promote_bytes();
         taken
+    }
+
+    fn removed(&self) -> u64 {
+        self.removed
     }
 
     fn front_file(&self) -> Option<&FileRange> {

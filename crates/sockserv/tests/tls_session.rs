@@ -423,3 +423,41 @@ fn inner_files_are_read_as_the_peer_takes_them_and_arrive_whole() {
         want.len()
     );
 }
+
+/// Queues a large backlog on `fill`; on `drop` takes it back (as the chat room does to a
+/// slow member), says so and closes.
+struct TakesBack;
+
+impl Session for TakesBack {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        if data.starts_with(b"fill") {
+            out.write(&vec![b'x'; 200_000]);
+        } else {
+            let _ = sockserv::driver::OutputExt::take(out);
+            out.write(b"dropped\n");
+            out.close();
+        }
+    }
+}
+
+#[test]
+fn an_inner_session_taking_back_its_backlog_is_not_a_panic() {
+    let certs = Certs::generate();
+    let mut pair = Pair::open(&certs, |_: &PeerAddr| TakesBack);
+    pair.pump().unwrap();
+    // The backlog goes to rustls and the driver's output, and stays there: the peer is
+    // not reading.
+    pair.send(b"fill");
+    let mut to_server = Vec::new();
+    while pair.client.wants_write() {
+        pair.client.write_tls(&mut to_server).unwrap();
+    }
+    pair.server.on_data(&to_server, &mut pair.out);
+    assert!(pair.out.queued() > 0);
+    pair.send(b"drop");
+    pair.pump().unwrap();
+    let (got, close_notify) = pair.received();
+    assert!(close_notify, "closed after the notice");
+    assert!(got.ends_with(b"dropped\n"), "the notice arrives last");
+    assert!(got[..got.len() - 8].iter().all(|&b| b == b'x'));
+}

@@ -46,6 +46,9 @@ pub struct TlsSession<S> {
     /// Batches of handed plaintext: (the count of outer bytes after which its ciphertext
     /// is sent, its length).
     in_flight: VecDeque<(u64, usize)>,
+    /// Plaintext this wrapper removed from `inner_out` (sent); any other removal is the
+    /// inner Session taking back what it had queued.
+    removed: u64,
     /// Every byte ever written to the driver's output.
     written: u64,
     inner_wake: Option<WakeSource>,
@@ -65,6 +68,7 @@ impl<S: Session> TlsSession<S> {
             inner_out: Output::new(),
             handed: 0,
             in_flight: VecDeque::new(),
+            removed: 0,
             written: 0,
             inner_wake: None,
             inner_eof: false,
@@ -105,7 +109,29 @@ impl<S: Session> TlsSession<S> {
             }
             self.in_flight.pop_front();
             self.inner_out.consume(len);
+            self.removed += len as u64;
             self.handed -= len;
+        }
+    }
+
+    /// The inner Session took back output it had queued (the chat room drops a slow
+    /// member's backlog this way): forget the part already handed to rustls — its
+    /// ciphertext still goes out, there is no recalling it — so the bookkeeping matches
+    /// what is left.
+    fn forget_taken_back(&mut self) {
+        let mut gone = self.inner_out.removed() - self.removed;
+        self.removed += gone;
+        while gone > 0 {
+            let Some(front) = self.in_flight.front_mut() else {
+                break;
+            };
+            let n = front.1.min(usize::try_from(gone).unwrap_or(usize::MAX));
+            front.1 -= n;
+            self.handed -= n;
+            gone -= n as u64;
+            if front.1 == 0 {
+                self.in_flight.pop_front();
+            }
         }
     }
 
@@ -116,6 +142,7 @@ impl<S: Session> TlsSession<S> {
         if self.done {
             return;
         }
+        self.forget_taken_back();
         loop {
             if self.handed == self.inner_out.pending().len() {
                 if out.queued() >= FILE_READ_AHEAD {

@@ -11,8 +11,8 @@ use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 mod bench;
 pub use self::bench::{BenchArgs, BenchMode};
 
-/// Socket servers the Rust way: echo and chat servers, a client and a load generator,
-/// built on the sockserv library (Python's socketserver, redone in Rust).
+/// Socket servers the Rust way: echo, chat and HTTP file servers, a client and a load
+/// generator, built on the sockserv library (Python's socketserver, redone in Rust).
 #[derive(Debug, Parser)]
 #[command(
     name = "sockserv",
@@ -61,6 +61,31 @@ pub enum Command {
     /// connect. With --tls (stream endpoints): end of input sends TLS close_notify, then
     /// the half-close; a TLS error exits non-zero with a one-line reason.
     Client(ClientArgs),
+    /// Serve a directory over HTTP: Python's `python -m http.server`, faster and safer.
+    ///
+    /// `sockserv http` serves the current directory on port 8000 of every interface, like
+    /// Python; `sockserv http 8080 -b 127.0.0.1 -d site/` picks the port, address and
+    /// directory. What Python does, it does: GET and HEAD (any other method is 501), a
+    /// listing for a directory without index.html/index.htm, a 301 to add a directory's
+    /// missing slash (the query kept), Content-Type from the file name, Last-Modified,
+    /// If-Modified-Since (304), Python's error pages. Paths never leave the directory:
+    /// `..` and `%2e%2e` stop at its top, a NUL byte is 400, a leading `//` cannot turn a
+    /// redirect into another host, and symlinks leading out of it are 404 unless
+    /// --follow-symlinks (Python follows them).
+    ///
+    /// Beyond Python: HTTP/1.1 keep-alive (HTTP/1.0 clients too when they ask) and
+    /// pipelining; Range requests (206, several ranges as multipart/byteranges, 416 past
+    /// the end, If-Range); a strong ETag with If-None-Match (304), If-Match and
+    /// If-Unmodified-Since (412); files sent without being read into memory (sendfile in
+    /// plaintext); --gzip; limits: a request line over 8 KiB is 414, more than 100 header
+    /// fields or a head over 64 KiB is 431 (each closes the connection), a body on a GET
+    /// is skipped up to 64 KiB (beyond, or chunked, the connection closes after the
+    /// response), a head that takes longer than --header-timeout is 408. Responses are
+    /// HTTP/1.1; HTTP/2 and later is 505, HTTP/0.9 (a request line without version) 400.
+    /// Every --mode, --listen (then PORT and --bind are not used), TLS, --allow/--deny,
+    /// --proxy-protocol and --metrics work as for echo; -v logs one line per request
+    /// (peer, method, target, status, body bytes).
+    Http(HttpArgs),
     Bench(BenchArgs),
 }
 
@@ -175,7 +200,7 @@ pub struct ServeArgs {
     ///
     /// Per endpoint (label endpoint="URL"): connections active, accepted, rejected,
     /// closed; bytes received and sent; handler errors, panics, timeouts. Chat adds
-    /// members and members dropped as too slow. Bytes are counted when a connection
+    /// members and members dropped as too slow; http adds responses by status class. Bytes are counted when a connection
     /// closes; under fork they are not seen by the parent (and stay 0).
     #[arg(long, value_name = "HOST:PORT", value_parser = crate::metrics::parse_addr)]
     pub metrics: Option<std::net::SocketAddr>,
@@ -283,6 +308,57 @@ impl std::str::FromStr for ListenSpec {
 
 /// The address served when neither `--listen` nor socket activation gives one.
 pub const DEFAULT_LISTEN: &str = "tcp://127.0.0.1:9000";
+
+/// `sockserv http`.
+#[derive(Debug, Args)]
+#[command(mut_arg("listen", |arg| arg.long_help(
+    "Address to listen on instead of PORT and --bind; repeat the flag to serve several \
+     endpoints from one process.\n\n\
+     Forms: tcp://HOST:PORT (or just HOST:PORT), unix:PATH, or fd:N for a socket the parent \
+     process passed as descriptor N. Port 0 picks a free port. Each endpoint prints \
+     `listening on URL` (with the real port) to stderr once it is ready. Default: the \
+     sockets systemd passed (socket activation: LISTEN_FDS), else PORT on --bind."
+)))]
+pub struct HttpArgs {
+    /// Port to serve, on every interface (or on --bind). Not used with --listen.
+    #[arg(value_name = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Serve on this address only (an IP address or a host name, like Python's --bind).
+    /// Default: every interface (IPv6 and IPv4 when the machine has IPv6, else IPv4).
+    #[arg(
+        short = 'b',
+        long = "bind",
+        value_name = "ADDR",
+        conflicts_with = "listen"
+    )]
+    pub bind: Option<String>,
+
+    /// The directory to serve.
+    #[arg(short = 'd', long, value_name = "DIR", default_value = ".")]
+    pub directory: PathBuf,
+
+    /// Follow symlinks that lead outside DIR. Without it they are 404 (symlinks that stay
+    /// inside DIR always work); Python always follows them.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// Compress with gzip, for clients that accept it: text/*, JavaScript, JSON, XML and
+    /// SVG files (and listings) of at most 1 MiB, never for a Range request. Responses
+    /// then carry `Vary: Accept-Encoding` and their own ETag.
+    #[arg(long)]
+    pub gzip: bool,
+
+    /// Longest a request head may take to arrive once it has started (against clients
+    /// that trickle one byte at a time); a slower one is answered 408 and closed. 0
+    /// disables. An idle keep-alive connection is closed by --idle-timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
 
 /// `sockserv echo`.
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! `sockserv`: echo and chat servers, a client and a load generator.
+//! `sockserv`: echo, chat and HTTP file servers, a client and a load generator.
 
 mod apps;
 mod cli;
@@ -31,6 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Echo(args) => cmd::echo::run(&args),
         Command::Chat(args) => cmd::chat::run(&args),
         Command::Client(args) => cmd::client::run(&args),
+        Command::Http(args) => cmd::http::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     }
 }

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use sockserv::{ClosePolicy, ConnError, Endpoint, Server, ShutdownHandle, Stats, StatsSnapshot};
 
 use crate::apps::chat::ChatRoom;
+use crate::apps::http::HttpCounters;
 use crate::apps::metrics::MetricsHttp;
 
 /// Gauges of the application behind the servers, beyond the library's counters.
@@ -23,6 +24,8 @@ pub enum AppMetrics {
     None,
     /// The chat room's members and slow members dropped.
     Chat(ChatRoom),
+    /// The HTTP server's responses by status class.
+    Http(Arc<HttpCounters>),
 }
 
 /// The chat room at one moment.
@@ -41,6 +44,8 @@ pub struct Scrape {
     pub endpoints: Vec<(String, StatsSnapshot)>,
     /// The chat room, when serving chat.
     pub chat: Option<ChatCounts>,
+    /// HTTP responses by status class (`[1xx, 2xx, 3xx, 4xx, 5xx]`), when serving HTTP.
+    pub http: Option<[u64; 5]>,
 }
 
 /// One per-endpoint series: name, kind, help, and how to read it from a snapshot.
@@ -139,6 +144,18 @@ pub fn render(scrape: &Scrape) -> String {
         header(&mut page, dropped, "counter", help);
         let _ = writeln!(page, "{dropped} {}", chat.dropped);
     }
+    if let Some(classes) = scrape.http {
+        let name = "sockserv_http_responses_total";
+        header(
+            &mut page,
+            name,
+            "counter",
+            "HTTP responses sent, by status class.",
+        );
+        for (i, count) in classes.iter().enumerate() {
+            let _ = writeln!(page, "{name}{{class=\"{}xx\"}} {count}", i + 1);
+        }
+    }
     page
 }
 
@@ -194,11 +211,15 @@ impl MetricsServer {
                     .map(|(endpoint, stats)| (endpoint.clone(), stats.snapshot()))
                     .collect(),
                 chat: match &app {
-                    AppMetrics::None => None,
                     AppMetrics::Chat(room) => Some(ChatCounts {
                         members: room.members(),
                         dropped: room.dropped(),
                     }),
+                    _ => None,
+                },
+                http: match &app {
+                    AppMetrics::Http(counters) => Some(counters.by_class()),
+                    _ => None,
                 },
             })
         };
@@ -288,6 +309,7 @@ mod tests {
                 ("unix:/tmp/a\"b\\c".into(), stats(0, 0, 0)),
             ],
             chat: None,
+            http: None,
         });
         let expected_start = "\
 # HELP sockserv_connections_active Connections (or datagrams) being served now.
@@ -325,6 +347,7 @@ sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
                 members: 2,
                 dropped: 5,
             }),
+            http: None,
         });
         assert!(page.ends_with(
             "# HELP sockserv_chat_members Members in the chat room now.\n\
@@ -334,6 +357,26 @@ sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
              # TYPE sockserv_chat_dropped_total counter\n\
              sockserv_chat_dropped_total 5\n"
         ));
+    }
+
+    #[test]
+    fn renders_http_responses_by_class() {
+        let page = render(&Scrape {
+            http: Some([0, 7, 1, 2, 0]),
+            ..Scrape::default()
+        });
+        assert!(
+            page.ends_with(
+                "# HELP sockserv_http_responses_total HTTP responses sent, by status class.\n\
+             # TYPE sockserv_http_responses_total counter\n\
+             sockserv_http_responses_total{class=\"1xx\"} 0\n\
+             sockserv_http_responses_total{class=\"2xx\"} 7\n\
+             sockserv_http_responses_total{class=\"3xx\"} 1\n\
+             sockserv_http_responses_total{class=\"4xx\"} 2\n\
+             sockserv_http_responses_total{class=\"5xx\"} 0\n"
+            ),
+            "{page}"
+        );
     }
 
     #[test]

@@ -3,3 +3,4 @@ pub mod bench;
 pub mod chat;
 pub mod client;
 pub mod echo;
+pub mod http;

@@ -1,0 +1,247 @@
+use super::*;
+
+fn complete(input: &[u8]) -> (Request<'_>, usize) {
+    match parse(input) {
+        Parsed::Complete(request, len) => (request, len),
+        other => panic!("not complete: {other:?}"),
+    }
+}
+
+fn rejected(input: &[u8]) -> Reject {
+    match parse(input) {
+        Parsed::Invalid(reject) => reject,
+        other => panic!("not rejected: {other:?}"),
+    }
+}
+
+#[test]
+fn a_simple_get_parses_with_its_length() {
+    let input = b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\nNEXT";
+    let (request, len) = complete(input);
+    assert_eq!(len, input.len() - 4);
+    assert_eq!(
+        (request.method, request.target, request.minor),
+        ("GET", "/a?b", 1)
+    );
+    assert!(request.keep_alive);
+    assert_eq!(request.body, Body::None);
+}
+
+#[test]
+fn partial_heads_wait_for_more() {
+    for input in [
+        &b"GET"[..],
+        b"GET / HTTP/1.1\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r",
+        b"GET / HTTP/2",
+    ] {
+        assert_eq!(
+            parse(input),
+            Parsed::Partial,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn keep_alive_follows_the_version_and_connection() {
+    let ka = |input: &[u8]| complete(input).0.keep_alive;
+    assert!(ka(b"GET / HTTP/1.1\r\n\r\n"));
+    assert!(!ka(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    assert!(!ka(b"GET / HTTP/1.1\r\nConnection: Upgrade, CLOSE\r\n\r\n"));
+    assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
+    assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    assert!(!ka(
+        b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"
+    ));
+}
+
+#[test]
+fn leading_empty_lines_and_bare_lf_are_accepted() {
+    let (request, len) = complete(b"\r\n\nGET /x HTTP/1.0\nHost: y\n\n");
+    assert_eq!((request.target, len), ("/x", 28));
+}
+
+#[test]
+fn extra_spaces_in_the_request_line_are_tolerated_like_python() {
+    assert_eq!(complete(b"GET  /x  HTTP/1.1\r\n\r\n").0.target, "/x");
+}
+
+#[test]
+fn the_fields_used_are_picked_case_insensitively() {
+    let (request, _) = complete(
+        b"GET / HTTP/1.1\r\nrange: bytes=0-1\r\nIF-RANGE: \"e\"\r\nIf-None-Match: \"a\"\r\n\
+          If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nIf-Match: *\r\n\
+          If-Unmodified-Since: x\r\nAccept-Encoding: gzip\r\nX-Other: y\r\n\r\n",
+    );
+    let f = request.fields;
+    assert_eq!(f.range, Some("bytes=0-1"));
+    assert_eq!(f.if_range, Some("\"e\""));
+    assert_eq!(f.if_none_match, Some("\"a\""));
+    assert_eq!(f.if_modified_since, Some("Sun, 06 Nov 1994 08:49:37 GMT"));
+    assert_eq!(f.if_match, Some("*"));
+    assert_eq!(f.if_unmodified_since, Some("x"));
+    assert_eq!(f.accept_encoding, Some("gzip"));
+}
+
+#[test]
+fn bodies_are_recognised() {
+    let body = |input: &[u8]| complete(input).0.body;
+    assert_eq!(
+        body(b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"),
+        Body::Length(5)
+    );
+    assert_eq!(
+        body(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+        Body::None
+    );
+    assert_eq!(
+        body(b"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+        Body::Length(5)
+    );
+    assert_eq!(
+        body(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        Body::Encoded
+    );
+    assert_eq!(
+        body(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+        Body::Encoded
+    );
+}
+
+#[test]
+fn bad_or_conflicting_lengths_are_400() {
+    for input in [
+        &b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+    ] {
+        assert_eq!(rejected(input).status, Status::BAD_REQUEST);
+    }
+}
+
+#[test]
+fn a_long_request_line_is_414_before_it_ends() {
+    let mut input = b"GET /".to_vec();
+    input.resize(MAX_REQUEST_LINE + 1, b'a');
+    let reject = rejected(&input);
+    assert_eq!(reject.status, Status::URI_TOO_LONG);
+    // Exactly at the limit is fine.
+    let mut input = b"GET /".to_vec();
+    input.resize(MAX_REQUEST_LINE - " HTTP/1.1".len(), b'a');
+    input.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+    assert!(matches!(parse(&input), Parsed::Complete(..)));
+}
+
+#[test]
+fn too_many_headers_or_too_big_a_head_is_431() {
+    let mut input = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..=MAX_HEADERS {
+        input.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"\r\n");
+    assert_eq!(
+        rejected(&input),
+        Reject {
+            status: Status::HEADERS_TOO_LARGE,
+            message: "Too many headers".into()
+        }
+    );
+
+    let mut input = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    input.resize(MAX_HEAD + 1, b'a');
+    assert_eq!(rejected(&input).status, Status::HEADERS_TOO_LARGE);
+}
+
+#[test]
+fn exactly_max_headers_is_fine() {
+    let mut input = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..MAX_HEADERS {
+        input.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"\r\n");
+    assert!(matches!(parse(&input), Parsed::Complete(..)));
+}
+
+#[test]
+fn versions_are_judged_like_python() {
+    for (line, status, message) in [
+        (
+            "GET / HTTP/2.0",
+            Status::VERSION_NOT_SUPPORTED,
+            "Invalid HTTP version (2.0)",
+        ),
+        (
+            "GET / HTTP/3.1",
+            Status::VERSION_NOT_SUPPORTED,
+            "Invalid HTTP version (3.1)",
+        ),
+        (
+            "GET / HTTP/1.2",
+            Status::VERSION_NOT_SUPPORTED,
+            "Invalid HTTP version (1.2)",
+        ),
+        (
+            "GET / HTTP/x",
+            Status::BAD_REQUEST,
+            "Bad request version ('HTTP/x')",
+        ),
+        (
+            "GET / HTTP/1",
+            Status::BAD_REQUEST,
+            "Bad request version ('HTTP/1')",
+        ),
+        (
+            "GET / FTP/1.1",
+            Status::BAD_REQUEST,
+            "Bad request version ('FTP/1.1')",
+        ),
+        (
+            "GET / HTTP/1.1.1",
+            Status::BAD_REQUEST,
+            "Bad request version ('HTTP/1.1.1')",
+        ),
+        (
+            "GET / HTTP/1.1 extra",
+            Status::BAD_REQUEST,
+            "Bad request version ('extra')",
+        ),
+    ] {
+        let input = format!("{line}\r\n\r\n");
+        assert_eq!(
+            rejected(input.as_bytes()),
+            Reject {
+                status,
+                message: message.into()
+            },
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn malformed_lines_and_fields_are_400() {
+    for input in [
+        &b"GET /\r\n\r\n"[..],
+        b"GET\r\n\r\n",
+        b"G(T / HTTP/1.1\r\n\r\n",
+        b"GET /\xff HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+    ] {
+        let reject = rejected(input);
+        assert_eq!(
+            reject.status,
+            Status::BAD_REQUEST,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    assert_eq!(
+        rejected(b"GET /\r\n\r\n").message,
+        "Bad request syntax ('GET /')"
+    );
+}

@@ -1,0 +1,92 @@
+//! `sockserv http`: the HTTP file server Session on every stream endpoint.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use sockserv::{Builder, Endpoint};
+
+use crate::apps::http::{Http, HttpConfig, Root};
+use crate::cli::{HttpArgs, ListenSpec, ServeArgs};
+use crate::metrics::AppMetrics;
+use crate::serving::{serve_all, tls_acceptor};
+
+/// Serves `--directory` until SIGINT/SIGTERM.
+pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
+    let root = Root::new(&args.directory, args.follow_symlinks)
+        .with_context(|| format!("cannot serve {}", args.directory.display()))?;
+    if args.serve.listen.is_empty() && !socket_activated() {
+        let addr = default_addr(args.bind.as_deref(), args.port)?;
+        args.serve.listen.push(ListenSpec::Url(Endpoint::Tcp(addr)));
+    }
+    eprintln!("serving {}", root.dir().display());
+    let http = Http::new(HttpConfig {
+        root,
+        gzip: args.gzip,
+        header_timeout: ServeArgs::limit(args.header_timeout),
+    });
+    let tls = tls_acceptor(&args.serve)?;
+    let counters = http.counters();
+    serve_all(
+        &args.serve,
+        Some("HTTP runs over a connection"),
+        |builder: Builder| match &tls {
+            Some(tls) => builder.session(tls.wrap(http.clone())),
+            None => builder.session(http.clone()),
+        },
+        || {},
+        AppMetrics::Http(counters),
+    )
+}
+
+/// Whether systemd passed sockets to this process (then they are served, as by echo).
+fn socket_activated() -> bool {
+    let pid = std::env::var("LISTEN_PID").ok();
+    pid.and_then(|p| p.trim().parse::<u32>().ok()) == Some(std::process::id())
+        && std::env::var_os("LISTEN_FDS").is_some()
+}
+
+/// `--bind ADDR` (an address or a name, resolved once) and PORT; without `--bind`, every
+/// interface: `[::]` (which takes IPv4 too) when the machine has IPv6, else `0.0.0.0`.
+fn default_addr(bind: Option<&str>, port: u16) -> Result<SocketAddr> {
+    let Some(host) = bind else {
+        let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0);
+        let ip = match TcpListener::bind(any6) {
+            Ok(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            Err(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        return Ok(SocketAddr::new(ip, port));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve --bind {host}"))?
+        .next()
+        .with_context(|| format!("--bind {host} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_addresses_and_names_resolve() {
+        assert_eq!(
+            default_addr(Some("127.0.0.1"), 8000).unwrap(),
+            "127.0.0.1:8000".parse().unwrap()
+        );
+        assert_eq!(
+            default_addr(Some("[::1]"), 1).unwrap(),
+            "[::1]:1".parse().unwrap()
+        );
+        assert!(default_addr(Some("localhost"), 80)
+            .unwrap()
+            .ip()
+            .is_loopback());
+        assert!(default_addr(None, 8000).unwrap().ip().is_unspecified());
+        assert!(default_addr(Some("no such host.invalid"), 80).is_err());
+    }
+}

@@ -61,6 +61,10 @@ pub trait OutputExt: sealed::Sealed {
     /// ranges stay queued.
     fn take(&mut self) -> Vec<u8>;
 
+    /// Whether a file range comes right after the pending bytes (a driver that can hold
+    /// the bytes back briefly, to send them in one go with the file, does so).
+    fn file_follows(&self) -> bool;
+
     /// How many pending bytes were ever removed from the front, by
     /// [`consume`](OutputExt::consume) or [`take`](OutputExt::take). A driver that wraps
     /// another Session (TLS does) compares it with what it removed itself, to notice the

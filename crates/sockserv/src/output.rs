@@ -163,6 +163,10 @@ impl OutputExt for Output {
         taken
     }
 
+    fn file_follows(&self) -> bool {
+        matches!(self.rest.front(), Some(Segment::File(_)))
+    }
+
     fn removed(&self) -> u64 {
         self.removed
     }

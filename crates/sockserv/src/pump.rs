@@ -343,8 +343,7 @@ impl<S: Session> Pump<S> {
 pub(crate) fn send_queued(stream: &Stream, out: &mut Output, sent: &mut u64) -> io::Result<()> {
     loop {
         let result = if !out.pending().is_empty() {
-            let mut stream = stream;
-            stream.write(out.pending()).inspect(|&n| out.consume(n))
+            write_front(stream, out).inspect(|&n| out.consume(n))
         } else if let Some(range) = out.front_file() {
             let count = range.len().min(SENDFILE_CHUNK as u64) as usize;
             match crate::sys::sendfile(stream.as_fd(), range.file().as_fd(), range.offset(), count)
@@ -375,6 +374,21 @@ pub(crate) fn send_queued(stream: &Stream, out: &mut Output, sent: &mut u64) -> 
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes the pending bytes. When a file range follows them on TCP (an HTTP head before
+/// its body), `MSG_MORE` lets the kernel hold them for the `sendfile` that comes next, so
+/// head and body leave in the same segments instead of a small packet of their own.
+fn write_front(stream: &Stream, out: &Output) -> io::Result<usize> {
+    match stream {
+        Stream::Tcp(tcp) if out.file_follows() => {
+            socket2::SockRef::from(tcp).send_with_flags(out.pending(), libc::MSG_MORE)
+        }
+        _ => {
+            let mut stream = stream;
+            stream.write(out.pending())
         }
     }
 }

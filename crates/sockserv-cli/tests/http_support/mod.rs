@@ -171,6 +171,15 @@ impl HttpServer {
         }
     }
 
+    /// The `sockserv` process, for its stderr lines, signals and exit (the production
+    /// tests); panics under the Python reference, which those tests skip.
+    pub fn process(&mut self) -> &mut Server {
+        match &mut self._process {
+            Process::Sockserv(server) => server,
+            Process::Python(_) => panic!("the python reference is not a sockserv process"),
+        }
+    }
+
     /// `http://127.0.0.1:PORT` followed by `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

@@ -62,6 +62,11 @@ impl Conn {
         }
     }
 
+    /// The client's own address: the peer the server sees and logs.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.writer.local_addr().expect("a connected socket")
+    }
+
     /// Sends raw bytes (one write, so several requests arrive together: pipelining).
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("send the request");

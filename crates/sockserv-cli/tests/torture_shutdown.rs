@@ -48,8 +48,10 @@ fn sigterm_under_load_drains_every_echo() {
                     let sender = thread::spawn(move || {
                         for chunk in to_send.chunks(CHUNK) {
                             writer.write_all(chunk).expect("stream to the server");
-                            // Attacker pacing: 16 KiB every 10 ms keeps the load going.
-                            thread::sleep(Duration::from_millis(10));
+                            // Attacker pacing: 16 KiB every 20 ms keeps the load going for
+                            // 1.3 s, long enough that SIGTERM lands mid-way even when a
+                            // loaded machine starts the 50 clients slowly.
+                            thread::sleep(Duration::from_millis(20));
                         }
                         writer.shutdown(std::net::Shutdown::Write).unwrap();
                     });

@@ -294,9 +294,8 @@ fn bench_over_tls_verifies_every_echo() {
         for mode in ["pingpong", "stream"] {
             // 1 s, not less: on a loaded machine a shorter run ended before a whole
             // message had gone round (msgs 0).
-            let extra = format!(
-                "--mode {mode} --conns 4 --size 3000 --duration 1s --warmup 100ms --json"
-            );
+            let extra =
+                format!("--mode {mode} --conns 4 --size 3000 --duration 1s --warmup 100ms --json");
             let out = bench_tls(&url, &certs.path("ca.pem"), &extra);
             let stdout = String::from_utf8_lossy(&out.stdout);
             let stderr = String::from_utf8_lossy(&out.stderr);

@@ -13,12 +13,11 @@ mod util;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http_support::*;
 use serde_json::Value;
-use util::read_all_in_background;
+use util::{exit_within, read_all_in_background};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -72,17 +71,7 @@ fn browse(server: &HttpServer, tree: &Tree) -> Value {
     let stdout = read_all_in_background(child.stdout.take().unwrap());
     let stderr = read_all_in_background(child.stderr.take().unwrap());
     let group = format!("-{}", child.id());
-    let deadline = Instant::now() + BROWSER_WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            break None;
-        }
-        // Polling the exit status: the bound is the deadline, not this pause.
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, BROWSER_WAIT);
     // The script's group only (python, the Playwright driver, chromium): anything left.
     let _ = Command::new("kill")
         .args(["-KILL", "--", &group])

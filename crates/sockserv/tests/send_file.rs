@@ -58,13 +58,9 @@ impl Session for FileServer {
     }
 }
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
-}
-
 fn fixture(dir: &Path) -> (PathBuf, Vec<u8>) {
     let path = dir.join("payload.bin");
-    let content = pattern(FILE_LEN);
+    let content = util::payload(FILE_LEN);
     std::fs::write(&path, &content).unwrap();
     (path, content)
 }

@@ -384,7 +384,7 @@ impl Session for FileSender {
 #[test]
 fn inner_files_are_read_as_the_peer_takes_them_and_arrive_whole() {
     let certs = Certs::generate();
-    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let content = testkit::payload(3_000_000);
     let path = certs.path("file.bin");
     std::fs::write(&path, &content).unwrap();
     let file_path = path.clone();

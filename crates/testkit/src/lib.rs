@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use certs::Certs;
 pub use client::Client;
 pub use datagram::DatagramClient;
-pub use process::{lines_in_background, read_all_in_background, wait_for_exit};
+pub use process::{exit_within, lines_in_background, read_all_in_background, wait_for_exit};
 
 /// The bound on a client's every read and write: generous, so a loaded CI machine
 /// passes, yet a hang fails the test instead of stalling the run.

@@ -8,15 +8,24 @@ use std::time::{Duration, Instant};
 
 /// Waits up to `limit` for `child` to exit; kills it and panics if it does not.
 pub fn wait_for_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    if let Some(status) = exit_within(child, limit) {
+        return status;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("process {} did not exit within {limit:?}", child.id());
+}
+
+/// Waits up to `limit` for `child` to exit: its status, or `None` if it is still running
+/// (the caller decides what to kill and what to report).
+pub fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
+            return Some(status);
         }
         if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("process {} did not exit within {limit:?}", child.id());
+            return None;
         }
         // Polling the exit status: the bound is the deadline, not this pause.
         thread::sleep(Duration::from_millis(5));

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use sockserv::Endpoint;
 pub use testkit::{
-    lines_in_background, payload, read_all_in_background, serial, wait_for_exit, Client,
-    DatagramClient, WAIT,
+    exit_within, lines_in_background, payload, read_all_in_background, serial, wait_for_exit,
+    Client, DatagramClient, WAIT,
 };
 
 /// The modes every transport is tested under.

@@ -15,8 +15,9 @@ const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 /// Plaintext handed to the inner Session per `on_data` call: one TLS record at most.
 const PLAINTEXT_CHUNK: usize = 16 * 1024;
 /// Ciphertext waiting in the driver's output above which no more of the inner Session's
-/// queued files is read: files are encrypted as the peer takes them, not all at once.
-const FILE_READ_AHEAD: u64 = 256 * 1024;
+/// queued files is read (the drivers' own high-water mark): files are encrypted as the
+/// peer takes them, not all at once.
+const FILE_READ_AHEAD: u64 = crate::pump::HIGH_WATER;
 
 /// A [`Session`] that runs an inner Session over TLS (see [`TlsAcceptor`]).
 ///

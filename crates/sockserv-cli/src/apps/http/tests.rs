@@ -14,6 +14,7 @@ use super::*;
 mod errors;
 mod files;
 mod flow;
+mod representations;
 
 /// A served directory: `a.txt` (26 letters), `index-dir/index.html`, `htm-dir/index.htm`,
 /// `list-dir/` (with `x.txt`, `sub/`), `spam/index.html/` (a directory).

@@ -160,6 +160,11 @@ pub struct ServeArgs {
     #[arg(long = "listen", short = 'l', value_name = "URL")]
     pub listen: Vec<ListenSpec>,
 
+    /// What is served when neither `--listen` nor socket activation names an endpoint:
+    /// [`DEFAULT_LISTEN`] unless the subcommand has its own (http: PORT on --bind).
+    #[arg(skip)]
+    pub default_listen: Option<Endpoint>,
+
     /// How many clients are served at once.
     ///
     /// sequential: one client at a time, the next waits (Python's TCPServer).

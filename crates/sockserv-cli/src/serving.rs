@@ -97,7 +97,10 @@ fn sources(args: &ServeArgs) -> Result<Vec<Source>> {
         if !activated.is_empty() {
             return Ok(activated.into_iter().map(Source::Inherited).collect());
         }
-        let default: Endpoint = DEFAULT_LISTEN.parse().map_err(anyhow::Error::msg)?;
+        let default = match &args.default_listen {
+            Some(endpoint) => endpoint.clone(),
+            None => DEFAULT_LISTEN.parse().map_err(anyhow::Error::msg)?,
+        };
         return Ok(vec![Source::Bind(default)]);
     }
     let mut adopted = Vec::new();

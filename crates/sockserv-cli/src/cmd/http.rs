@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use sockserv::{Builder, Endpoint};
 
 use crate::apps::http::{Http, HttpConfig, Root};
-use crate::cli::{HttpArgs, ListenSpec, ServeArgs};
+use crate::cli::{HttpArgs, ServeArgs};
 use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
 
@@ -15,9 +15,10 @@ use crate::serving::{serve_all, tls_acceptor};
 pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
     let root = Root::new(&args.directory, args.follow_symlinks)
         .with_context(|| format!("cannot serve {}", args.directory.display()))?;
-    if args.serve.listen.is_empty() && !socket_activated() {
+    if args.serve.listen.is_empty() {
+        // Python's PORT and --bind, used unless systemd passed sockets.
         let addr = default_addr(args.bind.as_deref(), args.port)?;
-        args.serve.listen.push(ListenSpec::Url(Endpoint::Tcp(addr)));
+        args.serve.default_listen = Some(Endpoint::Tcp(addr));
     }
     eprintln!("serving {}", root.dir().display());
     let http = Http::new(HttpConfig {
@@ -37,13 +38,6 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
         || {},
         AppMetrics::Http(counters),
     )
-}
-
-/// Whether systemd passed sockets to this process (then they are served, as by echo).
-fn socket_activated() -> bool {
-    let pid = std::env::var("LISTEN_PID").ok();
-    pid.and_then(|p| p.trim().parse::<u32>().ok()) == Some(std::process::id())
-        && std::env::var_os("LISTEN_FDS").is_some()
 }
 
 /// `--bind ADDR` (an address or a name, resolved once) and PORT; without `--bind`, every

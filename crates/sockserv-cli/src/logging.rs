@@ -107,6 +107,14 @@ pub fn log_close(closed: &Closed<'_>) {
     );
 }
 
+/// Writes one status line of a server (`listening on ...`, `shutting down ...`) to
+/// stderr. Unlike `eprintln!`, a stderr that is closed or broken is ignored: a server
+/// whose log reader went away must still serve and still shut down on SIGTERM.
+pub fn status(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,7 +283,7 @@ pub fn serve(
 ) -> Result<Option<MetricsServer>> {
     let Some(addr) = addr else { return Ok(None) };
     let metrics = MetricsServer::start(addr, servers, app)?;
-    eprintln!("metrics on {}", metrics.url());
+    crate::logging::status(format_args!("metrics on {}", metrics.url()));
     Ok(Some(metrics))
 }
 

@@ -175,7 +175,7 @@ pub fn serve_all(
     // can scrape at once. Dropped, so stopped, when serving ends.
     let _metrics = crate::metrics::serve(args.metrics, &servers, app)?;
     for server in &servers {
-        eprintln!("listening on {}", server.local_endpoint());
+        crate::logging::status(format_args!("listening on {}", server.local_endpoint()));
     }
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
     let stopping = Arc::new(AtomicBool::new(false));
@@ -187,10 +187,12 @@ pub fn serve_all(
             .spawn(move || {
                 for signal in signals.forever() {
                     if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
-                        eprintln!("second interrupt: exiting now");
+                        crate::logging::status(format_args!("second interrupt: exiting now"));
                         std::process::exit(130);
                     }
-                    eprintln!("shutting down: no new connections; waiting for clients to finish");
+                    crate::logging::status(format_args!(
+                        "shutting down: no new connections; waiting for clients to finish"
+                    ));
                     on_stop();
                     for handle in &handles {
                         handle.shutdown();
@@ -209,10 +211,10 @@ pub fn serve_all(
                         .with_context(|| format!("serving {endpoint}"))?;
                     let report = server.close()?;
                     if report.finished + report.left > 0 {
-                        eprintln!(
+                        crate::logging::status(format_args!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",
                             report.finished, report.left
-                        );
+                        ));
                     }
                     Ok(())
                 })

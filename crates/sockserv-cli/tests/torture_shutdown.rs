@@ -6,7 +6,7 @@ mod util;
 
 use torture_support::*;
 
-/// 50 clients each stream 1 MiB (16 KiB every 10 ms: attacker pacing, so the load lasts
+/// 50 clients each stream 1 MiB (16 KiB every 20 ms: attacker pacing, so the load lasts
 /// long enough to be interrupted) and read the echo concurrently. SIGTERM arrives once
 /// every client has had some echo back and before half of all bytes came back. Bounds:
 /// every client still receives its complete echo (every byte it sent) and then EOF; the
@@ -107,5 +107,48 @@ fn sigterm_under_load_drains_every_echo() {
             "{mode}: SIGTERM after {} MiB echoed; all {CLIENTS} echoes complete; exit after {exit_after:?}",
             at_signal / MIB as usize
         );
+    }
+}
+
+/// Regression: with its stderr closed (the log reader went away), a server still serves
+/// and still shuts down on SIGTERM. Its status lines used to be `eprintln!`, which panics
+/// on the broken pipe: the "shutting down" line killed the signal thread, and the server
+/// then served on, deaf to every signal.
+#[test]
+fn sigterm_still_stops_a_server_whose_stderr_is_closed() {
+    use std::os::unix::net::UnixStream;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    for subcommand in ["echo", "http"] {
+        let path = dir.path().join(subcommand);
+        let url = format!("unix:{}", path.display());
+        let mut child = util::sockserv()
+            .args([subcommand, "--listen", &url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sockserv");
+        // Close the read end at once: every line the server writes meets a broken pipe.
+        drop(child.stderr.take());
+        // No `listening on` line to wait for: the socket accepting is the readiness.
+        let deadline = Instant::now() + WAIT;
+        while UnixStream::connect(&path).is_err() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{subcommand} exited instead of serving"
+            );
+            assert!(Instant::now() < deadline, "{subcommand}: not listening");
+            // Probe pacing; the bound is the deadline.
+            thread::sleep(Duration::from_millis(5));
+        }
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let status = util::wait_for_exit(&mut child, WAIT);
+        assert!(status.success(), "{subcommand}: {status}");
     }
 }

@@ -20,7 +20,7 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
         let addr = default_addr(args.bind.as_deref(), args.port)?;
         args.serve.default_listen = Some(Endpoint::Tcp(addr));
     }
-    eprintln!("serving {}", root.dir().display());
+    crate::logging::status(format_args!("serving {}", root.dir().display()));
     let http = Http::new(HttpConfig {
         root,
         gzip: args.gzip,

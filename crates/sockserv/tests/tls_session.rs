@@ -2,39 +2,17 @@
 //! `Output`s, no sockets, no timing.
 #![cfg(feature = "tls")]
 
-use std::io::{ErrorKind, Read, Write};
+mod tls_pair;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rcgen::KeyPair;
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use sockserv::driver::OutputExt;
-use sockserv::tls::{TlsAcceptor, TlsError, TlsSession};
+use sockserv::tls::{TlsAcceptor, TlsError};
 use sockserv::{Output, PeerAddr, Session, SessionFactory, SessionWaker};
 use testkit::Certs;
-
-/// The server side of `certs`.
-fn acceptor(certs: &Certs) -> TlsAcceptor {
-    TlsAcceptor::from_pem_files(&certs.path("cert.pem"), &certs.path("key.pem")).unwrap()
-}
-
-/// A client of `localhost` that trusts `certs`' CA.
-fn tls_client(certs: &Certs) -> ClientConnection {
-    let mut roots = RootCertStore::empty();
-    roots.add(certs.ca().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = ServerName::try_from("localhost").unwrap();
-    let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
-    // Large test payloads are written at once.
-    client.set_buffer_limit(None);
-    client
-}
+use tls_pair::Pair;
 
 /// Echoes every byte back; closes at EOF (the default).
 struct Echo;
@@ -42,77 +20,6 @@ struct Echo;
 impl Session for Echo {
     fn on_data(&mut self, data: &[u8], out: &mut Output) {
         out.write(data);
-    }
-}
-
-/// A rustls client and a TLS server session, connected in memory.
-struct Pair<S: Session> {
-    client: ClientConnection,
-    server: TlsSession<S>,
-    out: Output,
-    got: Vec<u8>,
-    got_close_notify: bool,
-}
-
-impl<S: Session> Pair<S> {
-    fn open(certs: &Certs, factory: impl SessionFactory<Session = S>) -> Pair<S> {
-        let peer = PeerAddr::Inet("127.0.0.1:1".parse().unwrap());
-        let mut server = acceptor(certs).wrap(factory).open(&peer);
-        let mut out = Output::new();
-        server.on_open(&mut out);
-        Pair {
-            client: tls_client(certs),
-            server,
-            out,
-            got: Vec::new(),
-            got_close_notify: false,
-        }
-    }
-
-    /// Moves bytes both ways until neither side has anything to send.
-    fn pump(&mut self) -> Result<(), rustls::Error> {
-        loop {
-            let mut to_server = Vec::new();
-            while self.client.wants_write() {
-                self.client.write_tls(&mut to_server).unwrap();
-            }
-            if !to_server.is_empty() {
-                self.server.on_data(&to_server, &mut self.out);
-            }
-            let to_client = self.out.take();
-            let mut rest = &to_client[..];
-            while !rest.is_empty() {
-                self.client.read_tls(&mut rest).unwrap();
-                self.client.process_new_packets()?;
-                self.drain_client();
-            }
-            if to_server.is_empty() && to_client.is_empty() {
-                return Ok(());
-            }
-        }
-    }
-
-    /// The plaintext the client has received since the last call, and whether the
-    /// server's close_notify came after it.
-    fn received(&mut self) -> (Vec<u8>, bool) {
-        (std::mem::take(&mut self.got), self.got_close_notify)
-    }
-
-    /// Reads the client's plaintext (rustls's buffer for it is bounded).
-    fn drain_client(&mut self) {
-        let mut buf = [0; 4096];
-        loop {
-            match self.client.reader().read(&mut buf) {
-                Ok(0) => return self.got_close_notify = true,
-                Ok(n) => self.got.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) => panic!("client read: {e}"),
-            }
-        }
-    }
-
-    fn send(&mut self, data: &[u8]) {
-        self.client.writer().write_all(data).unwrap();
     }
 }
 
@@ -366,98 +273,4 @@ fn the_inner_output_shows_plaintext_the_driver_has_not_sent() {
     assert_eq!(backlog.load(Ordering::SeqCst), 0);
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"aaaabbc".to_vec(), false));
-}
-
-/// Sends a file the inner way (`Output::send_file`) and a trailer after it.
-struct FileSender(std::path::PathBuf);
-
-impl Session for FileSender {
-    fn on_data(&mut self, _data: &[u8], out: &mut Output) {
-        let file = std::fs::File::open(&self.0).unwrap();
-        let len = file.metadata().unwrap().len();
-        out.send_file(file, 0, len);
-        out.write(b"<end>");
-        out.close();
-    }
-}
-
-#[test]
-fn inner_files_are_read_as_the_peer_takes_them_and_arrive_whole() {
-    let certs = Certs::generate();
-    let content = testkit::payload(3_000_000);
-    let path = certs.path("file.bin");
-    std::fs::write(&path, &content).unwrap();
-    let file_path = path.clone();
-    let mut pair = Pair::open(&certs, move |_: &PeerAddr| FileSender(file_path.clone()));
-    pair.pump().unwrap();
-    pair.send(b"go");
-    let mut got = Vec::new();
-    let mut closed = false;
-    for _ in 0..10_000 {
-        pair.pump().unwrap();
-        let (bytes, close_notify) = pair.received();
-        got.extend(bytes);
-        if close_notify {
-            closed = true;
-            break;
-        }
-        // The driver sent everything: the file is read on only now, a bounded piece.
-        assert!(pair.out.queued() == 0);
-        pair.server.on_drained(&mut pair.out);
-        assert!(
-            pair.out.queued() < 512 * 1024,
-            "ciphertext read ahead is bounded, got {}",
-            pair.out.queued()
-        );
-    }
-    assert!(
-        closed,
-        "the session closed with close_notify after the file"
-    );
-    let mut want = content;
-    want.extend_from_slice(b"<end>");
-    assert!(
-        got == want,
-        "{} bytes received, {} expected",
-        got.len(),
-        want.len()
-    );
-}
-
-/// Queues a large backlog on `fill`; on `drop` takes it back (as the chat room does to a
-/// slow member), says so and closes.
-struct TakesBack;
-
-impl Session for TakesBack {
-    fn on_data(&mut self, data: &[u8], out: &mut Output) {
-        if data.starts_with(b"fill") {
-            out.write(&vec![b'x'; 200_000]);
-        } else {
-            let _ = sockserv::driver::OutputExt::take(out);
-            out.write(b"dropped\n");
-            out.close();
-        }
-    }
-}
-
-#[test]
-fn an_inner_session_taking_back_its_backlog_is_not_a_panic() {
-    let certs = Certs::generate();
-    let mut pair = Pair::open(&certs, |_: &PeerAddr| TakesBack);
-    pair.pump().unwrap();
-    // The backlog goes to rustls and the driver's output, and stays there: the peer is
-    // not reading.
-    pair.send(b"fill");
-    let mut to_server = Vec::new();
-    while pair.client.wants_write() {
-        pair.client.write_tls(&mut to_server).unwrap();
-    }
-    pair.server.on_data(&to_server, &mut pair.out);
-    assert!(pair.out.queued() > 0);
-    pair.send(b"drop");
-    pair.pump().unwrap();
-    let (got, close_notify) = pair.received();
-    assert!(close_notify, "closed after the notice");
-    assert!(got.ends_with(b"dropped\n"), "the notice arrives last");
-    assert!(got[..got.len() - 8].iter().all(|&b| b == b'x'));
 }

@@ -1,0 +1,106 @@
+//! An in-memory TLS pair for the `TlsSession` tests: a rustls client and the wrapped
+//! Session, pumping bytes through `Output`s — no sockets, no timing.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
+use sockserv::driver::OutputExt;
+use sockserv::tls::{TlsAcceptor, TlsSession};
+use sockserv::{Output, PeerAddr, Session, SessionFactory};
+use testkit::Certs;
+
+/// The server side of `certs`.
+pub fn acceptor(certs: &Certs) -> TlsAcceptor {
+    TlsAcceptor::from_pem_files(&certs.path("cert.pem"), &certs.path("key.pem")).unwrap()
+}
+
+/// A client of `localhost` that trusts `certs`' CA.
+pub fn tls_client(certs: &Certs) -> ClientConnection {
+    let mut roots = RootCertStore::empty();
+    roots.add(certs.ca().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
+    // Large test payloads are written at once.
+    client.set_buffer_limit(None);
+    client
+}
+
+/// A rustls client and a TLS server session, connected in memory.
+pub struct Pair<S: Session> {
+    pub client: ClientConnection,
+    pub server: TlsSession<S>,
+    pub out: Output,
+    pub got: Vec<u8>,
+    pub got_close_notify: bool,
+}
+
+impl<S: Session> Pair<S> {
+    pub fn open(certs: &Certs, factory: impl SessionFactory<Session = S>) -> Pair<S> {
+        let peer = PeerAddr::Inet("127.0.0.1:1".parse().unwrap());
+        let mut server = acceptor(certs).wrap(factory).open(&peer);
+        let mut out = Output::new();
+        server.on_open(&mut out);
+        Pair {
+            client: tls_client(certs),
+            server,
+            out,
+            got: Vec::new(),
+            got_close_notify: false,
+        }
+    }
+
+    /// Moves bytes both ways until neither side has anything to send.
+    pub fn pump(&mut self) -> Result<(), rustls::Error> {
+        loop {
+            let mut to_server = Vec::new();
+            while self.client.wants_write() {
+                self.client.write_tls(&mut to_server).unwrap();
+            }
+            if !to_server.is_empty() {
+                self.server.on_data(&to_server, &mut self.out);
+            }
+            let to_client = self.out.take();
+            let mut rest = &to_client[..];
+            while !rest.is_empty() {
+                self.client.read_tls(&mut rest).unwrap();
+                self.client.process_new_packets()?;
+                self.drain_client();
+            }
+            if to_server.is_empty() && to_client.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The plaintext the client has received since the last call, and whether the
+    /// server's close_notify came after it.
+    pub fn received(&mut self) -> (Vec<u8>, bool) {
+        (std::mem::take(&mut self.got), self.got_close_notify)
+    }
+
+    /// Reads the client's plaintext (rustls's buffer for it is bounded).
+    pub fn drain_client(&mut self) {
+        let mut buf = [0; 4096];
+        loop {
+            match self.client.reader().read(&mut buf) {
+                Ok(0) => return self.got_close_notify = true,
+                Ok(n) => self.got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) => panic!("client read: {e}"),
+            }
+        }
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        self.client.writer().write_all(data).unwrap();
+    }
+}

@@ -1,0 +1,103 @@
+//! `TlsSession` and what the inner Session queues: files read as the peer takes them,
+//! output taken back (a chat room dropping a slow member), in memory.
+#![cfg(feature = "tls")]
+
+mod tls_pair;
+
+use sockserv::{Output, PeerAddr, Session};
+use testkit::Certs;
+use tls_pair::Pair;
+
+/// Sends a file the inner way (`Output::send_file`) and a trailer after it.
+struct FileSender(std::path::PathBuf);
+
+impl Session for FileSender {
+    fn on_data(&mut self, _data: &[u8], out: &mut Output) {
+        let file = std::fs::File::open(&self.0).unwrap();
+        let len = file.metadata().unwrap().len();
+        out.send_file(file, 0, len);
+        out.write(b"<end>");
+        out.close();
+    }
+}
+
+#[test]
+fn inner_files_are_read_as_the_peer_takes_them_and_arrive_whole() {
+    let certs = Certs::generate();
+    let content = testkit::payload(3_000_000);
+    let path = certs.path("file.bin");
+    std::fs::write(&path, &content).unwrap();
+    let file_path = path.clone();
+    let mut pair = Pair::open(&certs, move |_: &PeerAddr| FileSender(file_path.clone()));
+    pair.pump().unwrap();
+    pair.send(b"go");
+    let mut got = Vec::new();
+    let mut closed = false;
+    for _ in 0..10_000 {
+        pair.pump().unwrap();
+        let (bytes, close_notify) = pair.received();
+        got.extend(bytes);
+        if close_notify {
+            closed = true;
+            break;
+        }
+        // The driver sent everything: the file is read on only now, a bounded piece.
+        assert!(pair.out.queued() == 0);
+        pair.server.on_drained(&mut pair.out);
+        assert!(
+            pair.out.queued() < 512 * 1024,
+            "ciphertext read ahead is bounded, got {}",
+            pair.out.queued()
+        );
+    }
+    assert!(
+        closed,
+        "the session closed with close_notify after the file"
+    );
+    let mut want = content;
+    want.extend_from_slice(b"<end>");
+    assert!(
+        got == want,
+        "{} bytes received, {} expected",
+        got.len(),
+        want.len()
+    );
+}
+
+/// Queues a large backlog on `fill`; on `drop` takes it back (as the chat room does to a
+/// slow member), says so and closes.
+struct TakesBack;
+
+impl Session for TakesBack {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        if data.starts_with(b"fill") {
+            out.write(&vec![b'x'; 200_000]);
+        } else {
+            let _ = sockserv::driver::OutputExt::take(out);
+            out.write(b"dropped\n");
+            out.close();
+        }
+    }
+}
+
+#[test]
+fn an_inner_session_taking_back_its_backlog_is_not_a_panic() {
+    let certs = Certs::generate();
+    let mut pair = Pair::open(&certs, |_: &PeerAddr| TakesBack);
+    pair.pump().unwrap();
+    // The backlog goes to rustls and the driver's output, and stays there: the peer is
+    // not reading.
+    pair.send(b"fill");
+    let mut to_server = Vec::new();
+    while pair.client.wants_write() {
+        pair.client.write_tls(&mut to_server).unwrap();
+    }
+    pair.server.on_data(&to_server, &mut pair.out);
+    assert!(pair.out.queued() > 0);
+    pair.send(b"drop");
+    pair.pump().unwrap();
+    let (got, close_notify) = pair.received();
+    assert!(close_notify, "closed after the notice");
+    assert!(got.ends_with(b"dropped\n"), "the notice arrives last");
+    assert!(got[..got.len() - 8].iter().all(|&b| b == b'x'));
+}

@@ -1,7 +1,7 @@
 //! `sockserv http` with a real browser: headless Chromium, driven by Playwright
 //! (`tests/http_browser/browse.py`), clicks through listings, downloads a file, seeks a
 //! video (ranges: 206) and reloads a page (revalidation: 304). Skips without chromium or
-//! playwright unless `SOCKSERV_REQUIRE_BROWSER=1`.
+//! playwright unless `SOCKSERV_REQUIRE_TOOLS=1`.
 //!
 //! The video, `tests/http_browser/clip.webm` (4 s, VP8, 160x120, ~50 KB), was made once
 //! with: `ffmpeg -f lavfi -i testsrc2=size=160x120:rate=15:duration=4 -c:v libvpx

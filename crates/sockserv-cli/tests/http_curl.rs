@@ -1,6 +1,6 @@
 //! `sockserv http` with curl as a client nobody here wrote: downloads (sendfile-sized),
 //! HEAD, listings, conditional requests (304), ranges and resume (206/416), keep-alive
-//! across URLs, and gzip. Skips without curl unless `SOCKSERV_REQUIRE_BROWSER=1`.
+//! across URLs, and gzip. Skips without curl unless `SOCKSERV_REQUIRE_TOOLS=1`.
 
 mod http_support;
 mod util;

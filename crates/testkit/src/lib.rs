@@ -10,6 +10,7 @@ mod certs;
 mod client;
 mod datagram;
 mod process;
+mod tools;
 
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -19,6 +20,7 @@ pub use certs::Certs;
 pub use client::Client;
 pub use datagram::DatagramClient;
 pub use process::{exit_within, lines_in_background, read_all_in_background, wait_for_exit};
+pub use tools::{find_program, require_program, tool_ready, tools_required, REQUIRE_TOOLS};
 
 /// The bound on a client's every read and write: generous, so a loaded CI machine
 /// passes, yet a hang fails the test instead of stalling the run.

@@ -57,18 +57,10 @@ pub fn python_lacks(feature: &str) -> bool {
     false
 }
 
-/// Whether a foreign program (curl, chromium, python3 with playwright) can be used. When
-/// it cannot: a panic if `SOCKSERV_REQUIRE_BROWSER=1` (CI installs them), otherwise a
-/// clear skip message and `false`.
+/// Whether a foreign program (curl, chromium, python3 with playwright) can be used: see
+/// [`testkit::tool_ready`] (a skip locally, a failure under `SOCKSERV_REQUIRE_TOOLS=1`).
 pub fn foreign_tool_ready(what: &str, ready: bool) -> bool {
-    if ready {
-        return true;
-    }
-    if std::env::var("SOCKSERV_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("{what} is missing and SOCKSERV_REQUIRE_BROWSER=1 (.ci/run installs it)");
-    }
-    eprintln!("skipped: {what} is not installed (.ci/run installs it)");
-    false
+    testkit::tool_ready(what, ready)
 }
 
 /// Whether `program ARGS` runs and exits successfully within [`WAIT`].

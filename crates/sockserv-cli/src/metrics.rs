@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sockserv::{ClosePolicy, ConnError, Endpoint, Server, ShutdownHandle, Stats, StatsSnapshot};
+use sockserv_http::Counters;
 
 use crate::apps::chat::ChatRoom;
-use crate::apps::http::HttpCounters;
-use crate::apps::metrics::MetricsHttp;
+use crate::apps::metrics::MetricsPage;
 
 /// Gauges of the application behind the servers, beyond the library's counters.
 #[derive(Clone, Default)]
@@ -25,7 +25,7 @@ pub enum AppMetrics {
     /// The chat room's members and slow members dropped.
     Chat(ChatRoom),
     /// The HTTP server's responses by status class.
-    Http(Arc<HttpCounters>),
+    Http(Arc<Counters>),
 }
 
 /// The chat room at one moment.
@@ -233,7 +233,7 @@ impl MetricsServer {
             .write_timeout(limit)
             .close_policy(ClosePolicy::JoinTimeout(Duration::from_secs(1)))
             .on_error(|err: &ConnError| tracing::debug!("metrics: {err}"))
-            .session(MetricsHttp::new(page))
+            .session(MetricsPage::http(page))
             .bind()
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let endpoint = server.local_endpoint().clone();

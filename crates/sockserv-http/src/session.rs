@@ -1,23 +1,27 @@
-//! One HTTP connection: buffering, pipelining, keep-alive, body skipping, limits, and the
-//! access log.
+//! [`HttpSession`]: one HTTP connection's state machine — buffering, pipelining,
+//! keep-alive, body skipping, limits, the access log — around the user's [`Handler`].
 //!
 //! Requests are answered in order as soon as their head is complete. While more than
 //! [`PAUSE_ABOVE`] bytes of output are queued, parsing stops (the rest waits, bounded by
 //! [`MAX_INPUT`]) and resumes in [`Session::on_drained`]. A body on a GET or HEAD is
 //! skipped when its `Content-Length` is at most [`MAX_SKIPPED_BODY`] bytes; a larger
 //! one, or a chunked one, ends the connection after the response. A malformed head is
-//! answered (400, 414, 431, 505) and the connection closed; so is any method but GET
-//! and HEAD (501). A head still incomplete after the header timeout gets 408.
+//! answered (400, 414, 431, 505) and the connection closed; so is a response the
+//! handler marked [closing](crate::Response::closing). A head still incomplete after the
+//! header timeout gets 408.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use sockserv::{Output, PeerAddr, Session};
 
-use super::files::{self, Answer, Reply};
-use super::head::{self, Body, Parsed, Request};
-use super::response::Status;
-use super::{HttpConfig, HttpCounters};
+use crate::handler::Handler;
+use crate::request::{self, Parsed, Request, RequestBody};
+use crate::response::Response;
+use crate::server::Shared;
+use crate::status::Status;
+use crate::writer::{Framing, Writer};
 
 /// Queued output above which pipelined requests wait.
 pub const PAUSE_ABOVE: u64 = 256 * 1024;
@@ -26,17 +30,16 @@ pub const MAX_SKIPPED_BODY: u64 = 64 * 1024;
 /// Most unparsed input kept while paused; past it the connection is dropped.
 pub const MAX_INPUT: usize = 1024 * 1024;
 
-/// One connection to the file server.
-pub struct HttpSession {
-    config: Arc<HttpConfig>,
-    counters: Arc<HttpCounters>,
+/// One HTTP connection answered by `H` (made by [`Http`](crate::Http)).
+pub struct HttpSession<H> {
+    shared: Arc<Shared<H>>,
     peer: PeerAddr,
     /// Received and not yet parsed (a partial head, or requests waiting while paused).
-    pub(super) input: Vec<u8>,
+    input: Vec<u8>,
     /// Bytes of a request body still to discard.
     skip: u64,
-    /// Response heads are built here, then written to the output in one piece.
-    scratch: Vec<u8>,
+    /// Turns responses into bytes (its head buffer is reused across requests).
+    writer: Writer,
     /// When the incomplete head in `input` started arriving.
     head_since: Option<Instant>,
     /// The connection is closing: ignore whatever else arrives.
@@ -44,23 +47,17 @@ pub struct HttpSession {
     /// The peer sent EOF.
     eof: bool,
     /// Parsing waits for the output to drain.
-    pub(super) paused: bool,
+    paused: bool,
 }
 
-impl HttpSession {
-    /// A session for a connection from `peer`.
-    pub fn new(
-        config: Arc<HttpConfig>,
-        counters: Arc<HttpCounters>,
-        peer: PeerAddr,
-    ) -> HttpSession {
+impl<H: Handler> HttpSession<H> {
+    pub(crate) fn new(shared: Arc<Shared<H>>, peer: PeerAddr) -> HttpSession<H> {
         HttpSession {
-            config,
-            counters,
+            shared,
             peer,
             input: Vec::new(),
             skip: 0,
-            scratch: Vec::with_capacity(512),
+            writer: Writer::new(),
             head_since: None,
             done: false,
             eof: false,
@@ -87,7 +84,7 @@ impl HttpSession {
                 self.paused = true;
                 break;
             }
-            match head::parse(&input[used..]) {
+            match request::parse(&input[used..], self.shared.max_head) {
                 Parsed::Partial => break,
                 Parsed::Complete(request, len) => {
                     used += len;
@@ -95,11 +92,7 @@ impl HttpSession {
                     self.answer(&request, out);
                 }
                 Parsed::Invalid(reject) => {
-                    let answer = self
-                        .reply(out, false, 1, false)
-                        .error(reject.status, &reject.message);
-                    self.log("-", "-", answer);
-                    self.finish(out);
+                    self.refuse(reject.status, &reject.message, out);
                 }
             }
         }
@@ -109,60 +102,51 @@ impl HttpSession {
     fn answer(&mut self, request: &Request<'_>, out: &mut Output) {
         let mut keep_alive = request.keep_alive;
         match request.body {
-            Body::None => {}
-            Body::Length(n) if n <= MAX_SKIPPED_BODY => self.skip = n,
-            Body::Length(_) | Body::Encoded => keep_alive = false,
+            RequestBody::None => {}
+            RequestBody::Length(n) if n <= MAX_SKIPPED_BODY => self.skip = n,
+            RequestBody::Length(_) | RequestBody::Encoded => keep_alive = false,
         }
-        let head_only = request.method == "HEAD";
-        let answer = if head_only || request.method == "GET" {
-            let mut reply = Reply {
-                scratch: &mut self.scratch,
-                out,
-                keep_alive,
-                minor: request.minor,
-                head_only,
-            };
-            let answer = files::respond(&self.config, request, &mut reply);
-            // A malformed path closes the connection too.
-            keep_alive = reply.keep_alive;
-            answer
-        } else {
-            // Python closes after a 501 too: the body of the unknown method was not read.
-            keep_alive = false;
-            let message = format!("Unsupported method ('{}')", request.method);
-            self.reply(out, false, request.minor, false)
-                .error(Status::NOT_IMPLEMENTED, &message)
+        let response = self.shared.handler.respond(request, &self.peer);
+        let framing = Framing {
+            keep_alive: keep_alive && !response.close,
+            minor: request.minor,
+            head_only: request.is_head(),
         };
-        self.log(request.method, request.target, answer);
-        if !keep_alive || out.is_closing() {
+        self.send(request.method, request.target, response, framing, out);
+        if !framing.keep_alive || out.is_closing() {
             self.finish(out);
         }
     }
 
-    fn reply<'a>(
-        &'a mut self,
-        out: &'a mut Output,
-        keep_alive: bool,
-        minor: u8,
-        head_only: bool,
-    ) -> Reply<'a> {
-        Reply {
-            scratch: &mut self.scratch,
-            out,
-            keep_alive,
-            minor,
-            head_only,
-        }
+    /// Answers a head that cannot be served with Python's error page, and closes.
+    fn refuse(&mut self, status: Status, message: &str, out: &mut Output) {
+        let framing = Framing {
+            keep_alive: false,
+            minor: 1,
+            head_only: false,
+        };
+        self.send("-", "-", Response::error(status, message), framing, out);
+        self.finish(out);
     }
 
-    fn log(&self, method: &str, target: &str, answer: Answer) {
-        self.counters.count(answer.status.0);
+    /// Writes `response`, counts it and logs it.
+    fn send(
+        &mut self,
+        method: &str,
+        target: &str,
+        response: Response,
+        framing: Framing,
+        out: &mut Output,
+    ) {
+        let status = response.status;
+        let bytes = self.writer.write(response, framing, out);
+        self.shared.counters.count(status);
         tracing::info!(
             peer = %self.peer,
             method,
             target,
-            status = answer.status.0,
-            bytes = answer.bytes,
+            status = status.0,
+            bytes,
             "request"
         );
     }
@@ -206,7 +190,7 @@ impl HttpSession {
 
     /// A head trickling in slower than the header timeout (slowloris) gets 408.
     fn check_header_timeout(&mut self, out: &mut Output) {
-        let Some(limit) = self.config.header_timeout else {
+        let Some(limit) = self.shared.header_timeout else {
             return;
         };
         if self.paused || self.input.is_empty() || self.skip > 0 {
@@ -215,16 +199,37 @@ impl HttpSession {
         }
         let since = *self.head_since.get_or_insert_with(Instant::now);
         if since.elapsed() > limit {
-            let answer = self
-                .reply(out, false, 1, false)
-                .error(Status::REQUEST_TIMEOUT, "Request head not received in time");
-            self.log("-", "-", answer);
-            self.finish(out);
+            self.refuse(
+                Status::REQUEST_TIMEOUT,
+                "Request head not received in time",
+                out,
+            );
         }
     }
 }
 
-impl Session for HttpSession {
+impl<H> HttpSession<H> {
+    /// Bytes received and not answered yet (a partial head, or pipelined requests waiting
+    /// for the output to drain): bounded by the head limit, or by [`MAX_INPUT`] while
+    /// paused.
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+}
+
+impl<H> fmt::Debug for HttpSession<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSession")
+            .field("peer", &self.peer)
+            .field("buffered", &self.input.len())
+            .field("skip", &self.skip)
+            .field("paused", &self.paused)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> Session for HttpSession<H> {
     fn on_data(&mut self, data: &[u8], out: &mut Output) {
         if !self.done {
             self.feed(data, out);

@@ -27,19 +27,19 @@ fn a_file_comes_with_its_fields_and_exact_bytes() {
         r.head
     );
     assert_eq!(r.body, b"abcdefghijklmnopqrstuvwxyz");
-    assert_eq!(r.field("Content-Type"), Some("text/plain"));
-    assert_eq!(r.field("Content-Length"), Some("26"));
-    assert_eq!(r.field("Accept-Ranges"), Some("bytes"));
-    assert!(r.field("ETag").unwrap().starts_with('"'));
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+    assert_eq!(r.header("Content-Length"), Some("26"));
+    assert_eq!(r.header("Accept-Ranges"), Some("bytes"));
+    assert!(r.header("ETag").unwrap().starts_with('"'));
     let modified = fs::metadata(dir.path().join("a.txt"))
         .unwrap()
         .modified()
         .unwrap();
-    let last = httpdate::parse_http_date(r.field("Last-Modified").unwrap()).unwrap();
+    let last = httpdate::parse_http_date(r.header("Last-Modified").unwrap()).unwrap();
     assert!(modified.duration_since(last).unwrap() < Duration::from_secs(1));
-    assert!(httpdate::parse_http_date(r.field("Date").unwrap()).is_ok());
-    assert_eq!(r.field("Connection"), None);
-    assert_eq!(r.field("Vary"), None);
+    assert!(httpdate::parse_http_date(r.header("Date").unwrap()).is_ok());
+    assert_eq!(r.header("Connection"), None);
+    assert_eq!(r.header("Vary"), None);
     assert!(!c.closing());
 }
 
@@ -58,11 +58,11 @@ fn head_sends_the_same_fields_without_a_body() {
         "Last-Modified",
         "Accept-Ranges",
     ] {
-        assert_eq!(head.field(name), get.field(name), "{name}");
+        assert_eq!(head.header(name), get.header(name), "{name}");
     }
     let listing = c.get("HEAD /list-dir/ HTTP/1.1\r\n\r\n");
     assert_eq!(listing.status, 200);
-    assert!(listing.body.is_empty() && listing.field("Content-Length").is_some());
+    assert!(listing.body.is_empty() && listing.header("Content-Length").is_some());
     let missing = c.get("HEAD /nope HTTP/1.1\r\n\r\n");
     assert_eq!(missing.status, 404);
     assert!(missing.body.is_empty());
@@ -74,7 +74,7 @@ fn missing_files_are_404_and_keep_the_connection() {
     let mut c = client(dir.path());
     let r = c.get("GET /nope.txt HTTP/1.1\r\n\r\n");
     assert_eq!(r.status, 404);
-    assert_eq!(r.field("Content-Type"), Some("text/html;charset=utf-8"));
+    assert_eq!(r.header("Content-Type"), Some("text/html;charset=utf-8"));
     assert!(String::from_utf8_lossy(&r.body).contains("<p>Message: File not found.</p>"));
     assert!(!c.closing());
     assert_eq!(c.get("GET /nope/ HTTP/1.1\r\n\r\n").status, 404);
@@ -98,15 +98,15 @@ fn a_directory_without_its_slash_is_redirected_with_the_query() {
     let mut c = client(dir.path());
     let r = c.get("GET /list-dir HTTP/1.1\r\n\r\n");
     assert_eq!(
-        (r.status, r.field("Location"), r.field("Content-Length")),
+        (r.status, r.header("Location"), r.header("Content-Length")),
         (301, Some("/list-dir/"), Some("0"))
     );
     let r = c.get("GET /list-dir?hi=1 HTTP/1.1\r\n\r\n");
-    assert_eq!(r.field("Location"), Some("/list-dir/?hi=1"));
+    assert_eq!(r.header("Location"), Some("/list-dir/?hi=1"));
     let r = c.get("GET list-dir HTTP/1.1\r\n\r\n");
-    assert_eq!(r.field("Location"), Some("list-dir/"));
+    assert_eq!(r.header("Location"), Some("list-dir/"));
     let r = c.get("GET http://example.com/list-dir?q HTTP/1.1\r\n\r\n");
-    assert_eq!(r.field("Location"), Some("http://example.com/list-dir/?q"));
+    assert_eq!(r.header("Location"), Some("http://example.com/list-dir/?q"));
     assert_eq!(c.get("GET /list-dir/?hi=2 HTTP/1.1\r\n\r\n").status, 200);
 }
 
@@ -122,7 +122,7 @@ fn a_leading_double_slash_cannot_redirect_to_another_host() {
     ] {
         let r = c.get(&format!("GET {target} HTTP/1.1\r\n\r\n"));
         assert_eq!(r.status, 301, "{target}");
-        let location = r.field("Location").unwrap();
+        let location = r.header("Location").unwrap();
         assert!(
             location.starts_with('/') && !location.starts_with("//"),
             "{target} -> {location}"
@@ -136,7 +136,7 @@ fn index_html_then_index_htm_then_a_listing() {
     let mut c = client(dir.path());
     let r = c.get("GET /index-dir/ HTTP/1.1\r\n\r\n");
     assert_eq!(
-        (r.status, r.body.as_slice(), r.field("Content-Type")),
+        (r.status, r.body.as_slice(), r.header("Content-Type")),
         (200, &b"<p>index</p>"[..], Some("text/html"))
     );
     assert_eq!(c.get("GET /htm-dir/ HTTP/1.1\r\n\r\n").body, b"htm");
@@ -151,8 +151,11 @@ fn a_listing_is_pythons_page() {
     let dir = site();
     let r = client(dir.path()).get("GET /list-dir/?x=1 HTTP/1.1\r\n\r\n");
     assert_eq!(r.status, 200);
-    assert_eq!(r.field("Content-Type"), Some("text/html; charset=utf-8"));
-    assert_eq!(r.field("Content-Length").unwrap(), r.body.len().to_string());
+    assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        r.header("Content-Length").unwrap(),
+        r.body.len().to_string()
+    );
     let page = String::from_utf8(r.body).unwrap();
     assert!(
         page.contains("<title>Directory listing for /list-dir/</title>"),
@@ -274,8 +277,8 @@ fn a_single_range_is_206() {
         let r = c.get(&format!("GET /a.txt HTTP/1.1\r\nRange: {range}\r\n\r\n"));
         assert_eq!(r.status, 206, "{range}");
         assert_eq!(r.body, body, "{range}");
-        assert_eq!(r.field("Content-Range"), Some(content_range));
-        assert_eq!(r.field("Content-Length").unwrap(), body.len().to_string());
+        assert_eq!(r.header("Content-Range"), Some(content_range));
+        assert_eq!(r.header("Content-Length").unwrap(), body.len().to_string());
     }
 }
 
@@ -285,7 +288,7 @@ fn a_range_past_the_end_is_416_with_the_length() {
     let mut c = client(dir.path());
     let r = c.get("GET /a.txt HTTP/1.1\r\nRange: bytes=26-\r\n\r\n");
     assert_eq!(
-        (r.status, r.field("Content-Range")),
+        (r.status, r.header("Content-Range")),
         (416, Some("bytes */26"))
     );
     assert!(!c.closing());
@@ -299,7 +302,7 @@ fn several_ranges_are_multipart_byteranges() {
     let dir = site();
     let r = client(dir.path()).get("GET /a.txt HTTP/1.1\r\nRange: bytes=0-1, 24-\r\n\r\n");
     assert_eq!(r.status, 206);
-    let content_type = r.field("Content-Type").unwrap();
+    let content_type = r.header("Content-Type").unwrap();
     let boundary = content_type
         .strip_prefix("multipart/byteranges; boundary=")
         .unwrap();
@@ -309,7 +312,7 @@ fn several_ranges_are_multipart_byteranges() {
          --{boundary}--\r\n"
     );
     assert_eq!(
-        r.field("Content-Length").unwrap(),
+        r.header("Content-Length").unwrap(),
         expected.len().to_string()
     );
     assert_eq!(String::from_utf8(r.body).unwrap(), expected);
@@ -321,7 +324,7 @@ fn if_range_serves_the_whole_file_when_it_changed() {
     let mut c = client(dir.path());
     let etag = c
         .get("GET /a.txt HTTP/1.1\r\n\r\n")
-        .field("ETag")
+        .header("ETag")
         .unwrap()
         .to_owned();
     let r = c.get(&format!(
@@ -337,16 +340,16 @@ fn validators_give_304_without_a_body() {
     let dir = site();
     let mut c = client(dir.path());
     let first = c.get("GET /a.txt HTTP/1.1\r\n\r\n");
-    let etag = first.field("ETag").unwrap();
-    let modified = first.field("Last-Modified").unwrap();
+    let etag = first.header("ETag").unwrap();
+    let modified = first.header("Last-Modified").unwrap();
     let r = c.get(&format!(
         "GET /a.txt HTTP/1.1\r\nIf-None-Match: {etag}\r\n\r\n"
     ));
     assert_eq!(
-        (r.status, r.field("ETag"), r.body.len()),
+        (r.status, r.header("ETag"), r.body.len()),
         (304, Some(etag), 0)
     );
-    assert_eq!(r.field("Content-Length"), None);
+    assert_eq!(r.header("Content-Length"), None);
     let r = c.get(&format!(
         "GET /a.txt HTTP/1.1\r\nIf-Modified-Since: {modified}\r\n\r\n"
     ));
@@ -373,19 +376,19 @@ fn gzip_compresses_text_for_clients_that_accept_it() {
     let mut c = Client::new(Http::new(file_server(dir.path()).gzip(true)));
     let r = c.get("GET /t.txt HTTP/1.1\r\nAccept-Encoding: gzip, br\r\n\r\n");
     assert_eq!(
-        (r.status, r.field("Content-Encoding"), r.field("Vary")),
+        (r.status, r.header("Content-Encoding"), r.header("Vary")),
         (200, Some("gzip"), Some("Accept-Encoding"))
     );
     assert!(r.body.len() < text.len() / 10);
     assert_eq!(gunzip(&r.body), text.as_bytes());
-    let gz_etag = r.field("ETag").unwrap().to_owned();
+    let gz_etag = r.header("ETag").unwrap().to_owned();
     let plain = c.get("GET /t.txt HTTP/1.1\r\n\r\n");
     assert_eq!(
-        (plain.field("Content-Encoding"), plain.field("Vary")),
+        (plain.header("Content-Encoding"), plain.header("Vary")),
         (None, Some("Accept-Encoding"))
     );
     assert_eq!(plain.body, text.as_bytes());
-    assert_ne!(plain.field("ETag").unwrap(), gz_etag);
+    assert_ne!(plain.header("ETag").unwrap(), gz_etag);
     let r = c.get(&format!(
         "GET /t.txt HTTP/1.1\r\nAccept-Encoding: gzip\r\nIf-None-Match: {gz_etag}\r\n\r\n"
     ));
@@ -393,13 +396,16 @@ fn gzip_compresses_text_for_clients_that_accept_it() {
     // Never with a range, never for images.
     let r = c.get("GET /t.txt HTTP/1.1\r\nAccept-Encoding: gzip\r\nRange: bytes=0-3\r\n\r\n");
     assert_eq!(
-        (r.status, r.field("Content-Encoding"), r.body.as_slice()),
+        (r.status, r.header("Content-Encoding"), r.body.as_slice()),
         (206, None, &b"comp"[..])
     );
     let r = c.get("GET /p.png HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n");
-    assert_eq!((r.field("Content-Encoding"), r.field("Vary")), (None, None));
+    assert_eq!(
+        (r.header("Content-Encoding"), r.header("Vary")),
+        (None, None)
+    );
     let r = c.get("HEAD /t.txt HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n");
-    assert_eq!(r.field("Content-Encoding"), Some("gzip"));
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
     assert!(r.body.is_empty());
     let r = c.get("GET /list-dir/ HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n");
     assert!(String::from_utf8(gunzip(&r.body))
@@ -415,7 +421,7 @@ fn gzip_leaves_big_files_alone() {
     let mut c = Client::new(Http::new(file_server(dir.path()).gzip(true)));
     let r = c.get("GET /big.txt HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n");
     assert_eq!(
-        (r.field("Content-Encoding"), r.body.len()),
+        (r.header("Content-Encoding"), r.body.len()),
         (None, big.len())
     );
 }

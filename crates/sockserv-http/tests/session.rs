@@ -21,10 +21,10 @@ fn http_1_0_closes_unless_it_asks_for_keep_alive() {
     let dir = site();
     let mut c = client(dir.path());
     let r = c.get("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    assert_eq!(r.field("Connection"), Some("keep-alive"));
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
     assert!(!c.closing());
     let r = c.get("GET /a.txt HTTP/1.0\r\n\r\n");
-    assert_eq!(r.field("Connection"), Some("close"));
+    assert_eq!(r.header("Connection"), Some("close"));
     assert!(c.closing());
 }
 
@@ -33,7 +33,7 @@ fn connection_close_closes_after_the_response() {
     let dir = site();
     let mut c = client(dir.path());
     let r = c.get("GET /a.txt HTTP/1.1\r\nConnection: close\r\n\r\n");
-    assert_eq!((r.status, r.field("Connection")), (200, Some("close")));
+    assert_eq!((r.status, r.header("Connection")), (200, Some("close")));
     assert!(c.closing());
 }
 
@@ -105,7 +105,7 @@ fn a_big_or_chunked_body_closes_after_the_response() {
         let mut c = client(dir.path());
         let r = c.get(&format!("GET /a.txt HTTP/1.1\r\n{field}\r\n\r\n"));
         assert_eq!(
-            (r.status, r.field("Connection")),
+            (r.status, r.header("Connection")),
             (200, Some("close")),
             "{field}"
         );
@@ -210,7 +210,7 @@ fn other_methods_are_501_and_close() {
             format!("{method} / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n").as_bytes(),
         );
         assert_eq!((status, closing), (501, true), "{method}");
-        assert_eq!(r.field("Connection"), Some("close"));
+        assert_eq!(r.header("Connection"), Some("close"));
         let page = String::from_utf8(r.body).unwrap();
         assert!(
             page.contains(&format!(
@@ -244,7 +244,7 @@ fn malformed_request_lines_are_400_and_close() {
             "{:?}",
             String::from_utf8_lossy(request)
         );
-        assert_eq!(r.field("Connection"), Some("close"));
+        assert_eq!(r.header("Connection"), Some("close"));
     }
 }
 
@@ -312,7 +312,7 @@ fn header_timeout_answers_a_trickled_head_with_408() {
     let sent = c.sent();
     let r = &parse_responses(&sent, &[false])[0];
     assert_eq!(r.status, 408);
-    assert_eq!(r.field("Connection"), Some("close"));
+    assert_eq!(r.header("Connection"), Some("close"));
     assert!(c.closing());
 }
 
@@ -348,14 +348,14 @@ fn a_closure_answers_with_its_own_responses_on_a_kept_connection() {
     let mut c = Client::new(hello());
     let r = c.get("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
-        (r.status, r.field("Content-Type"), r.body.as_slice()),
+        (r.status, r.header("Content-Type"), r.body.as_slice()),
         (200, Some("application/json"), &br#"{"hello":"world"}"#[..])
     );
-    assert_eq!(r.field("Content-Length"), Some("17"));
+    assert_eq!(r.header("Content-Length"), Some("17"));
     assert!(r.head.starts_with("HTTP/1.1 200 OK\r\nServer: sockserv/"));
     assert!(!c.closing());
     let r = c.get("HEAD /hello HTTP/1.1\r\n\r\n");
-    assert_eq!((r.field("Content-Length"), r.body.len()), (Some("17"), 0));
+    assert_eq!((r.header("Content-Length"), r.body.len()), (Some("17"), 0));
     let r = c.get("POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
     assert_eq!(r.status, 404);
     assert!(String::from_utf8_lossy(&r.body).contains("<p>Message: POST.</p>"));
@@ -371,8 +371,8 @@ fn a_closing_response_closes_and_a_bodiless_one_has_no_length() {
     let responses = parse_responses(&sent, &[false]);
     assert_eq!(responses.len(), 1, "{:?}", String::from_utf8_lossy(&sent));
     assert_eq!(responses[0].status, 204);
-    assert_eq!(responses[0].field("Content-Length"), None);
-    assert_eq!(responses[0].field("Connection"), Some("close"));
+    assert_eq!(responses[0].header("Content-Length"), None);
+    assert_eq!(responses[0].header("Connection"), Some("close"));
     assert!(c.closing());
 }
 

@@ -1,5 +1,6 @@
-//! Test support shared by the library's and the binary's tests: bounded stream and
-//! datagram clients, test certificates made at run time, and child-process helpers.
+//! Test support shared by the libraries' and the binary's tests: bounded stream and
+//! datagram clients, an HTTP response reader, test certificates made at run time, and
+//! child-process helpers.
 //!
 //! One crate rather than a copy in each crate's `tests/util`: cargo compiles every
 //! `tests/*.rs` as a crate of its own and cannot share a module between two packages.
@@ -9,6 +10,7 @@
 mod certs;
 mod client;
 mod datagram;
+pub mod http;
 mod process;
 mod tools;
 

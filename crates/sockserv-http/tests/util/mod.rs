@@ -1,6 +1,6 @@
-//! Shared by the in-memory tests: a served directory, a client that pumps an
-//! [`HttpSession`] with bytes and reads what it queued, and the responses parsed back
-//! with the crate's own [`ResponseHead`].
+//! Shared by the in-memory tests: a served directory, and a client that pumps an
+//! [`HttpSession`] with bytes and reads what it queued back as responses (testkit's
+//! reader, on the crate's own [`ResponseHead`](sockserv_http::client::ResponseHead)).
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
@@ -10,9 +10,9 @@ use std::path::Path;
 
 use sockserv::driver::OutputExt;
 use sockserv::{Output, PeerAddr, Session, SessionFactory};
-use sockserv_http::client::ResponseHead;
 use sockserv_http::files::Root;
-use sockserv_http::{FileServer, Handler, Http, HttpSession, Request, Status};
+use sockserv_http::{FileServer, Handler, Http, HttpSession, Request};
+pub use testkit::http::{parse_responses, Response};
 
 /// A served directory: `a.txt` (26 letters), `index-dir/index.html`, `htm-dir/index.htm`,
 /// `list-dir/` (with `x.txt`, `sub/`), `spam/index.html/` (a directory).
@@ -97,62 +97,6 @@ impl<H: Handler> Client<H> {
     pub fn closing(&self) -> bool {
         self.out.is_closing()
     }
-}
-
-/// One response, parsed.
-#[derive(Debug)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// The head as sent.
-    pub head: String,
-    /// The header fields, in order.
-    pub fields: Vec<(String, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first field called `name` (case-insensitive).
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Splits `bytes` into responses; `head_only[i]` says response i answers a HEAD (the
-/// last value repeats).
-pub fn parse_responses(mut bytes: &[u8], head_only: &[bool]) -> Vec<Response> {
-    let mut responses = Vec::new();
-    while !bytes.is_empty() {
-        let head = ResponseHead::parse(bytes)
-            .expect("a response head")
-            .expect("a complete head");
-        let is_head = *head_only
-            .get(responses.len())
-            .or(head_only.last())
-            .unwrap_or(&false);
-        let bodiless = is_head || Status(head.status).is_bodiless();
-        let len = match head.content_length {
-            Some(n) if !bodiless => n as usize,
-            _ => 0,
-        };
-        let end = head.len;
-        responses.push(Response {
-            status: head.status,
-            head: String::from_utf8(bytes[..end].to_vec()).unwrap(),
-            fields: head
-                .headers
-                .iter()
-                .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
-                .collect(),
-            body: bytes[end..end + len].to_vec(),
-        });
-        bytes = &bytes[end + len..];
-    }
-    responses
 }
 
 /// `bytes` gunzipped.

@@ -142,14 +142,14 @@ impl FileServer {
         match conditional::evaluate(&preconditions, &validators) {
             Outcome::Proceed => {}
             Outcome::NotModified => {
-                return validated(Response::new(Status::NOT_MODIFIED), &validators, coding)
+                return validated(Response::new(Status::NOT_MODIFIED), validators, coding)
             }
             Outcome::Failed => {
                 return Response::error(Status::PRECONDITION_FAILED, "Precondition failed")
             }
         }
         if coding == Coding::Gzip {
-            return gzipped(file, len, content_type, &validators);
+            return gzipped(file, len, content_type, validators);
         }
         let ranges = match request.headers.get("range") {
             Some(header) if conditional::if_range_holds(&preconditions, &validators) => {
@@ -158,7 +158,7 @@ impl FileServer {
             _ => Ranges::Whole,
         };
         match ranges {
-            Ranges::Whole => validated(Response::new(Status::OK), &validators, coding)
+            Ranges::Whole => validated(Response::new(Status::OK), validators, coding)
                 .with_header("Accept-Ranges", "bytes")
                 .with_header("Content-Type", content_type)
                 .with_file(file, 0, len),
@@ -168,9 +168,11 @@ impl FileServer {
             )
             .with_header("Content-Range", format!("bytes */{len}")),
             Ranges::Parts(parts) => {
-                let partial =
-                    validated(Response::new(Status::PARTIAL_CONTENT), &validators, coding)
-                        .with_header("Accept-Ranges", "bytes");
+                // The ETag's hex digits cannot collide with the part headers; the prefix
+                // makes the boundary unlikely in the data too.
+                let boundary = format!("sockserv-{}", validators.etag.trim_matches('"'));
+                let partial = validated(Response::new(Status::PARTIAL_CONTENT), validators, coding)
+                    .with_header("Accept-Ranges", "bytes");
                 match parts[..] {
                     [(first, last)] => partial
                         .with_header("Content-Type", content_type)
@@ -181,9 +183,7 @@ impl FileServer {
                         parts,
                         content_type: content_type.into(),
                         file_len: len,
-                        // The ETag's hex digits cannot collide with the part headers; the
-                        // prefix makes the boundary unlikely in the data too.
-                        boundary: format!("sockserv-{}", validators.etag.trim_matches('"')),
+                        boundary,
                     }),
                 }
             }
@@ -219,13 +219,13 @@ fn vary(response: Response) -> Response {
 }
 
 /// Adds `Last-Modified`, `ETag` and, when the coding varies, `Vary`.
-fn validated(response: Response, validators: &Validators, coding: Coding) -> Response {
+fn validated(response: Response, validators: Validators, coding: Coding) -> Response {
     let response = response
         .with_header(
             "Last-Modified",
             httpdate::fmt_http_date(validators.modified),
         )
-        .with_header("ETag", validators.etag.clone());
+        .with_header("ETag", validators.etag);
     if coding.varies() {
         vary(response)
     } else {
@@ -234,7 +234,7 @@ fn validated(response: Response, validators: &Validators, coding: Coding) -> Res
 }
 
 /// The whole file, compressed.
-fn gzipped(file: File, len: u64, content_type: &'static str, validators: &Validators) -> Response {
+fn gzipped(file: File, len: u64, content_type: &'static str, validators: Validators) -> Response {
     // The file was just opened: failing to read it is as if it were not there.
     let Ok(body) = gzip::compress(&file, len) else {
         return not_found();

@@ -3,9 +3,10 @@
 //!
 //! Requests are answered in order as soon as their head is complete. While more than
 //! [`PAUSE_ABOVE`] bytes of output are queued, parsing stops (the rest waits, bounded by
-//! [`MAX_INPUT`]) and resumes in [`Session::on_drained`]. A body on a GET or HEAD is
-//! skipped when its `Content-Length` is at most [`MAX_SKIPPED_BODY`] bytes; a larger
-//! one, or a chunked one, ends the connection after the response. A malformed head is
+//! [`MAX_INPUT`]) and resumes in [`Session::on_drained`]. A request body is never given
+//! to the handler: it is skipped when its `Content-Length` is at most
+//! [`MAX_SKIPPED_BODY`] bytes; a larger one, or a chunked one, ends the connection after
+//! the response. A malformed head is
 //! answered (400, 414, 431, 505) and the connection closed; so is a response the
 //! handler marked [closing](crate::Response::closing). A head still incomplete after the
 //! header timeout gets 408.

@@ -14,6 +14,12 @@ use sockserv::Output;
 
 use crate::response::{Body, Response};
 
+impl Default for Writer {
+    fn default() -> Writer {
+        Writer::new()
+    }
+}
+
 /// The `Server` field of every response.
 pub const SERVER: &str = concat!("sockserv/", env!("CARGO_PKG_VERSION"));
 
@@ -29,16 +35,18 @@ pub struct Framing {
 }
 
 /// Writes responses: Python's `end_headers` and `wfile`, in one step.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Writer {
     /// The head being built (kept for its capacity).
     head: Vec<u8>,
 }
 
 impl Writer {
-    /// A writer with an empty head buffer.
+    /// A writer with room for a usual head.
     pub fn new() -> Writer {
-        Writer::default()
+        Writer {
+            head: Vec::with_capacity(512),
+        }
     }
 
     /// Queues `response` on `out`, framed as `framing` says; returns the body bytes

@@ -63,26 +63,21 @@ pub struct Preconditions<'a> {
 impl<'a> Preconditions<'a> {
     /// The precondition fields of a request with `headers` (the first of each).
     pub fn of(headers: &Headers<'a>) -> Preconditions<'a> {
-        let mut found = Preconditions::default();
-        for (name, value) in headers.iter() {
-            let slot = if name.eq_ignore_ascii_case("if-match") {
-                &mut found.if_match
-            } else if name.eq_ignore_ascii_case("if-none-match") {
-                &mut found.if_none_match
-            } else if name.eq_ignore_ascii_case("if-modified-since") {
-                &mut found.if_modified_since
-            } else if name.eq_ignore_ascii_case("if-unmodified-since") {
-                &mut found.if_unmodified_since
-            } else if name.eq_ignore_ascii_case("if-range") {
-                &mut found.if_range
-            } else {
-                continue;
-            };
-            if slot.is_none() {
-                *slot = std::str::from_utf8(value).ok();
-            }
+        let [if_match, if_none_match, if_modified_since, if_unmodified_since, if_range] = headers
+            .pick([
+                "if-match",
+                "if-none-match",
+                "if-modified-since",
+                "if-unmodified-since",
+                "if-range",
+            ]);
+        Preconditions {
+            if_match,
+            if_none_match,
+            if_modified_since,
+            if_unmodified_since,
+            if_range,
         }
-        found
     }
 }
 

@@ -97,14 +97,13 @@ impl FileServer {
         self.file(request, found)
     }
 
-    fn coding(&self, request: &Request<'_>, content_type: &str, len: u64) -> Coding {
-        let headers = &request.headers;
+    fn coding(&self, asked: &Asked<'_>, content_type: &str, len: u64) -> Coding {
         Coding::choose(
             self.gzip,
             content_type,
             len,
-            headers.get("accept-encoding"),
-            headers.get("range"),
+            asked.accept_encoding,
+            asked.range,
         )
     }
 
@@ -113,7 +112,7 @@ impl FileServer {
         let Ok(page) = listing::render(dir, &shown) else {
             return Response::error(Status::NOT_FOUND, "No permission to list directory");
         };
-        let coding = self.coding(request, LISTING_TYPE, page.len() as u64);
+        let coding = self.coding(&Asked::of(request), LISTING_TYPE, page.len() as u64);
         let response = Response::new(Status::OK).with_header("Content-Type", LISTING_TYPE);
         match coding {
             Coding::Fixed => response.with_body(page),
@@ -133,13 +132,14 @@ impl FileServer {
         let Found { path, meta, file } = found;
         let content_type = content_type(&path);
         let len = meta.len();
-        let coding = self.coding(request, content_type, len);
+        let asked = Asked::of(request);
+        let coding = self.coding(&asked, content_type, len);
         let mut validators = Validators::of(&meta);
         if coding == Coding::Gzip {
             validators = validators.variant("gz");
         }
-        let preconditions = Preconditions::of(&request.headers);
-        match conditional::evaluate(&preconditions, &validators) {
+        let preconditions = &asked.preconditions;
+        match conditional::evaluate(preconditions, &validators) {
             Outcome::Proceed => {}
             Outcome::NotModified => {
                 return validated(Response::new(Status::NOT_MODIFIED), validators, coding)
@@ -151,8 +151,8 @@ impl FileServer {
         if coding == Coding::Gzip {
             return gzipped(file, len, content_type, validators);
         }
-        let ranges = match request.headers.get("range") {
-            Some(header) if conditional::if_range_holds(&preconditions, &validators) => {
+        let ranges = match asked.range {
+            Some(header) if conditional::if_range_holds(preconditions, &validators) => {
                 range::parse(header, len)
             }
             _ => Ranges::Whole,
@@ -187,6 +187,39 @@ impl FileServer {
                     }),
                 }
             }
+        }
+    }
+}
+
+/// The request fields the file server reads, found in one pass over the head.
+struct Asked<'a> {
+    range: Option<&'a str>,
+    accept_encoding: Option<&'a str>,
+    preconditions: Preconditions<'a>,
+}
+
+impl<'a> Asked<'a> {
+    fn of(request: &Request<'a>) -> Asked<'a> {
+        let [range, accept_encoding, if_match, if_none_match, if_modified_since, if_unmodified_since, if_range] =
+            request.headers.pick([
+                "range",
+                "accept-encoding",
+                "if-match",
+                "if-none-match",
+                "if-modified-since",
+                "if-unmodified-since",
+                "if-range",
+            ]);
+        Asked {
+            range,
+            accept_encoding,
+            preconditions: Preconditions {
+                if_match,
+                if_none_match,
+                if_modified_since,
+                if_unmodified_since,
+                if_range,
+            },
         }
     }
 }

@@ -42,6 +42,21 @@ impl<'a> Headers<'a> {
             .find_map(|(_, value)| std::str::from_utf8(value).ok())
     }
 
+    /// The values of several fields in one pass: for each of `names`, what
+    /// [`get`](Headers::get) would return.
+    pub fn pick<const N: usize>(&self, names: [&str; N]) -> [Option<&'a str>; N] {
+        let mut found = [None; N];
+        for (name, value) in self.iter() {
+            let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(name)) else {
+                continue;
+            };
+            if found[i].is_none() {
+                found[i] = std::str::from_utf8(value).ok();
+            }
+        }
+        found
+    }
+
     /// Whether no field was sent.
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()

@@ -286,3 +286,14 @@ fn the_head_limit_is_the_callers() {
     assert_eq!(too_big(&input[..20], 19), Status::HEADERS_TOO_LARGE);
     assert_eq!(parse(&input[..20], 20), Parsed::Partial);
 }
+
+#[test]
+fn several_fields_are_picked_in_one_pass_as_get_finds_them() {
+    let (request, _) = complete(
+        b"GET / HTTP/1.1\r\nRange: bytes=1-\r\nX: \xff\r\nx: y\r\nACCEPT-ENCODING: gzip\r\nRange: no\r\n\r\n",
+    );
+    let names = ["range", "x", "accept-encoding", "absent"];
+    let picked = request.headers.pick(names);
+    assert_eq!(picked, [Some("bytes=1-"), Some("y"), Some("gzip"), None]);
+    assert_eq!(picked, names.map(|name| request.headers.get(name)));
+}

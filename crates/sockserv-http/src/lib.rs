@@ -36,6 +36,7 @@
 //! limits), [`session`] (the connection's limits), [`conditional`], [`range`] and
 //! [`gzip`] (the representation helpers), [`files`] (paths and listings), [`client`]
 //! (response heads, for clients).
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod client;

@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `TCPServer`: one client at a time; a second client waits until the first leaves.
     let mut server = Server::builder(address)
         .strategy(Strategy::Sequential)
-        .handler(EchoHandler {
+        .stream_handler(EchoHandler {
             connections: AtomicUsize::new(0),
         })
         .bind()?;

@@ -101,7 +101,10 @@ impl<S: Session + ?Sized> Session for Box<S> {
 
 /// Makes one [`Session`] per connection (or per datagram, on datagram endpoints).
 ///
-/// Implemented for every `Fn(&PeerAddr) -> S` closure, so `|_peer| Echo` is a factory.
+/// Implemented for every `Fn(&PeerAddr) -> S` closure. [`Builder::session`](crate::Builder::session)
+/// takes such a closure directly, written as a newcomer would (`.session(|_peer| Echo)`,
+/// its types inferred from the method); a factory type — one that holds shared state, or
+/// the TLS wrapper — goes to [`Builder::session_factory`](crate::Builder::session_factory).
 pub trait SessionFactory: Send + Sync + 'static {
     /// The session type this factory makes.
     type Session: Session;

@@ -28,7 +28,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tls = TlsAcceptor::from_pem_files(Path::new("cert.pem"), Path::new("key.pem"))?;
 //! let mut server = Server::builder("tcp://127.0.0.1:9443")
-//!     .session(tls.wrap(|_: &PeerAddr| Echo))
+//!     .session_factory(tls.wrap(|_: &PeerAddr| Echo))
 //!     .bind()?;
 //! server.serve()?;
 //! # Ok(())

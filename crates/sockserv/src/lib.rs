@@ -114,7 +114,7 @@ pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
 pub use error::{ConnError, Error, Failure, Unsupported};
 pub use group::{Group, Member, MemberId};
 pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
-pub use lines::{Line, LineBuffer};
+pub use lines::{BadLine, Line, LineBuffer, LineSession, Lines, ReadLine};
 pub use output::Output;
 pub use proxy::{ProxyError, ProxyHeader};
 pub use server::{Outcome, Server};

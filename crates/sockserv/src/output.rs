@@ -105,6 +105,20 @@ impl Output {
             .push_back(Segment::File(FileRange { file, offset, len }));
     }
 
+    /// Drops everything queued and not yet sent — bytes and file ranges — and returns how
+    /// many bytes that was. For a Session whose peer has fallen too far behind (a
+    /// broadcast member that stopped reading): discard, then [`close`](Output::close), and
+    /// the connection ends at once instead of waiting to flush a backlog nobody reads.
+    pub fn discard(&mut self) -> u64 {
+        let dropped = self.queued();
+        self.removed += self.buf.len() as u64;
+        self.buf.clear();
+        self.buf.shrink_to(64 * 1024);
+        self.rest.clear();
+        self.rest_len = 0;
+        dropped
+    }
+
     /// Asks for the connection to be closed once everything queued is sent.
     pub fn close(&mut self) {
         self.closing = true;
@@ -140,6 +154,32 @@ impl Output {
         SessionWaker {
             cell: Arc::clone(cell),
         }
+    }
+}
+
+/// `write!`/`writeln!` into an `Output` queue the formatted text (`io::Write` never
+/// fails and writes everything; there is nothing to flush).
+impl io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Output::write(self, buf);
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Output::write(self, buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `write!` with a `fmt::Write` in scope queues the formatted text, as `io::Write` does.
+impl fmt::Write for Output {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        Output::write(self, s.as_bytes());
+        Ok(())
     }
 }
 
@@ -328,6 +368,22 @@ mod tests {
         let err = out.load(64).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert!(out.pending().is_empty());
+    }
+
+    #[test]
+    fn write_macros_queue_text_and_discard_drops_everything() {
+        let mut out = Output::new();
+        writeln!(out, "OK {}", 42).unwrap();
+        std::fmt::Write::write_fmt(&mut out, format_args!("x={}", 1)).unwrap();
+        assert_eq!(out.pending(), b"OK 42\nx=1");
+        out.send_file(file_with(b"abc"), 0, 3);
+        out.write(b"tail");
+        assert_eq!(out.discard(), 9 + 3 + 4);
+        assert_eq!(out.queued(), 0);
+        assert!(out.pending().is_empty() && out.front_file().is_none());
+        assert_eq!(out.removed(), 9, "a wrapper sees the taken-back bytes");
+        out.write(b"after");
+        assert_eq!(drain(&mut out), b"after");
     }
 
     #[test]

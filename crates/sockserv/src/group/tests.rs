@@ -16,9 +16,13 @@ fn join(group: &Group) -> Conn {
     Conn { out, wake, member }
 }
 
+/// What a driver does for a member: drain on a wake-up, send everything, and drain
+/// again once the output is empty (`on_drained`), which tells the group it was sent.
 fn received(conn: &mut Conn) -> Vec<u8> {
     conn.member.drain_into(&mut conn.out);
-    conn.out.take()
+    let sent = conn.out.take();
+    conn.member.drain_into(&mut conn.out);
+    sent.into_iter().chain(conn.out.take()).collect()
 }
 
 #[test]
@@ -118,4 +122,34 @@ fn wake_all_wakes_every_member() {
     let b = join(&group);
     group.wake_all();
     assert!(a.wake.take() && b.wake.take());
+}
+
+#[test]
+fn unsent_output_counts_against_the_bound_and_eviction_discards_it() {
+    let group = Group::new(10);
+    let mut slow = join(&group);
+    let mut fast = join(&group);
+    group.send_all(b"0123456");
+    // The slow member drains into its output but its peer reads nothing.
+    assert_eq!(slow.member.drain_into(&mut slow.out), 7);
+    assert_eq!(received(&mut fast), b"0123456");
+    // 7 unsent + 4 queued would pass 10: evicted at send time.
+    assert_eq!(group.send_all(b"789a"), 1);
+    assert!(slow.member.is_evicted());
+    assert_eq!(slow.member.drain_into(&mut slow.out), 0);
+    assert_eq!(slow.out.queued(), 0, "the unsent backlog is discarded");
+    assert!(slow.out.is_closing(), "and the connection closes");
+    assert_eq!(received(&mut fast), b"789a");
+}
+
+#[test]
+fn a_drain_that_would_pass_the_bound_evicts() {
+    let group = Group::new(10);
+    let mut a = join(&group);
+    a.out.write(b"own reply"); // 9 bytes the session wrote itself, unsent
+    group.send_all(b"xyz");
+    assert_eq!(a.member.drain_into(&mut a.out), 0);
+    assert!(a.member.is_evicted());
+    assert!(a.out.is_closing() && a.out.queued() == 0);
+    assert!(group.is_empty());
 }

@@ -68,6 +68,20 @@ impl Strategy {
     pub fn default_loops() -> usize {
         std::thread::available_parallelism().map_or(1, usize::from)
     }
+
+    /// [`Strategy::Events`] with one loop per core (`events` on the command line).
+    pub fn events() -> Strategy {
+        Strategy::Events {
+            loops: Strategy::default_loops(),
+        }
+    }
+
+    /// [`Strategy::Pool`] with [`DEFAULT_POOL_WORKERS`](Strategy::DEFAULT_POOL_WORKERS).
+    pub fn pool() -> Strategy {
+        Strategy::Pool {
+            workers: Strategy::DEFAULT_POOL_WORKERS,
+        }
+    }
 }
 
 impl FromStr for Strategy {

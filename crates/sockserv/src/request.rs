@@ -16,6 +16,7 @@ use crate::handler::{
     close_stream, name_timeout, Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler,
 };
 use crate::proxied::{self, ProxyConfig};
+use crate::pump::is_disconnect;
 use crate::server::drain::Live;
 use crate::stats::{Closed, Stats};
 use crate::transport::{DatagramSocket, Stream};
@@ -41,6 +42,7 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 pub(crate) fn run_guarded(f: impl FnOnce() -> io::Result<()>) -> Result<(), Failure> {
     match catch_panic(f) {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if is_disconnect(&e) => Err(Failure::Disconnected(e)),
         Ok(Err(e)) => Err(Failure::Handler(e)),
         Err(message) => Err(Failure::Panic(message)),
     }
@@ -200,6 +202,8 @@ impl Context {
         }
         match failure {
             None => true,
+            // The peer leaving is how the connection ended, not something to report.
+            Some(Failure::Disconnected(_)) => false,
             Some(failure) => {
                 self.report(peer.clone(), failure);
                 false

@@ -189,3 +189,33 @@ fn kv_session_answers_over_long_lines_and_stops_on_sigterm() {
     let (status, rest) = server.wait();
     assert!(status.success(), "{status}: {rest:?}");
 }
+
+#[test]
+fn kv_unix_drains_on_ctrl_c_and_a_second_ctrl_c_ends_it_at_once() {
+    let dir = tempfile::Builder::new()
+        .prefix("kv")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let path = dir.path().join("kv.sock");
+    let server = example_support::Server::start(example("kv_unix").arg(&path));
+    let mut idle = Client::connect(&server.endpoint);
+    assert_eq!(ask(&mut idle, "GET a\n"), "(nil)\n");
+    let started = std::time::Instant::now();
+    server.signal("INT");
+    // The drain has begun once the listener (and its file) is gone; `idle` holds it.
+    while path.exists() {
+        assert!(started.elapsed() < LIMIT, "the drain never began");
+        std::thread::yield_now();
+    }
+    server.signal("INT");
+    let (status, _) = server.wait();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(2),
+        "ended by the second SIGINT: {status}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "without waiting for the 5 s drain"
+    );
+}

@@ -26,10 +26,6 @@ impl Session for Broadcast {
         // Past the bound, this discards the backlog and closes the connection.
         self.1.as_ref().map(|me| me.drain_into(out));
     }
-
-    fn on_drained(&mut self, out: &mut Output) {
-        self.on_wake(out);
-    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -27,11 +27,9 @@ use crate::{Output, SessionWaker};
 ///   dropped, [`Member::is_evicted`] becomes true, and it is woken; its next
 ///   [`Member::drain_into`] discards the unsent output and closes the connection without
 ///   waiting to flush it. Other recipients of the same message are not affected. (So a
-///   message larger than `max_queue_bytes` evicts every recipient.) The group learns
-///   the size of the output at each `drain_into`, so a session drains from
-///   [`on_wake`](crate::Session::on_wake) and from
-///   [`on_drained`](crate::Session::on_drained) (the pattern below); between two drains
-///   it counts the output as it last saw it, which only overestimates.
+///   message larger than `max_queue_bytes` evicts every recipient.) The group counts
+///   what the connection has sent through the member's [`SessionWaker`], so a member
+///   joins with the waker of the `Output` it drains into (the pattern below).
 /// * **No loss, no duplication, one order.** Sends are totally ordered (one group
 ///   lock). A member receives every message sent while it was a member and not evicted,
 ///   exactly once, in that order, which includes each sender's own order. It receives
@@ -70,8 +68,9 @@ use crate::{Output, SessionWaker};
 /// assert!(out_a.pending().is_empty()); // no self-delivery
 /// ```
 ///
-/// A broadcast server's Session: join on open, drain when woken or drained (a slow
-/// member's connection is closed there once it falls past the bound), send what comes in.
+/// A broadcast server's Session: join on open with the connection's waker, drain when
+/// woken (a slow member's connection is closed there once it falls past the bound), send
+/// what comes in.
 ///
 /// ```
 /// use sockserv::group::{Group, Member};
@@ -93,9 +92,6 @@ use crate::{Output, SessionWaker};
 ///         if let Some(member) = &self.member {
 ///             member.drain_into(out); // closes `out` if this member was evicted
 ///         }
-///     }
-///     fn on_drained(&mut self, out: &mut Output) {
-///         self.on_wake(out);
 ///     }
 /// }
 ///
@@ -125,16 +121,23 @@ struct Slot {
     waker: SessionWaker,
     queue: VecDeque<Arc<[u8]>>,
     queued_bytes: usize,
-    /// The member's unsent output when it last drained (see [`Member::drain_into`]).
-    unsent: u64,
+    /// Where the member's output ended after its last drain, counted in bytes that ever
+    /// entered it; what of that is still unsent is this minus what has left it since
+    /// (the waker's count). See [`Member::drain_into`].
+    drained_to: u64,
     evicted: Arc<AtomicBool>,
 }
 
 impl Slot {
+    /// Bytes handed to the member's output that its connection has not sent yet.
+    fn unsent(&self) -> u64 {
+        self.drained_to.saturating_sub(self.waker.gone())
+    }
+
     /// Whether `more` bytes still fit in this member's backlog under `max`.
     fn fits(&self, more: usize, max: usize) -> bool {
         (self.queued_bytes as u64)
-            .checked_add(self.unsent)
+            .checked_add(self.unsent())
             .and_then(|total| total.checked_add(more as u64))
             .is_some_and(|total| total <= max as u64)
     }
@@ -185,7 +188,7 @@ impl Group {
             waker,
             queue: VecDeque::new(),
             queued_bytes: 0,
-            unsent: 0,
+            drained_to: 0,
             evicted: Arc::clone(&evicted),
         });
         drop(state);
@@ -354,12 +357,12 @@ impl Member {
     ///   yet pass `max_queue_bytes` (which evicts it now), `out`'s unsent output is
     ///   discarded and `out` is closed: the connection ends at once, without waiting to
     ///   flush a backlog its peer is not reading. Nothing is moved (0 is returned);
-    /// * otherwise the messages move, and the group notes what `out` holds, counting it
-    ///   against the bound until the next drain.
+    /// * otherwise the messages move, and until they are sent they count against the
+    ///   bound: the group follows what `out` sends through the waker the member joined
+    ///   with, which must be `out`'s.
     ///
-    /// Call it from [`on_wake`](crate::Session::on_wake) and
-    /// [`on_drained`](crate::Session::on_drained) (see the [`Group`] example). The copy
-    /// into `out` happens after the group lock is released.
+    /// Call it from [`on_wake`](crate::Session::on_wake) (see the [`Group`] example).
+    /// The copy into `out` happens after the group lock is released.
     pub fn drain_into(&self, out: &mut Output) -> usize {
         let msgs = {
             let mut state = self.group.lock();
@@ -370,8 +373,8 @@ impl Member {
                     let slot = &mut state.members[i];
                     let backlog = (slot.queued_bytes as u64).saturating_add(unsent);
                     if backlog <= max {
-                        // Counted against the bound until the next drain.
-                        slot.unsent = backlog;
+                        // From now on, what of this is unsent is known from the waker.
+                        slot.drained_to = out.gone() + backlog;
                         slot.queued_bytes = 0;
                         Some(std::mem::take(&mut slot.queue))
                     } else {

@@ -30,6 +30,9 @@ pub struct Output {
     rest_len: u64,
     /// Bytes ever removed from the front of `buf` (sent, or taken back).
     removed: u64,
+    /// Bytes ever removed from the queue in any way (bytes and file ranges, sent or
+    /// discarded); published through the waker for a broadcast group.
+    gone: u64,
     closing: bool,
     wake: Option<Arc<WakeCell>>,
 }
@@ -111,6 +114,7 @@ impl Output {
     /// the connection ends at once instead of waiting to flush a backlog nobody reads.
     pub fn discard(&mut self) -> u64 {
         let dropped = self.queued();
+        self.left(dropped);
         self.removed += self.buf.len() as u64;
         self.buf.clear();
         self.buf.shrink_to(64 * 1024);
@@ -134,6 +138,20 @@ impl Output {
         self.buf.len() as u64 + self.rest_len
     }
 
+    /// Counts `n` bytes leaving the queue; a Session with a waker publishes the total.
+    fn left(&mut self, n: u64) {
+        self.gone += n;
+        if let Some(cell) = &self.wake {
+            cell.gone
+                .store(self.gone, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Bytes that ever left the queue (sent, or discarded), file ranges included.
+    pub(crate) fn gone(&self) -> u64 {
+        self.gone
+    }
+
     /// Once the pending bytes are gone, bytes queued behind them (after a finished file
     /// range) become pending.
     fn promote_bytes(&mut self) {
@@ -150,7 +168,12 @@ impl Output {
     /// that never ask for one cost nothing extra; a session that wants wake-ups asks in
     /// [`on_open`](crate::Session::on_open).
     pub fn waker(&mut self) -> SessionWaker {
-        let cell = self.wake.get_or_insert_with(Default::default);
+        let gone = self.gone;
+        let cell = self.wake.get_or_insert_with(|| {
+            let cell = Arc::new(WakeCell::default());
+            cell.gone.store(gone, std::sync::atomic::Ordering::Release);
+            cell
+        });
         SessionWaker {
             cell: Arc::clone(cell),
         }
@@ -191,6 +214,7 @@ impl OutputExt for Output {
     fn consume(&mut self, n: usize) {
         self.buf.drain(..n);
         self.removed += n as u64;
+        self.left(n as u64);
         if self.buf.is_empty() {
             self.promote_bytes();
         }
@@ -199,6 +223,7 @@ impl OutputExt for Output {
     fn take(&mut self) -> Vec<u8> {
         let taken = std::mem::take(&mut self.buf);
         self.removed += taken.len() as u64;
+        self.left(taken.len() as u64);
         self.promote_bytes();
         taken
     }
@@ -230,6 +255,7 @@ impl OutputExt for Output {
             self.rest.pop_front();
             self.promote_bytes();
         }
+        self.left(n);
     }
 
     fn load(&mut self, max: usize) -> io::Result<usize> {

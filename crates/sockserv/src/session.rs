@@ -7,7 +7,7 @@
 //! drives it from readiness events.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::{Output, PeerAddr};
@@ -129,6 +129,9 @@ where
 pub(crate) struct WakeCell {
     pending: AtomicBool,
     notify: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Bytes that ever left the waker's `Output` (sent, or taken back): how a broadcast
+    /// group tells, from another thread, how much of what it handed over is still unsent.
+    pub(crate) gone: AtomicU64,
 }
 
 /// Wakes one session's driver from any thread (see [`Output::waker`]).
@@ -138,6 +141,11 @@ pub struct SessionWaker {
 }
 
 impl SessionWaker {
+    /// Bytes that ever left this waker's `Output` (see `WakeCell::gone`).
+    pub(crate) fn gone(&self) -> u64 {
+        self.cell.gone.load(Ordering::Acquire)
+    }
+
     /// Asks the driver to call [`Session::on_wake`]. Cheap when a wake-up is already
     /// pending; never blocks.
     pub fn wake(&self) {

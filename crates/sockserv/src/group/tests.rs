@@ -16,13 +16,10 @@ fn join(group: &Group) -> Conn {
     Conn { out, wake, member }
 }
 
-/// What a driver does for a member: drain on a wake-up, send everything, and drain
-/// again once the output is empty (`on_drained`), which tells the group it was sent.
+/// What a driver does for a member: drain on a wake-up, then send everything.
 fn received(conn: &mut Conn) -> Vec<u8> {
     conn.member.drain_into(&mut conn.out);
-    let sent = conn.out.take();
-    conn.member.drain_into(&mut conn.out);
-    sent.into_iter().chain(conn.out.take()).collect()
+    conn.out.take()
 }
 
 #[test]
@@ -140,6 +137,19 @@ fn unsent_output_counts_against_the_bound_and_eviction_discards_it() {
     assert_eq!(slow.out.queued(), 0, "the unsent backlog is discarded");
     assert!(slow.out.is_closing(), "and the connection closes");
     assert_eq!(received(&mut fast), b"789a");
+}
+
+#[test]
+fn what_the_connection_sent_no_longer_counts() {
+    let group = Group::new(10);
+    let mut a = join(&group);
+    group.send_all(b"0123456");
+    assert_eq!(a.member.drain_into(&mut a.out), 7);
+    a.out.consume(5); // the driver sent 5 of the 7
+    assert_eq!(group.send_all(b"abcdefgh"), 1, "2 unsent + 8 fits in 10");
+    assert!(!a.member.is_evicted());
+    assert_eq!(group.send_all(b"x"), 0, "2 + 8 + 1 does not");
+    assert!(a.member.is_evicted());
 }
 
 #[test]

@@ -133,6 +133,7 @@ impl Dispatch for Events {
                 left: self.running.get(),
             },
             // Stopping the loops closes what is left: under a drain, that is the cut.
+            // (A notice to the Sessions that the drain began belongs with `DRAIN`.)
             ClosePolicy::Drain(limit) => {
                 self.stop_loops(DRAIN);
                 let report = self.running.wait_idle(ClosePolicy::JoinTimeout(limit));

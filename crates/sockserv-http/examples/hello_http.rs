@@ -20,7 +20,9 @@
 //! Run: `cargo run -p sockserv-http --example hello_http [URL]` (default
 //! `tcp://127.0.0.1:8080`), then `curl http://127.0.0.1:8080/hello`. It prints
 //! `listening on URL` (with the real port, for port 0) to stderr once it is ready, and
-//! serves until it is stopped (Ctrl-C).
+//! serves until Ctrl-C (or SIGTERM), which lets requests in flight finish for up to 5 s.
+
+use std::time::Duration;
 
 use sockserv::{PeerAddr, Server, Strategy};
 use sockserv_http::{Handler, Http, Request, Response, Status};
@@ -49,12 +51,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "tcp://127.0.0.1:8080".to_owned());
-    let mut server = Server::builder(url.as_str())
+    let server = Server::builder(url.as_str())
         .strategy(Strategy::Threads) // ThreadingHTTPServer; any strategy works
-        .session(Http::new(Hello))
+        .session_factory(Http::new(Hello))
         .bind()?;
     eprintln!("listening on {}", server.local_endpoint());
-    server.serve()?; // serve_forever()
-    server.close()?;
+    // serve_forever(), then server_close() once a signal asks to stop.
+    let report = server.serve_until_signal(Duration::from_secs(5))?;
+    eprintln!("stopped: {} finished, {} cut", report.finished, report.cut);
     Ok(())
 }

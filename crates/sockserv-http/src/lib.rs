@@ -27,7 +27,7 @@
 //!     ("GET" | "HEAD", _) => Response::error(Status::NOT_FOUND, "Nothing here"),
 //!     _ => Response::error(Status::NOT_IMPLEMENTED, "Unsupported method").closing(),
 //! });
-//! let mut server = Server::builder("tcp://127.0.0.1:8080").session(http).bind()?;
+//! let mut server = Server::builder("tcp://127.0.0.1:8080").session_factory(http).bind()?;
 //! server.serve()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -30,7 +30,7 @@ use crate::status::Status;
 ///     "/" => Response::new(Status::OK).with_body("hello\n"),
 ///     _ => Response::error(Status::NOT_FOUND, "Nothing here"),
 /// });
-/// let mut server = Server::builder("tcp://127.0.0.1:8080").session(http).bind()?;
+/// let mut server = Server::builder("tcp://127.0.0.1:8080").session_factory(http).bind()?;
 /// server.serve()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -1,5 +1,5 @@
-//! `examples/hello_http.rs`, run as a program: it says where it listens, and answers
-//! `GET /hello` with its JSON over a real socket.
+//! `examples/hello_http.rs`, run as a program: it says where it listens, answers
+//! `GET /hello` with its JSON over a real socket, and stops cleanly on SIGINT.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sockserv::Endpoint;
 use sockserv_http::client::ResponseHead;
-use testkit::lines_in_background;
+use testkit::{lines_in_background, send_signal, wait_for_exit};
 
 /// Bound on every wait: the example is ready and answers in milliseconds.
 const WAIT: Duration = Duration::from_secs(20);
@@ -67,7 +67,7 @@ fn hello_http_answers_get_hello_with_json() {
         .spawn()
         .expect("start the example");
     let lines = lines_in_background(child.stderr.take().unwrap());
-    let _running = Running(child);
+    let mut running = Running(child);
     let line = lines.recv_timeout(WAIT).expect("a `listening on` line");
     let url = line
         .strip_prefix("listening on ")
@@ -89,4 +89,9 @@ fn hello_http_answers_get_hello_with_json() {
     assert!(String::from_utf8_lossy(&body).contains("Try /hello"));
     let (status, _, _) = exchange(addr, "PUT /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 501);
+    // Ctrl-C: it stops, says so, and exits 0.
+    send_signal(running.0.id(), "INT");
+    assert!(wait_for_exit(&mut running.0, WAIT).success());
+    let stopped = lines.recv_timeout(WAIT).expect("a `stopped` line");
+    assert!(stopped.starts_with("stopped: "), "{stopped}");
 }

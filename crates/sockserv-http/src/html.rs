@@ -18,7 +18,7 @@ pub(crate) fn escape(text: &[u8], into: &mut Vec<u8>) {
 
 /// The body of Python's error page (`BaseHTTPRequestHandler.error_message_format`) for
 /// `status`, with `message` (escaped).
-pub fn error_page(status: Status, message: &str) -> Vec<u8> {
+pub(crate) fn error_page(status: Status, message: &str) -> Vec<u8> {
     let code = status.0;
     let mut page = String::with_capacity(400);
     let _ = write!(

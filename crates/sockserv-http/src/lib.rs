@@ -11,8 +11,9 @@
 //! request through `tracing`, and [`Counters`] by status class.
 //!
 //! A handler decides; it never writes. Its [`Response`] is a value — status, fields,
-//! [`Body`] (bytes, a file range, several ranges) — that one [`Writer`] turns into bytes,
-//! so a decision is checked without parsing any. [`FileServer`] is the handler of
+//! [`Body`] (bytes, a file range, several ranges) — that one
+//! [`Writer`](writer::Writer) turns into bytes, so a decision is checked without parsing
+//! any. [`FileServer`] is the handler of
 //! `python -m http.server`: files sent with `sendfile(2)`, directory listings, ranges,
 //! validators, optional gzip.
 //!
@@ -33,9 +34,9 @@
 //! ```
 //!
 //! The modules, for what the root does not re-export: [`request`] (parsing and its
-//! limits), [`session`] (the connection's limits), [`conditional`], [`range`] and
-//! [`gzip`] (the representation helpers), [`files`] (paths and listings), [`client`]
-//! (response heads, for clients).
+//! limits), [`session`] (the connection's limits), [`writer`] (a response to bytes, for a
+//! Session of your own), [`conditional`], [`range`] and [`gzip`] (the representation
+//! helpers), [`files`] (paths and listings), [`client`] (response heads, for clients).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -52,15 +53,13 @@ mod response;
 mod server;
 pub mod session;
 mod status;
-mod writer;
+pub mod writer;
 
 pub use files::FileServer;
 pub use handler::{FnHandler, Handler};
 pub use headers::Headers;
-pub use html::error_page;
 pub use request::Request;
 pub use response::{Body, FileSlice, Multipart, Response, Text};
 pub use server::{Counters, Http};
 pub use session::HttpSession;
 pub use status::Status;
-pub use writer::{Framing, Writer, SERVER};

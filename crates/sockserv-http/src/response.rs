@@ -1,5 +1,5 @@
 //! [`Response`]: the answer to a request as a value — status, header fields, body — that
-//! one [`Writer`](crate::Writer) turns into bytes.
+//! one [`Writer`](crate::writer::Writer) turns into bytes.
 //!
 //! Deciding is kept apart from writing: a handler (the file server too) returns a
 //! `Response` and never touches the connection, so a decision is checked by looking at

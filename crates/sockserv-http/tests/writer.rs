@@ -4,7 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sockserv::driver::OutputExt;
 use sockserv::Output;
-use sockserv_http::{error_page, Framing, Response, Status, Writer};
+use sockserv_http::writer::{Framing, Writer};
+use sockserv_http::{Body, Response, Status};
 
 const CLOSE: Framing = Framing {
     keep_alive: false,
@@ -110,7 +111,11 @@ fn a_file_body_is_queued_as_a_file_range() {
 
 #[test]
 fn the_error_page_is_pythons_and_escapes_the_message() {
-    let page = String::from_utf8(error_page(Status::NOT_FOUND, "File <not> found & gone")).unwrap();
+    let response = Response::error(Status::NOT_FOUND, "File <not> found & gone");
+    let Body::Bytes(page) = response.body else {
+        panic!("the page in memory");
+    };
+    let page = String::from_utf8(page).unwrap();
     assert!(page.starts_with("<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n"));
     assert!(page.contains("        <p>Error code: 404</p>\n"));
     assert!(page.contains("<p>Message: File &lt;not&gt; found &amp; gone.</p>"));

@@ -13,9 +13,8 @@
 //! A handler decides; it never writes. Its [`Response`] is a value — status, fields,
 //! [`Body`] (bytes, a file range, several ranges) — that one
 //! [`Writer`](writer::Writer) turns into bytes, so a decision is checked without parsing
-//! any. [`FileServer`] is the handler of
-//! `python -m http.server`: files sent with `sendfile(2)`, directory listings, ranges,
-//! validators, optional gzip.
+//! any. [`FileServer`] is the handler of `python -m http.server`: files sent with
+//! `sendfile(2)`, directory listings, ranges, validators, optional gzip.
 //!
 //! ```no_run
 //! use sockserv::Server;

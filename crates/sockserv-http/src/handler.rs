@@ -12,14 +12,14 @@ use crate::response::Response;
 /// The connection does the rest: it parses heads (a malformed one is answered with
 /// Python's error page and never reaches the handler), keeps the connection alive,
 /// answers pipelined requests in order, leaves the body out for HEAD (answer HEAD as you
-/// answer GET), skips request bodies, and enforces the limits. The handler runs on the
+/// answer GET), reads or skips request bodies, and enforces the limits. The handler runs on the
 /// connection's thread — an event loop under `Strategy::Events` — so it must not block
 /// for long; a file is best returned with [`Response::with_file`], which sends it
 /// without reading it into memory.
 ///
-/// Request bodies are not given to the handler: a body of at most
-/// [`MAX_SKIPPED_BODY`](crate::session::MAX_SKIPPED_BODY) bytes is skipped, a larger
-/// or chunked one closes the connection after the response.
+/// Request bodies are skipped unless [`Http::max_body`](crate::Http::max_body) asks for
+/// them: then one of at most that many bytes is read whole first and comes in
+/// [`Request::content`].
 ///
 /// A closure works too, through [`Http::from_fn`](crate::Http::from_fn).
 pub trait Handler: Send + Sync + 'static {

@@ -7,8 +7,9 @@
 //! TLS, and is tested in memory. The connection ([`HttpSession`]) does the protocol:
 //! request heads parsed with httparse within limits (Python's 400, 414, 431 and 505 for
 //! bad ones), keep-alive, pipelining answered in order with bounded memory, request
-//! bodies skipped, HEAD, an optional header timeout (408), an access log line per
-//! request through `tracing`, and [`Counters`] by status class.
+//! bodies read whole up to [`Http::max_body`] (else skipped), HEAD, an optional header
+//! timeout (408), an access log line per request through `tracing`, and [`Counters`] by
+//! status class.
 //!
 //! A handler decides; it never writes. Its [`Response`] is a value — status, fields,
 //! [`Body`] (bytes, a file range, several ranges) — that one

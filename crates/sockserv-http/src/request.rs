@@ -43,6 +43,10 @@ pub struct Request<'a> {
     pub body: RequestBody,
     /// Every header field.
     pub headers: Headers<'a>,
+    /// The body's bytes (Python's `rfile`), when the connection read them: a
+    /// `Content-Length` body of at most [`Http::max_body`](crate::Http::max_body) bytes.
+    /// Empty otherwise ([`parse`] reads heads only).
+    pub content: &'a [u8],
 }
 
 impl Request<'_> {
@@ -234,5 +238,6 @@ fn build<'a>(
         keep_alive: if minor >= 1 { !close } else { keep && !close },
         body,
         headers,
+        content: &[],
     })
 }

@@ -11,7 +11,7 @@ use sockserv::{PeerAddr, SessionFactory};
 use crate::handler::{FnHandler, Handler};
 use crate::request::{Request, MAX_HEAD};
 use crate::response::Response;
-use crate::session::HttpSession;
+use crate::session::{HttpSession, MAX_BODY};
 use crate::status::Status;
 
 /// HTTP/1.1 over any stream endpoint, answering with `H`: Python's `HTTPServer` with its
@@ -43,6 +43,7 @@ pub(crate) struct Shared<H> {
     pub(crate) handler: H,
     pub(crate) header_timeout: Option<Duration>,
     pub(crate) max_head: usize,
+    pub(crate) max_body: u64,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -54,6 +55,7 @@ impl<H: Handler> Http<H> {
                 handler,
                 header_timeout: None,
                 max_head: MAX_HEAD,
+                max_body: 0,
                 counters: Arc::default(),
             }),
         }
@@ -78,6 +80,19 @@ impl<H: Handler> Http<H> {
     /// If clones of this `Http` exist already (set it up before cloning).
     pub fn max_head(self, bytes: usize) -> Http<H> {
         self.configure(|shared| shared.max_head = bytes)
+    }
+
+    /// Reads a request body of at most `bytes` (capped at [`MAX_BODY`]) whole before the
+    /// handler runs, and gives it in [`Request::content`] (Python's `rfile`). Default 0:
+    /// bodies are skipped, never kept. A larger body, or a chunked one, reaches the
+    /// handler as [`Request::body`] only, with an empty `content` (answer 413 if it
+    /// matters). The header timeout covers the body too.
+    ///
+    /// # Panics
+    ///
+    /// If clones of this `Http` exist already (set it up before cloning).
+    pub fn max_body(self, bytes: u64) -> Http<H> {
+        self.configure(|shared| shared.max_body = bytes.min(MAX_BODY))
     }
 
     fn configure(mut self, f: impl FnOnce(&mut Shared<H>)) -> Http<H> {
@@ -121,6 +136,7 @@ impl<H> fmt::Debug for Http<H> {
         f.debug_struct("Http")
             .field("header_timeout", &self.shared.header_timeout)
             .field("max_head", &self.shared.max_head)
+            .field("max_body", &self.shared.max_body)
             .finish_non_exhaustive()
     }
 }

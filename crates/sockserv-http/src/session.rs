@@ -3,10 +3,11 @@
 //!
 //! Requests are answered in order as soon as their head is complete. While more than
 //! [`PAUSE_ABOVE`] bytes of output are queued, parsing stops (the rest waits, bounded by
-//! [`MAX_INPUT`]) and resumes in [`Session::on_drained`]. A request body is never given
-//! to the handler: it is skipped when its `Content-Length` is at most
-//! [`MAX_SKIPPED_BODY`] bytes; a larger one, or a chunked one, ends the connection after
-//! the response. A malformed head is
+//! [`MAX_INPUT`]) and resumes in [`Session::on_drained`]. A request body of at most
+//! [`Http::max_body`](crate::Http::max_body) bytes (none by default) is read whole and
+//! given to the handler in [`Request::content`]; a larger one is skipped when its
+//! `Content-Length` is at most [`MAX_SKIPPED_BODY`] bytes, and a larger or chunked one ends
+//! the connection after the response. A malformed head is
 //! answered (400, 414, 431, 505) and the connection closed; so is a response the
 //! handler marked [closing](crate::Response::closing). A head still incomplete after the
 //! header timeout gets 408.
@@ -30,6 +31,9 @@ pub const PAUSE_ABOVE: u64 = 256 * 1024;
 pub const MAX_SKIPPED_BODY: u64 = 64 * 1024;
 /// Most unparsed input kept while paused; past it the connection is dropped.
 pub const MAX_INPUT: usize = 1024 * 1024;
+/// Largest [`Http::max_body`](crate::Http::max_body): a head and its body must fit in
+/// [`MAX_INPUT`].
+pub const MAX_BODY: u64 = 512 * 1024;
 
 /// One HTTP connection answered by `H` (made by [`Http`](crate::Http)).
 pub struct HttpSession<H> {
@@ -39,6 +43,9 @@ pub struct HttpSession<H> {
     input: Vec<u8>,
     /// Bytes of a request body still to discard.
     skip: u64,
+    /// Bytes the request at the start of `input` needs (head and body) once its head
+    /// showed a body to read; 0 otherwise.
+    awaited: usize,
     /// Turns responses into bytes (its head buffer is reused across requests).
     writer: Writer,
     /// When the incomplete head in `input` started arriving.
@@ -58,6 +65,7 @@ impl<H: Handler> HttpSession<H> {
             peer,
             input: Vec::new(),
             skip: 0,
+            awaited: 0,
             writer: Writer::new(),
             head_since: None,
             done: false,
@@ -85,10 +93,24 @@ impl<H: Handler> HttpSession<H> {
                 self.paused = true;
                 break;
             }
+            // A head whose body is still arriving is parsed again only once it is all in.
+            if input.len() - used < self.awaited {
+                break;
+            }
             match request::parse(&input[used..], self.shared.max_head) {
                 Parsed::Partial => break,
-                Parsed::Complete(request, len) => {
-                    used += len;
+                Parsed::Complete(mut request, len) => {
+                    let content = match request.body {
+                        RequestBody::Length(n) if n <= self.shared.max_body => n as usize,
+                        _ => 0,
+                    };
+                    if input.len() - used - len < content {
+                        self.awaited = len + content;
+                        break;
+                    }
+                    request.content = &input[used + len..used + len + content];
+                    used += len + content;
+                    self.awaited = 0;
                     self.head_since = None;
                     self.answer(&request, out);
                 }
@@ -104,6 +126,8 @@ impl<H: Handler> HttpSession<H> {
         let mut keep_alive = request.keep_alive;
         match request.body {
             RequestBody::None => {}
+            // Read already, into `request.content`.
+            RequestBody::Length(n) if n == request.content.len() as u64 => {}
             RequestBody::Length(n) if n <= MAX_SKIPPED_BODY => self.skip = n,
             RequestBody::Length(_) | RequestBody::Encoded => keep_alive = false,
         }

@@ -404,3 +404,68 @@ fn a_response_is_a_value_until_the_writer_sends_it() {
         None
     );
 }
+
+// Request bodies, when the handler asks for them.
+
+/// Echoes the body it was given, and what the head said of it.
+fn echo_body(max_body: u64) -> Http<impl sockserv_http::Handler> {
+    Http::from_fn(|request: &Request<'_>, _: &PeerAddr| {
+        Answer::new(Status::OK)
+            .with_header("X-Body", format!("{:?}", request.body))
+            .with_body(request.content)
+    })
+    .max_body(max_body)
+}
+
+#[test]
+fn a_body_within_max_body_is_given_whole_however_it_arrives() {
+    let input = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n";
+    for split in [1, 2, 3, 7, 40, input.len()] {
+        let mut c = Client::new(echo_body(5));
+        let mut sent = Vec::new();
+        for chunk in input.chunks(split) {
+            c.send(chunk);
+            sent.extend(c.sent());
+        }
+        let responses = parse_responses(&sent, &[false]);
+        let bodies: Vec<&[u8]> = responses.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(bodies, [&b"hello"[..], b""], "split {split}");
+        assert_eq!(responses[0].header("X-Body"), Some("Length(5)"));
+        assert!(!c.closing());
+        assert_eq!(c.session.buffered(), 0);
+    }
+}
+
+#[test]
+fn a_body_over_max_body_is_skipped_or_closes_and_never_given() {
+    let mut c = Client::new(echo_body(4));
+    let r = c.get("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!((r.header("X-Body"), r.body.len()), (Some("Length(5)"), 0));
+    assert!(!c.closing());
+    let r = c.get("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!((r.header("X-Body"), r.body.len()), (Some("Encoded"), 0));
+    assert!(c.closing());
+}
+
+#[test]
+fn max_body_is_capped_so_a_waiting_request_fits_the_input_bound() {
+    use sockserv_http::session::MAX_BODY;
+    let mut c = Client::new(echo_body(u64::MAX));
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        MAX_BODY + 1
+    );
+    let r = c.get(&head);
+    assert_eq!(r.body.len(), 0, "over the cap: not read");
+    assert!(c.closing(), "and too big to skip");
+    let mut c = Client::new(echo_body(u64::MAX));
+    let mut request = format!("POST / HTTP/1.1\r\nContent-Length: {MAX_BODY}\r\n\r\n").into_bytes();
+    request.resize(request.len() + MAX_BODY as usize, b'b');
+    for chunk in request.chunks(64 * 1024) {
+        c.send(chunk);
+        assert!(c.session.buffered() <= MAX_INPUT);
+    }
+    let responses = parse_responses(&c.sent(), &[false]);
+    assert_eq!(responses[0].body.len() as u64, MAX_BODY);
+    assert!(!c.closing());
+}

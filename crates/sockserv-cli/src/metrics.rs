@@ -5,12 +5,15 @@
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sockserv::{ClosePolicy, ConnError, Endpoint, Server, ShutdownHandle, Stats, StatsSnapshot};
+use sockserv::{
+    ClosePolicy, ConnError, Endpoint, Listener, Server, ShutdownHandle, Stats, StatsSnapshot,
+};
 
 use crate::apps::chat::ChatRoom;
 use crate::apps::http::HttpCounters;
@@ -46,6 +49,8 @@ pub struct Scrape {
     pub chat: Option<ChatCounts>,
     /// HTTP responses by status class (`[1xx, 2xx, 3xx, 4xx, 5xx]`), when serving HTTP.
     pub http: Option<[u64; 5]>,
+    /// SIGHUP reloads `[succeeded, failed]`, when there is something to reload (TLS).
+    pub reloads: Option<[u64; 2]>,
 }
 
 /// One per-endpoint series: name, kind, help, and how to read it from a snapshot.
@@ -156,6 +161,13 @@ pub fn render(scrape: &Scrape) -> String {
             let _ = writeln!(page, "{name}{{class=\"{}xx\"}} {count}", i + 1);
         }
     }
+    if let Some([ok, failed]) = scrape.reloads {
+        let name = "sockserv_reloads_total";
+        let help = "SIGHUP reloads of the TLS certificate and key, by result.";
+        header(&mut page, name, "counter", help);
+        let _ = writeln!(page, "{name}{{result=\"ok\"}} {ok}");
+        let _ = writeln!(page, "{name}{{result=\"failed\"}} {failed}");
+    }
     page
 }
 
@@ -188,18 +200,26 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
 /// The running metrics server. Dropping it stops it and joins its thread.
 pub struct MetricsServer {
     endpoint: Endpoint,
+    /// A copy of the listening socket, to pass to the new process of an upgrade.
+    listener: OwnedFd,
     stop: ShutdownHandle,
     thread: Option<JoinHandle<()>>,
 }
 
 impl MetricsServer {
-    /// Binds `addr` and serves the counters of `servers` (and of `app`) on a thread of its
-    /// own, under [`sockserv::Strategy::Threads`].
+    /// Binds `addr` (or serves `inherited`, the listener an upgrade passed) and serves the
+    /// counters of `servers` (and of `app`) on a thread of its own, under
+    /// [`sockserv::Strategy::Threads`].
     ///
     /// # Errors
     ///
     /// When `addr` cannot be bound, or the thread cannot start.
-    pub fn start(addr: SocketAddr, servers: &[Server], app: AppMetrics) -> Result<MetricsServer> {
+    pub fn start(
+        addr: SocketAddr,
+        inherited: Option<Listener>,
+        servers: &[Server],
+        app: AppMetrics,
+    ) -> Result<MetricsServer> {
         let sources: Vec<(String, Arc<Stats>)> = servers
             .iter()
             .map(|s| (s.local_endpoint().to_string(), s.stats()))
@@ -221,11 +241,16 @@ impl MetricsServer {
                     AppMetrics::Http(counters) => Some(counters.by_class()),
                     _ => None,
                 },
+                reloads: crate::reload::counts(),
             })
         };
         // A scraper is short-lived: bound what a stalled or hostile one can hold.
         let limit = Some(Duration::from_secs(10));
-        let mut server = Server::builder(Endpoint::Tcp(addr))
+        let builder = match inherited {
+            Some(listener) => Server::from_listener(listener),
+            None => Server::builder(Endpoint::Tcp(addr)),
+        };
+        let mut server = builder
             .strategy(sockserv::Strategy::Threads)
             .max_connections(64)
             .idle_timeout(limit)
@@ -238,6 +263,10 @@ impl MetricsServer {
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let endpoint = server.local_endpoint().clone();
         let stop = server.shutdown_handle();
+        let listener = server
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot keep the metrics socket")?;
         let thread = thread::Builder::new()
             .name("metrics".into())
             .spawn(move || {
@@ -249,6 +278,7 @@ impl MetricsServer {
             .context("cannot start the metrics thread")?;
         Ok(MetricsServer {
             endpoint,
+            listener,
             stop,
             thread: Some(thread),
         })
@@ -258,6 +288,11 @@ impl MetricsServer {
     pub fn url(&self) -> String {
         let addr = self.endpoint.socket_addr().expect("a TCP endpoint");
         format!("http://{addr}/metrics")
+    }
+
+    /// The listening socket.
+    pub fn listener(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
     }
 }
 
@@ -278,11 +313,12 @@ impl Drop for MetricsServer {
 /// See [`MetricsServer::start`].
 pub fn serve(
     addr: Option<SocketAddr>,
+    inherited: Option<Listener>,
     servers: &[Server],
     app: AppMetrics,
 ) -> Result<Option<MetricsServer>> {
     let Some(addr) = addr else { return Ok(None) };
-    let metrics = MetricsServer::start(addr, servers, app)?;
+    let metrics = MetricsServer::start(addr, inherited, servers, app)?;
     crate::logging::status(format_args!("metrics on {}", metrics.url()));
     Ok(Some(metrics))
 }
@@ -310,6 +346,7 @@ mod tests {
             ],
             chat: None,
             http: None,
+            reloads: None,
         });
         let expected_start = "\
 # HELP sockserv_connections_active Connections (or datagrams) being served now.
@@ -348,6 +385,7 @@ sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
                 dropped: 5,
             }),
             http: None,
+            reloads: None,
         });
         assert!(page.ends_with(
             "# HELP sockserv_chat_members Members in the chat room now.\n\

@@ -1,13 +1,12 @@
 //! Runs servers from the command line: bind every endpoint, print `listening on`, serve
-//! until SIGINT/SIGTERM, then drain.
+//! until SIGINT/SIGTERM (or an upgrade's hand-over, SIGUSR2), then drain; SIGHUP reloads.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 
 use anyhow::{bail, Context, Result};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook::iterator::Signals;
 use sockserv::tls::TlsAcceptor;
 use sockserv::{
@@ -15,6 +14,7 @@ use sockserv::{
 };
 
 use crate::cli::{AccessArgs, ListenSpec, ServeArgs, DEFAULT_LISTEN};
+use crate::pid_file::PidFile;
 
 /// The error hook: a timed-out client is routine (logged at debug level); anything
 /// else is a warning with the peer's address.
@@ -54,7 +54,9 @@ pub fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         return Ok(None);
     };
-    Ok(Some(TlsAcceptor::from_pem_files(cert, key)?))
+    let acceptor = TlsAcceptor::from_pem_files(cert, key)?;
+    crate::reload::watch_tls(&acceptor, cert.clone(), key.clone());
+    Ok(Some(acceptor))
 }
 
 /// Where one server listens: an endpoint to bind, or a socket passed by the parent.
@@ -146,8 +148,16 @@ pub fn serve_all(
     // Inherited descriptors first, before this process opens any of its own (see
     // `sources`); then signal handling, before any bind: "listening on" promises a server
     // that can be stopped cleanly.
-    let sources = sources(args)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let mut handover = crate::upgrade::Handover::take()?;
+    let sources = match &mut handover {
+        Some(handover) => std::mem::take(&mut handover.listeners)
+            .into_iter()
+            .map(Source::Inherited)
+            .collect(),
+        None => sources(args)?,
+    };
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2])
+        .context("cannot install signal handlers")?;
     if let (Some(reason), Some(source)) = (stream_only, sources.iter().find(|s| s.is_datagram())) {
         bail!(
             "{} is a datagram endpoint; this needs a stream one (tcp://, unix:): {reason}",
@@ -173,34 +183,62 @@ pub fn serve_all(
     }
     // Bound (and announced) before `listening on`: a script that waits for those lines
     // can scrape at once. Dropped, so stopped, when serving ends.
-    let _metrics = crate::metrics::serve(args.metrics, &servers, app)?;
+    let inherited_metrics = handover.as_mut().and_then(|h| h.metrics.take());
+    let metrics = crate::metrics::serve(args.metrics, inherited_metrics, &servers, app)?;
     for server in &servers {
         crate::logging::status(format_args!("listening on {}", server.local_endpoint()));
     }
+    let upgrader = crate::upgrade::Upgrader::new(&servers, metrics.as_ref(), args.upgrade_timeout)?;
+    let pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
+    crate::upgrade::announce_ready(handover);
+    let handed_over = AtomicBool::new(false);
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
-    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping = AtomicBool::new(false);
     let signal_handle = signals.handle();
-    {
-        let stopping = Arc::clone(&stopping);
-        thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
-                        crate::logging::status(format_args!("second interrupt: exiting now"));
-                        std::process::exit(130);
+    thread::scope(|scope| -> Result<ExitCode> {
+        let stopping = &stopping;
+        let (handed_over, pid_file) = (&handed_over, &pid_file);
+        let signal_thread =
+            thread::Builder::new()
+                .name("signals".into())
+                .spawn_scoped(scope, move || {
+                    for signal in signals.forever() {
+                        match signal {
+                            SIGHUP => {
+                                crate::reload::reload_all();
+                                continue;
+                            }
+                            SIGUSR2 if stopping.load(Ordering::Acquire) => {
+                                crate::logging::status(format_args!(
+                                    "upgrade: ignored, this process is stopping already"
+                                ));
+                                continue;
+                            }
+                            SIGUSR2 => {
+                                if upgrader.upgrade_logged(pid_file.as_ref()) {
+                                    stopping.store(true, Ordering::Release);
+                                    handed_over.store(true, Ordering::Release);
+                                    for handle in &handles {
+                                        handle.shutdown();
+                                    }
+                                }
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
+                            crate::logging::status(format_args!("second interrupt: exiting now"));
+                            std::process::exit(130);
+                        }
+                        crate::logging::status(format_args!(
+                            "shutting down: no new connections; waiting for clients to finish"
+                        ));
+                        on_stop();
+                        for handle in &handles {
+                            handle.shutdown();
+                        }
                     }
-                    crate::logging::status(format_args!(
-                        "shutting down: no new connections; waiting for clients to finish"
-                    ));
-                    on_stop();
-                    for handle in &handles {
-                        handle.shutdown();
-                    }
-                }
-            })?;
-    }
-    let results: Vec<Result<()>> = thread::scope(|scope| {
+                })?;
         let workers: Vec<_> = servers
             .into_iter()
             .map(|mut server| {
@@ -209,6 +247,10 @@ pub fn serve_all(
                     server
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
+                    if handed_over.load(Ordering::Acquire) {
+                        // The new process serves this socket now: its file stays.
+                        server.keep_socket_file();
+                    }
                     let report = server.close()?;
                     if report.finished + report.left > 0 {
                         crate::logging::status(format_args!(
@@ -220,17 +262,19 @@ pub fn serve_all(
                 })
             })
             .collect();
-        workers
+        let results: Vec<Result<()>> = workers
             .into_iter()
             .map(|w| {
                 w.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a server thread panicked")))
             })
-            .collect()
-    });
-    signal_handle.close();
-    for result in results {
-        result?;
-    }
-    Ok(ExitCode::SUCCESS)
+            .collect();
+        // Ends `forever`; joined before the pid file is dropped (removed).
+        signal_handle.close();
+        let _ = signal_thread.join();
+        for result in results {
+            result?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }

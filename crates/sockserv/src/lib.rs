@@ -52,7 +52,7 @@
 //! | how many at once | [`Strategy`], and at close [`ClosePolicy`] → [`CloseReport`] |
 //! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`]; [`Outcome`] of `handle_one`; [`Stats`], [`StatsSnapshot`], [`Closed`] |
 //! | errors | [`Error`] (with [`Unsupported`]) from `bind`; [`ConnError`] and [`Failure`] for one connection; [`ParseEndpointError`], [`ParseStrategyError`] |
-//! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`] |
+//! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`], [`pass_fds`], [`take_passed_fds`] |
 //!
 //! # Lifecycle without Python's traps
 //!
@@ -122,5 +122,5 @@ pub use session::{Session, SessionFactory, SessionWaker};
 pub use shutdown::ShutdownHandle;
 pub use stats::{Closed, Stats, StatsSnapshot};
 pub use strategy::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};
-pub use sys::claim_inherited_fd;
+pub use sys::{claim_inherited_fd, pass_fds, take_passed_fds};
 pub use transport::{Listener, SocketOptions, Stream, UnboundSocket};

@@ -176,6 +176,15 @@ impl Server {
         self.strategy
     }
 
+    /// Leaves the Unix socket file on disk when the server closes, for a hand-over: another
+    /// process was passed the listening socket (see [`pass_fds`](crate::pass_fds)) and
+    /// serves it on. Nothing changes for other endpoints, or after `close`.
+    pub fn keep_socket_file(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.keep_socket_file();
+        }
+    }
+
     /// A handle that stops [`serve`](Server::serve) from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {

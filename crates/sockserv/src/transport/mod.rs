@@ -102,6 +102,13 @@ impl Listener {
         &self.endpoint
     }
 
+    /// Leaves the Unix socket file this listener created on disk when it is dropped:
+    /// another process serves the same socket now (a hand-over, see
+    /// [`pass_fds`](crate::pass_fds)).
+    pub fn keep_socket_file(&mut self) {
+        self._file = std::mem::take(&mut self._file).keep();
+    }
+
     /// Whether this is a datagram socket.
     pub fn is_datagram(&self) -> bool {
         matches!(self.kind, Kind::Udp(_) | Kind::UnixDatagram(_))

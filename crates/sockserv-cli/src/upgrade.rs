@@ -1,0 +1,267 @@
+//! SIGUSR2: the binary upgrade. The old process starts the program at its own path with
+//! the same arguments, passes it every listening socket, waits until it says it serves
+//! them all, and only then stops accepting and drains (nginx's USR2, HAProxy's seamless
+//! reload). The listening sockets never close in between, so no connect is refused.
+//!
+//! The hand-over, as the new process sees it: descriptor 3 is a socket to say `READY=1`
+//! on, then the listeners in `--listen` order, then the `--metrics` listener if any;
+//! [`PASSED`] names them (`ready,listen,listen,metrics`), [`FROM`] holds the old
+//! process's pid, which must be the new one's parent (a stray variable in an operator's
+//! shell is ignored).
+
+use std::ffi::OsString;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::parent_id;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use sockserv::{Listener, Server};
+
+use crate::pid_file::PidFile;
+
+/// The variable naming the descriptors passed, from 3 on: `ready`, `listen`, `metrics`.
+pub const PASSED: &str = "SOCKSERV_UPGRADE_FDS";
+/// The variable holding the old process's pid.
+pub const FROM: &str = "SOCKSERV_UPGRADE_FROM";
+/// What the new process writes on the ready socket once it serves every endpoint.
+const READY: &[u8] = b"READY=1\n";
+/// How often the old process looks whether the new one exited while it waits.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// What a new process was handed by the old one.
+pub struct Handover {
+    /// The listeners, in the old process's `--listen` order.
+    pub listeners: Vec<Listener>,
+    /// The `--metrics` listener, if the old process served one.
+    pub metrics: Option<Listener>,
+    ready: UnixStream,
+}
+
+impl Handover {
+    /// The hand-over this process was started with, if any. Runs first, before the
+    /// process opens a descriptor of its own (see `sockserv::take_passed_fds`).
+    ///
+    /// # Errors
+    ///
+    /// When the variables are malformed, or a passed descriptor is not a usable socket.
+    pub fn take() -> Result<Option<Handover>> {
+        let (Some(names), Some(from)) = (std::env::var_os(PASSED), std::env::var_os(FROM)) else {
+            return Ok(None);
+        };
+        let from = from.to_string_lossy();
+        if from.parse::<u32>().ok() != Some(parent_id()) {
+            // Not started by that process: a leftover variable, not a hand-over.
+            return Ok(None);
+        }
+        let names = names.to_string_lossy().into_owned();
+        let names: Vec<&str> = names.split(',').collect();
+        if names.first() != Some(&"ready") {
+            bail!("{PASSED}={names:?}: the first descriptor must be `ready`");
+        }
+        let count = u16::try_from(names.len()).context("too many passed descriptors")?;
+        let mut fds = sockserv::take_passed_fds(count)
+            .context("cannot take the sockets the old process passed")?
+            .into_iter();
+        let ready = UnixStream::from(fds.next().context("descriptors taken already")?);
+        let mut handover = Handover {
+            listeners: Vec::new(),
+            metrics: None,
+            ready,
+        };
+        for (name, fd) in names[1..].iter().zip(fds) {
+            let listener = Listener::from_inherited_fd(fd)?;
+            match *name {
+                "listen" => handover.listeners.push(listener),
+                "metrics" => handover.metrics = Some(listener),
+                other => bail!("{PASSED}: unknown descriptor name {other:?}"),
+            }
+        }
+        Ok(Some(handover))
+    }
+
+    /// Tells the old process that every endpoint is served: it stops accepting now.
+    ///
+    /// # Errors
+    ///
+    /// When the old process is gone: it no longer waits, and this one serves alone.
+    pub fn ready(mut self) -> std::io::Result<()> {
+        self.ready.write_all(READY)
+    }
+}
+
+/// The old process's side: what to start and what to pass it.
+pub struct Upgrader {
+    program: PathBuf,
+    args: Vec<OsString>,
+    listeners: Vec<OwnedFd>,
+    metrics: Option<OwnedFd>,
+    timeout: Duration,
+}
+
+impl Upgrader {
+    /// Prepares upgrades of this process serving `servers` (and the metrics page's
+    /// listener): the program path is taken now, at start, so a binary replaced on disk
+    /// later is the one started (`/proc/self/exe` then names a deleted file).
+    ///
+    /// # Errors
+    ///
+    /// When the program's path or a listener cannot be read.
+    pub fn new(
+        servers: &[Server],
+        metrics: Option<&crate::metrics::MetricsServer>,
+        timeout: Duration,
+    ) -> Result<Upgrader> {
+        let program = program_path()?;
+        let listeners = servers
+            .iter()
+            .map(|server| server.as_fd().try_clone_to_owned())
+            .collect::<std::io::Result<_>>()
+            .context("cannot keep the listening sockets for upgrades")?;
+        let metrics = metrics
+            .map(|m| m.listener().try_clone_to_owned())
+            .transpose()
+            .context("cannot keep the metrics socket for upgrades")?;
+        Ok(Upgrader {
+            program,
+            args: std::env::args_os().skip(1).collect(),
+            listeners,
+            metrics,
+            timeout,
+        })
+    }
+
+    /// Starts the new process and waits until it serves every endpoint; returns its pid.
+    ///
+    /// # Errors
+    ///
+    /// Why the new process is not serving: it could not start, it exited (its own error
+    /// went to the shared stderr), or it was not ready within the timeout (it is stopped
+    /// then). This process keeps serving in every case.
+    pub fn upgrade(&self) -> Result<u32> {
+        let (ours, theirs) = UnixStream::pair().context("cannot make the readiness socket")?;
+        let mut names = vec!["ready"];
+        let mut fds = vec![OwnedFd::from(theirs)];
+        for fd in &self.listeners {
+            names.push("listen");
+            fds.push(fd.try_clone()?);
+        }
+        if let Some(fd) = &self.metrics {
+            names.push("metrics");
+            fds.push(fd.try_clone()?);
+        }
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .env(PASSED, names.join(","))
+            .env(FROM, std::process::id().to_string())
+            // Systemd's variables name this process's sockets, not the new one's.
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_FDNAMES");
+        sockserv::pass_fds(&mut command, fds);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.program.display()))?;
+        // Our copy of the new process's end goes with the command: its exit is our EOF.
+        drop(command);
+        let pid = child.id();
+        wait_ready(child, ours, self.timeout)?;
+        Ok(pid)
+    }
+}
+
+impl Upgrader {
+    /// [`Upgrader::upgrade`], told on stderr and to systemd: whether the new process
+    /// took over (this one must stop accepting and drain then). On failure this process
+    /// names itself in the pid file again, should the new one have written its own.
+    pub fn upgrade_logged(&self, pid_file: Option<&PidFile>) -> bool {
+        crate::logging::status(format_args!(
+            "upgrade: starting {} with every listening socket",
+            self.program.display()
+        ));
+        match self.upgrade() {
+            Ok(pid) => {
+                crate::notify::notify(&format!("MAINPID={pid}"));
+                crate::logging::status(format_args!(
+                    "upgrade: process {pid} serves every endpoint; no new connections here, \
+                     waiting for clients to finish"
+                ));
+                true
+            }
+            Err(e) => {
+                tracing::error!("upgrade failed, still serving: {e:#}");
+                if let Some(Err(e)) = pid_file.map(PidFile::claim) {
+                    tracing::error!("{e:#}");
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Says that this process serves every endpoint: to the old process of an upgrade (it
+/// stops accepting then), or else to systemd (`READY=1`, for `Type=notify`).
+pub fn announce_ready(handover: Option<Handover>) {
+    match handover {
+        Some(handover) => {
+            if let Err(e) = handover.ready() {
+                tracing::warn!("the old process did not hear that this one is ready: {e}");
+            }
+        }
+        None => crate::notify::notify("READY=1"),
+    }
+}
+
+/// Waits for `READY=1` from `child` on `socket`, at most `timeout`.
+fn wait_ready(mut child: Child, mut socket: UnixStream, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    socket.set_read_timeout(Some(CHECK_EVERY))?;
+    let mut said = Vec::new();
+    let mut buf = [0; 64];
+    loop {
+        match socket.read(&mut buf) {
+            Ok(n) => {
+                said.extend_from_slice(&buf[..n]);
+                if said.starts_with(READY) {
+                    return Ok(());
+                }
+                if n == 0 || said.len() >= READY.len() {
+                    // Closed (exited, or a forked child of ours still holds nothing: the
+                    // exit shows below), or said something else.
+                    let status = child.wait()?;
+                    bail!("the new process exited ({status}) before serving");
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+        // A forked child of ours may hold a copy of the new process's end, so its exit
+        // does not always close the socket: look at the process too.
+        if let Some(status) = child.try_wait()? {
+            bail!("the new process exited ({status}) before serving");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "the new process was not serving within {timeout:?} (--upgrade-timeout); stopped it"
+            );
+        }
+    }
+}
+
+/// The program this process runs, as a path: `/proc/self/exe`'s target, without the
+/// ` (deleted)` the kernel adds once the file was replaced.
+fn program_path() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let text = exe.as_os_str().to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(path) => PathBuf::from(path),
+        None => exe,
+    })
+}

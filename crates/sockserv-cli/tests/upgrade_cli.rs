@@ -1,0 +1,234 @@
+//! The binary upgrade (SIGUSR2) end to end: the real binary, real signals, a real load.
+//! The new process takes every listening socket, the old one drains; nothing is refused,
+//! reset or cut; the pid file follows the live process; a broken new program changes
+//! nothing.
+
+mod chat_support;
+mod upgrade_support;
+mod util;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Command;
+
+use chat_support::Chat;
+use upgrade_support::{kill, line_echo, pid_in, upgrade, Chain, Load, Upgrade};
+use util::{Client, Server, MODES, WAIT};
+
+/// `sockserv echo -m MODE` on TCP and a Unix socket, with a pid file in `dir`.
+fn echo_with_pid_file(dir: &Path, mode: &str, extra: &[&str]) -> Server {
+    let unix = format!("unix:{}", dir.join("echo.sock").display());
+    let pid_file = dir.join("sockserv.pid").display().to_string();
+    let mut args = vec![
+        "echo",
+        "-m",
+        mode,
+        "-l",
+        "tcp://127.0.0.1:0",
+        "-l",
+        &unix,
+        "--pid-file",
+        &pid_file,
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args, 2)
+}
+
+/// Ten upgrades in a row under a continuous load (new connections, small and 1 MiB
+/// echoes in flight across each hand-over) on TCP and a Unix socket, in every mode:
+/// nothing refused or reset, every exchange complete, a connection opened before an
+/// upgrade keeps being served by the old process, the pid file names the new process
+/// after each, and the last one's clean exit removes it (and the socket files stay
+/// usable throughout).
+#[test]
+fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mode() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("sockserv.pid");
+        let mut server = echo_with_pid_file(dir.path(), mode, &[]);
+        let mut chain = Chain(vec![server.pid()]);
+        assert_eq!(pid_in(&pid_file), server.pid(), "{mode}: written once listening");
+        // Sequential serves one client at a time: one load client per endpoint there.
+        let clients = if mode == "sequential" { 1 } else { 2 };
+        let loads: Vec<Load> = server
+            .endpoints
+            .iter()
+            .map(|endpoint| Load::start(endpoint, clients))
+            .collect();
+        let mut pid = server.pid();
+        for round in 0..10 {
+            // Under sequential a held connection would stall the load behind it.
+            let mut held = (mode != "sequential").then(|| {
+                let mut client = Client::connect(&server.endpoints[round % 2]);
+                line_echo(&mut client, "before\n");
+                client
+            });
+            let new = match upgrade(&mut server, pid) {
+                Upgrade::To(new) => new,
+                Upgrade::Failed(line) => panic!("{mode}: upgrade {round} failed: {line}"),
+            };
+            chain.0.push(new);
+            assert_ne!(new, pid);
+            assert_eq!(pid_in(&pid_file), new, "{mode}: the pid file after upgrade {round}");
+            if let Some(client) = &mut held {
+                line_echo(client, "after: the old process still serves me\n");
+            }
+            drop(held);
+            pid = new;
+        }
+        for load in loads {
+            let tally = load.finish();
+            assert!(
+                tally.failures.is_empty(),
+                "{mode}: {} of {} exchanges failed: {:?}",
+                tally.failures.len(),
+                tally.done + tally.failures.len() as u64,
+                &tally.failures[..tally.failures.len().min(5)]
+            );
+            assert!(tally.big > 0, "{mode}: no 1 MiB exchange ran: {tally:?}");
+            eprintln!("{mode}: {} exchanges, {} of 1 MiB", tally.done, tally.big);
+        }
+        for endpoint in &server.endpoints {
+            let mut client = Client::connect(endpoint);
+            line_echo(&mut client, "the last process serves\n");
+        }
+        assert!(kill("TERM", pid));
+        // Every process of the chain writes to this stderr until it exits.
+        server.wait_for_stderr_close(WAIT);
+        assert!(!pid_file.exists(), "{mode}: removed on the clean exit");
+    }
+}
+
+/// Chat members on the old process keep talking after the hand-over, until they
+/// leave; a member who joins after it is in the new process's room.
+#[test]
+fn chat_members_on_the_old_process_keep_talking() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_arg = dir.path().join("chat.pid").display().to_string();
+    let mut server = Server::start(
+        &["chat", "-l", "tcp://127.0.0.1:0", "--pid-file", &pid_arg],
+        1,
+    );
+    let mut chain = Chain(vec![server.pid()]);
+    let endpoint = server.endpoints[0].clone();
+    let mut ann = Chat::join(&endpoint);
+    let mut bob = Chat::join(&endpoint);
+    ann.send("/nick ann_old");
+    bob.expect_containing("is now ann_old");
+    let first = server.pid();
+    let Upgrade::To(new) = upgrade(&mut server, first) else {
+        panic!("the upgrade failed: {:?}", server.stderr)
+    };
+    chain.0.push(new);
+    ann.send("still here after the upgrade");
+    bob.expect_containing("ann_old: still here after the upgrade");
+    bob.send("me too");
+    ann.expect_containing("me too");
+    let mut cid = Chat::join(&endpoint);
+    cid.send("/who");
+    let who = cid.expect_containing("* online");
+    assert_eq!(who, chat_support::who_line(&[cid.nick.clone()]), "a new room");
+    ann.send("/quit");
+    bob.send("/quit");
+    drop((ann, bob, cid));
+    assert!(kill("TERM", new));
+    server.wait_for_stderr_close(WAIT);
+}
+
+/// The program at the path is replaced by one that exits 1, then by one that never gets
+/// ready: each upgrade fails, the old process says why, keeps serving and keeps the pid
+/// file. Then the real binary is put back at the path (the running one's file is gone):
+/// the upgrade runs it.
+#[test]
+fn a_broken_new_program_leaves_the_old_process_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("sockserv");
+    install(env!("CARGO_BIN_EXE_sockserv"), &program);
+    let pid_file = dir.path().join("sockserv.pid");
+    let pid_arg = pid_file.display().to_string();
+    let mut command = Command::new(&program);
+    command.args([
+        "echo",
+        "-l",
+        "tcp://127.0.0.1:0",
+        "--pid-file",
+        &pid_arg,
+        "--upgrade-timeout",
+        "1s",
+    ]);
+    let mut server = Server::start_command(command, 1);
+    let mut chain = Chain(vec![server.pid()]);
+    let old = server.pid();
+    let mut client = Client::connect(&server.endpoints[0]);
+    let replace = |script: &str| {
+        let new = dir.path().join("sockserv.new");
+        let source = dir.path().join("script");
+        std::fs::write(&source, script).unwrap();
+        install(source.to_str().unwrap(), &new);
+        // A rename, as a package manager does: the running binary's file is untouched.
+        std::fs::rename(&new, &program).unwrap();
+    };
+    for (script, why) in [
+        ("#!/bin/sh\nexit 1\n", "exited (exit status: 1) before serving"),
+        ("#!/bin/sh\nexec sleep 60\n", "not serving within 1s"),
+    ] {
+        replace(script);
+        match upgrade(&mut server, old) {
+            Upgrade::Failed(line) => assert!(line.contains(why), "{line}"),
+            Upgrade::To(pid) => panic!("{script:?} took over as {pid}"),
+        }
+        assert_eq!(pid_in(&pid_file), old, "the old process keeps the pid file");
+        line_echo(&mut client, "still served\n");
+        line_echo(&mut Client::connect(&server.endpoints[0]), "new clients too\n");
+    }
+    let real = dir.path().join("sockserv.real");
+    install(env!("CARGO_BIN_EXE_sockserv"), &real);
+    std::fs::rename(&real, &program).unwrap();
+    let Upgrade::To(new) = upgrade(&mut server, old) else {
+        panic!("the real binary did not take over: {:?}", server.stderr)
+    };
+    chain.0.push(new);
+    assert_eq!(pid_in(&pid_file), new);
+    line_echo(&mut Client::connect(&server.endpoints[0]), "served by the new one\n");
+    drop(client);
+    assert!(kill("TERM", new));
+    server.wait_for_stderr_close(WAIT);
+}
+
+/// Copies `from` to an executable `to` with cp(1): a file this test process opened for
+/// writing could leak into a child another test thread forks at that moment, and exec
+/// of it would then fail with "Text file busy".
+fn install(from: &str, to: &Path) {
+    let status = Command::new("cp").arg(from).arg(to).status().expect("run cp");
+    assert!(status.success(), "cp {from} {}", to.display());
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Under systemd (`Type=notify`): `READY=1` once listening, `MAINPID=` the new process
+/// after an upgrade.
+#[test]
+fn systemd_hears_ready_and_the_new_main_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("notify");
+    let systemd = UnixDatagram::bind(&socket).unwrap();
+    systemd.set_read_timeout(Some(WAIT)).unwrap();
+    let mut command = util::sockserv();
+    command
+        .args(["echo", "-l", "tcp://127.0.0.1:0"])
+        .env("NOTIFY_SOCKET", &socket);
+    let mut server = Server::start_command(command, 1);
+    let mut chain = Chain(vec![server.pid()]);
+    let mut buf = [0; 256];
+    let n = systemd.recv(&mut buf).expect("READY=1 from the first process");
+    assert_eq!(&buf[..n], b"READY=1");
+    let first = server.pid();
+    let Upgrade::To(new) = upgrade(&mut server, first) else {
+        panic!("the upgrade failed: {:?}", server.stderr)
+    };
+    chain.0.push(new);
+    let n = systemd.recv(&mut buf).expect("MAINPID from the old process");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), format!("MAINPID={new}"));
+    assert!(kill("TERM", new));
+    server.wait_for_stderr_close(WAIT);
+}

@@ -48,7 +48,11 @@ fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mod
         let pid_file = dir.path().join("sockserv.pid");
         let mut server = echo_with_pid_file(dir.path(), mode, &[]);
         let mut chain = Chain(vec![server.pid()]);
-        assert_eq!(pid_in(&pid_file), server.pid(), "{mode}: written once listening");
+        assert_eq!(
+            pid_in(&pid_file),
+            server.pid(),
+            "{mode}: written once listening"
+        );
         // Sequential serves one client at a time: one load client per endpoint there.
         let clients = if mode == "sequential" { 1 } else { 2 };
         let loads: Vec<Load> = server
@@ -57,7 +61,11 @@ fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mod
             .map(|endpoint| Load::start(endpoint, clients))
             .collect();
         let mut pid = server.pid();
+        let mut seen = vec![0; loads.len()];
         for round in 0..10 {
+            for (load, seen) in loads.iter().zip(&mut seen) {
+                load.wait_for(3, seen);
+            }
             // Under sequential a held connection would stall the load behind it.
             let mut held = (mode != "sequential").then(|| {
                 let mut client = Client::connect(&server.endpoints[round % 2]);
@@ -70,7 +78,11 @@ fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mod
             };
             chain.0.push(new);
             assert_ne!(new, pid);
-            assert_eq!(pid_in(&pid_file), new, "{mode}: the pid file after upgrade {round}");
+            assert_eq!(
+                pid_in(&pid_file),
+                new,
+                "{mode}: the pid file after upgrade {round}"
+            );
             if let Some(client) = &mut held {
                 line_echo(client, "after: the old process still serves me\n");
             }
@@ -128,7 +140,11 @@ fn chat_members_on_the_old_process_keep_talking() {
     let mut cid = Chat::join(&endpoint);
     cid.send("/who");
     let who = cid.expect_containing("* online");
-    assert_eq!(who, chat_support::who_line(&[cid.nick.clone()]), "a new room");
+    assert_eq!(
+        who,
+        chat_support::who_line(&[cid.nick.clone()]),
+        "a new room"
+    );
     ann.send("/quit");
     bob.send("/quit");
     drop((ann, bob, cid));
@@ -170,7 +186,10 @@ fn a_broken_new_program_leaves_the_old_process_serving() {
         std::fs::rename(&new, &program).unwrap();
     };
     for (script, why) in [
-        ("#!/bin/sh\nexit 1\n", "exited (exit status: 1) before serving"),
+        (
+            "#!/bin/sh\nexit 1\n",
+            "exited (exit status: 1) before serving",
+        ),
         ("#!/bin/sh\nexec sleep 60\n", "not serving within 1s"),
     ] {
         replace(script);
@@ -180,7 +199,10 @@ fn a_broken_new_program_leaves_the_old_process_serving() {
         }
         assert_eq!(pid_in(&pid_file), old, "the old process keeps the pid file");
         line_echo(&mut client, "still served\n");
-        line_echo(&mut Client::connect(&server.endpoints[0]), "new clients too\n");
+        line_echo(
+            &mut Client::connect(&server.endpoints[0]),
+            "new clients too\n",
+        );
     }
     let real = dir.path().join("sockserv.real");
     install(env!("CARGO_BIN_EXE_sockserv"), &real);
@@ -190,7 +212,10 @@ fn a_broken_new_program_leaves_the_old_process_serving() {
     };
     chain.0.push(new);
     assert_eq!(pid_in(&pid_file), new);
-    line_echo(&mut Client::connect(&server.endpoints[0]), "served by the new one\n");
+    line_echo(
+        &mut Client::connect(&server.endpoints[0]),
+        "served by the new one\n",
+    );
     drop(client);
     assert!(kill("TERM", new));
     server.wait_for_stderr_close(WAIT);
@@ -200,7 +225,11 @@ fn a_broken_new_program_leaves_the_old_process_serving() {
 /// writing could leak into a child another test thread forks at that moment, and exec
 /// of it would then fail with "Text file busy".
 fn install(from: &str, to: &Path) {
-    let status = Command::new("cp").arg(from).arg(to).status().expect("run cp");
+    let status = Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
     assert!(status.success(), "cp {from} {}", to.display());
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
@@ -220,14 +249,18 @@ fn systemd_hears_ready_and_the_new_main_pid() {
     let mut server = Server::start_command(command, 1);
     let mut chain = Chain(vec![server.pid()]);
     let mut buf = [0; 256];
-    let n = systemd.recv(&mut buf).expect("READY=1 from the first process");
+    let n = systemd
+        .recv(&mut buf)
+        .expect("READY=1 from the first process");
     assert_eq!(&buf[..n], b"READY=1");
     let first = server.pid();
     let Upgrade::To(new) = upgrade(&mut server, first) else {
         panic!("the upgrade failed: {:?}", server.stderr)
     };
     chain.0.push(new);
-    let n = systemd.recv(&mut buf).expect("MAINPID from the old process");
+    let n = systemd
+        .recv(&mut buf)
+        .expect("MAINPID from the old process");
     assert_eq!(String::from_utf8_lossy(&buf[..n]), format!("MAINPID={new}"));
     assert!(kill("TERM", new));
     server.wait_for_stderr_close(WAIT);

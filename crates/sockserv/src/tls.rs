@@ -43,7 +43,9 @@ mod session;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -63,12 +65,13 @@ pub struct TlsAcceptor {
 }
 
 /// The configuration every clone of an acceptor and every factory it made reads at each
-/// new connection: one read lock and one `Arc` clone per handshake, none per byte.
-type Shared = Arc<RwLock<Arc<ServerConfig>>>;
+/// new connection: one lock-free load per handshake, nothing per byte. Not a lock: under
+/// the fork strategy a child opens its session in a copy of the parent, which must not
+/// hold a lock another thread (a reload) took.
+type Shared = Arc<ArcSwap<ServerConfig>>;
 
 fn current(config: &Shared) -> Arc<ServerConfig> {
-    // A panic while holding the lock cannot leave a half-written `Arc`: use it.
-    Arc::clone(&config.read().unwrap_or_else(PoisonError::into_inner))
+    config.load_full()
 }
 
 impl TlsAcceptor {
@@ -80,7 +83,7 @@ impl TlsAcceptor {
     pub fn new(config: Arc<ServerConfig>) -> Result<TlsAcceptor, TlsError> {
         check(&config)?;
         Ok(TlsAcceptor {
-            config: Arc::new(RwLock::new(config)),
+            config: Arc::new(ArcSwap::new(config)),
         })
     }
 
@@ -106,7 +109,7 @@ impl TlsAcceptor {
     /// the previous configuration stays then.
     pub fn replace(&self, config: Arc<ServerConfig>) -> Result<(), TlsError> {
         check(&config)?;
-        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
+        self.config.store(config);
         Ok(())
     }
 

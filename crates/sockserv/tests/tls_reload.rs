@@ -20,7 +20,9 @@ impl Session for Echo {
 
 /// The certificate a handshake through `pair` presented.
 fn presented(pair: &Pair<Echo>) -> CertificateDer<'static> {
-    pair.client.peer_certificates().expect("handshake done")[0].clone().into_owned()
+    pair.client.peer_certificates().expect("handshake done")[0]
+        .clone()
+        .into_owned()
 }
 
 fn leaf(certs: &Certs) -> CertificateDer<'static> {
@@ -47,7 +49,11 @@ fn reloaded_files_serve_new_handshakes_and_established_sessions_go_on() {
         .unwrap();
     let mut after = Pair::open_with(tls_client(&second), &factory);
     after.pump().unwrap();
-    assert_eq!(presented(&after), leaf(&second), "a new handshake uses the new files");
+    assert_eq!(
+        presented(&after),
+        leaf(&second),
+        "a new handshake uses the new files"
+    );
     round_trip(&mut after, b"new\n");
     round_trip(&mut before, b"the established session is untouched\n");
 }

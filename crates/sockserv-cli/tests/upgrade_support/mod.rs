@@ -7,13 +7,13 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use sockserv::Endpoint;
 
-use crate::util::{payload, Client, Server};
+use crate::util::{payload, Client, Server, WAIT};
 
 /// Sends `signal` (`USR2`, `HUP`, `TERM`, `KILL`) to `pid` with kill(1).
 pub fn kill(signal: &str, pid: u32) -> bool {
@@ -90,6 +90,8 @@ pub struct Tally {
 pub struct Load {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Tally>>,
+    /// Exchanges finished (well or not) so far, for [`Load::wait_for`].
+    progress: Arc<(Mutex<u64>, Condvar)>,
 }
 
 const MAX_EXCHANGES: u64 = 100_000;
@@ -99,9 +101,11 @@ impl Load {
     /// Starts `clients` client threads on `endpoint`.
     pub fn start(endpoint: &Endpoint, clients: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new((Mutex::new(0), Condvar::new()));
         let threads = (0..clients)
             .map(|_| {
                 let (endpoint, stop) = (endpoint.clone(), Arc::clone(&stop));
+                let progress = Arc::clone(&progress);
                 thread::spawn(move || {
                     let started = Instant::now();
                     let mut tally = Tally::default();
@@ -119,12 +123,34 @@ impl Load {
                             Err(e) => tally.failures.push(e),
                         }
                         i += 1;
+                        *progress.0.lock().unwrap() += 1;
+                        progress.1.notify_all();
                     }
                     tally
                 })
             })
             .collect();
-        Load { stop, threads }
+        Load {
+            stop,
+            threads,
+            progress,
+        }
+    }
+
+    /// Waits (at most [`WAIT`]) until `more` exchanges have finished since the last call:
+    /// the load keeps running between two upgrades instead of the upgrades racing ahead.
+    pub fn wait_for(&self, more: u64, seen: &mut u64) {
+        let (count, changed) = &*self.progress;
+        let target = *seen + more;
+        let (count, timeout) = changed
+            .wait_timeout_while(count.lock().unwrap(), WAIT, |n| *n < target)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the load stalled at {} exchanges",
+            *count
+        );
+        *seen = *count;
     }
 
     /// Stops the clients (each finishes its exchange) and sums what they saw.

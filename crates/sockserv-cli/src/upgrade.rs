@@ -5,9 +5,10 @@
 //!
 //! The hand-over, as the new process sees it: descriptor 3 is a socket to say `READY=1`
 //! on, then the listeners in `--listen` order, then the `--metrics` listener if any;
-//! [`PASSED`] names them (`ready,listen,listen,metrics`), [`FROM`] holds the old
-//! process's pid, which must be the new one's parent (a stray variable in an operator's
-//! shell is ignored).
+//! [`PASSED`] names them (`ready,listen,listen+file,metrics`: `+file` when the old process
+//! created the Unix socket file, which the new one then removes when it exits), [`FROM`]
+//! holds the old process's pid, which must be the new one's parent (a stray variable in
+//! an operator's shell is ignored).
 
 use std::ffi::OsString;
 use std::io::{ErrorKind, Read, Write};
@@ -38,6 +39,8 @@ pub struct Handover {
     pub listeners: Vec<Listener>,
     /// The `--metrics` listener, if the old process served one.
     pub metrics: Option<Listener>,
+    /// For each listener, whether its Unix socket file passes to this process.
+    files: Vec<bool>,
     ready: UnixStream,
 }
 
@@ -70,12 +73,16 @@ impl Handover {
         let mut handover = Handover {
             listeners: Vec::new(),
             metrics: None,
+            files: Vec::new(),
             ready,
         };
         for (name, fd) in names[1..].iter().zip(fds) {
             let listener = Listener::from_inherited_fd(fd)?;
             match *name {
-                "listen" => handover.listeners.push(listener),
+                "listen" | "listen+file" => {
+                    handover.listeners.push(listener);
+                    handover.files.push(*name == "listen+file");
+                }
                 "metrics" => handover.metrics = Some(listener),
                 other => bail!("{PASSED}: unknown descriptor name {other:?}"),
             }
@@ -84,12 +91,23 @@ impl Handover {
     }
 
     /// Tells the old process that every endpoint is served: it stops accepting now.
+    /// Only then do `servers` (built on [`Handover::listeners`], in order) take over the
+    /// Unix socket files the old process created: a new process that fails before this
+    /// must not remove the files the old one still serves.
     ///
     /// # Errors
     ///
     /// When the old process is gone: it no longer waits, and this one serves alone.
-    pub fn ready(mut self) -> std::io::Result<()> {
-        self.ready.write_all(READY)
+    pub fn ready(mut self, servers: &mut [Server]) -> std::io::Result<()> {
+        self.ready.write_all(READY)?;
+        for (server, _) in servers
+            .iter_mut()
+            .zip(&self.files)
+            .filter(|(_, &file)| file)
+        {
+            server.adopt_socket_file();
+        }
+        Ok(())
     }
 }
 
@@ -97,7 +115,8 @@ impl Handover {
 pub struct Upgrader {
     program: PathBuf,
     args: Vec<OsString>,
-    listeners: Vec<OwnedFd>,
+    /// Each listener, and whether its Unix socket file is ours to pass on.
+    listeners: Vec<(OwnedFd, bool)>,
     metrics: Option<OwnedFd>,
     timeout: Duration,
 }
@@ -118,7 +137,12 @@ impl Upgrader {
         let program = program_path()?;
         let listeners = servers
             .iter()
-            .map(|server| server.as_fd().try_clone_to_owned())
+            .map(|server| {
+                Ok((
+                    server.as_fd().try_clone_to_owned()?,
+                    server.owns_socket_file(),
+                ))
+            })
             .collect::<std::io::Result<_>>()
             .context("cannot keep the listening sockets for upgrades")?;
         let metrics = metrics
@@ -134,6 +158,14 @@ impl Upgrader {
         })
     }
 
+    /// Notes again which Unix socket files `servers` (those of [`Upgrader::new`], in
+    /// order) own: the new process of an upgrade owns them only once it said ready.
+    pub fn refresh_socket_files(&mut self, servers: &[Server]) {
+        for ((_, file), server) in self.listeners.iter_mut().zip(servers) {
+            *file = server.owns_socket_file();
+        }
+    }
+
     /// Starts the new process and waits until it serves every endpoint; returns its pid.
     ///
     /// # Errors
@@ -145,8 +177,8 @@ impl Upgrader {
         let (ours, theirs) = UnixStream::pair().context("cannot make the readiness socket")?;
         let mut names = vec!["ready"];
         let mut fds = vec![OwnedFd::from(theirs)];
-        for fd in &self.listeners {
-            names.push("listen");
+        for (fd, file) in &self.listeners {
+            names.push(if *file { "listen+file" } else { "listen" });
             fds.push(fd.try_clone()?);
         }
         if let Some(fd) = &self.metrics {
@@ -205,10 +237,10 @@ impl Upgrader {
 
 /// Says that this process serves every endpoint: to the old process of an upgrade (it
 /// stops accepting then), or else to systemd (`READY=1`, for `Type=notify`).
-pub fn announce_ready(handover: Option<Handover>) {
+pub fn announce_ready(handover: Option<Handover>, servers: &mut [Server]) {
     match handover {
         Some(handover) => {
-            if let Err(e) = handover.ready() {
+            if let Err(e) = handover.ready(servers) {
                 tracing::warn!("the old process did not hear that this one is ready: {e}");
             }
         }

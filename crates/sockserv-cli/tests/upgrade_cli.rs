@@ -39,8 +39,8 @@ fn echo_with_pid_file(dir: &Path, mode: &str, extra: &[&str]) -> Server {
 /// echoes in flight across each hand-over) on TCP and a Unix socket, in every mode:
 /// nothing refused or reset, every exchange complete, a connection opened before an
 /// upgrade keeps being served by the old process, the pid file names the new process
-/// after each, and the last one's clean exit removes it (and the socket files stay
-/// usable throughout).
+/// after each, and the last one's clean exit removes it and the Unix socket file (which
+/// stays in place, and usable, through every hand-over).
 #[test]
 fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mode() {
     for mode in MODES {
@@ -109,7 +109,40 @@ fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mod
         // Every process of the chain writes to this stderr until it exits.
         server.wait_for_stderr_close(WAIT);
         assert!(!pid_file.exists(), "{mode}: removed on the clean exit");
+        let socket = dir.path().join("echo.sock");
+        assert!(
+            !socket.exists(),
+            "{mode}: the last process removes the socket file"
+        );
     }
+}
+
+/// Datagram endpoints (UDP, Unix datagram) are handed over too.
+#[test]
+fn datagram_endpoints_are_handed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let unixgram = format!("unixgram:{}", dir.path().join("echo.dgram").display());
+    let mut server = Server::start(&["echo", "-l", "udp://127.0.0.1:0", "-l", &unixgram], 2);
+    let mut chain = Chain(vec![server.pid()]);
+    let mut pid = server.pid();
+    for round in 0..3 {
+        for endpoint in &server.endpoints {
+            let data = format!("datagram {round}");
+            let reply = util::datagram_round_trip(endpoint, dir.path(), data.as_bytes());
+            assert_eq!(reply, data.as_bytes(), "{endpoint}");
+        }
+        let Upgrade::To(new) = upgrade(&mut server, pid) else {
+            panic!("the upgrade failed: {:?}", server.stderr)
+        };
+        chain.0.push(new);
+        pid = new;
+    }
+    for endpoint in &server.endpoints {
+        let reply = util::datagram_round_trip(endpoint, dir.path(), b"after");
+        assert_eq!(reply, b"after", "{endpoint}");
+    }
+    assert!(kill("TERM", pid));
+    server.wait_for_stderr_close(WAIT);
 }
 
 /// Chat members on the old process keep talking after the hand-over, until they

@@ -185,6 +185,22 @@ impl Server {
         }
     }
 
+    /// Whether closing the server removes a Unix socket file (its listener created it).
+    pub fn owns_socket_file(&self) -> bool {
+        self.listener
+            .as_ref()
+            .is_some_and(Listener::owns_socket_file)
+    }
+
+    /// Removes the Unix socket file when the server closes, as if it had created it: for
+    /// the process a hand-over passed the socket to, once it is the one serving (see
+    /// [`Listener::adopt_socket_file`]).
+    pub fn adopt_socket_file(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.adopt_socket_file();
+        }
+    }
+
     /// A handle that stops [`serve`](Server::serve) from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {

@@ -1,23 +1,19 @@
-//! `--metrics`: the servers' counters as a Prometheus page, and the HTTP server for it.
+//! `--metrics`: the servers' counters as a Prometheus page (served by `server.rs`).
 //!
 //! Nothing here touches the serving hot path: the page reads each server's
-//! [`Stats`] (relaxed atomics) and the chat room's gauges at scrape time.
+//! [`Stats`](sockserv::Stats) (relaxed atomics) and the chat room's gauges at scrape time.
+
+mod server;
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use anyhow::{Context, Result};
-use sockserv::{
-    ClosePolicy, ConnError, Endpoint, Listener, Server, ShutdownHandle, Stats, StatsSnapshot,
-};
+use sockserv::StatsSnapshot;
 
+pub use self::server::{serve, MetricsServer};
 use crate::apps::chat::ChatRoom;
 use crate::apps::http::HttpCounters;
-use crate::apps::metrics::MetricsHttp;
 
 /// Gauges of the application behind the servers, beyond the library's counters.
 #[derive(Clone, Default)]
@@ -195,132 +191,6 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("invalid metrics address {text:?}: {e} (expected HOST:PORT)"))?
         .next()
         .ok_or_else(|| format!("invalid metrics address {text:?}: it resolves to nothing"))
-}
-
-/// The running metrics server. Dropping it stops it and joins its thread.
-pub struct MetricsServer {
-    endpoint: Endpoint,
-    /// A copy of the listening socket, to pass to the new process of an upgrade.
-    listener: OwnedFd,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl MetricsServer {
-    /// Binds `addr` (or serves `inherited`, the listener an upgrade passed) and serves the
-    /// counters of `servers` (and of `app`) on a thread of its own, under
-    /// [`sockserv::Strategy::Threads`].
-    ///
-    /// # Errors
-    ///
-    /// When `addr` cannot be bound, or the thread cannot start.
-    pub fn start(
-        addr: SocketAddr,
-        inherited: Option<Listener>,
-        servers: &[Server],
-        app: AppMetrics,
-    ) -> Result<MetricsServer> {
-        let sources: Vec<(String, Arc<Stats>)> = servers
-            .iter()
-            .map(|s| (s.local_endpoint().to_string(), s.stats()))
-            .collect();
-        let page = move || {
-            render(&Scrape {
-                endpoints: sources
-                    .iter()
-                    .map(|(endpoint, stats)| (endpoint.clone(), stats.snapshot()))
-                    .collect(),
-                chat: match &app {
-                    AppMetrics::Chat(room) => Some(ChatCounts {
-                        members: room.members(),
-                        dropped: room.dropped(),
-                    }),
-                    _ => None,
-                },
-                http: match &app {
-                    AppMetrics::Http(counters) => Some(counters.by_class()),
-                    _ => None,
-                },
-                reloads: crate::reload::counts(),
-            })
-        };
-        // A scraper is short-lived: bound what a stalled or hostile one can hold.
-        let limit = Some(Duration::from_secs(10));
-        let builder = match inherited {
-            Some(listener) => Server::from_listener(listener),
-            None => Server::builder(Endpoint::Tcp(addr)),
-        };
-        let mut server = builder
-            .strategy(sockserv::Strategy::Threads)
-            .max_connections(64)
-            .idle_timeout(limit)
-            .read_timeout(limit)
-            .write_timeout(limit)
-            .close_policy(ClosePolicy::JoinTimeout(Duration::from_secs(1)))
-            .on_error(|err: &ConnError| tracing::debug!("metrics: {err}"))
-            .session(MetricsHttp::new(page))
-            .bind()
-            .with_context(|| format!("cannot serve metrics on {addr}"))?;
-        let endpoint = server.local_endpoint().clone();
-        let stop = server.shutdown_handle();
-        let listener = server
-            .as_fd()
-            .try_clone_to_owned()
-            .context("cannot keep the metrics socket")?;
-        let thread = thread::Builder::new()
-            .name("metrics".into())
-            .spawn(move || {
-                if let Err(e) = server.serve() {
-                    tracing::error!("metrics server: {e}");
-                }
-                let _ = server.close();
-            })
-            .context("cannot start the metrics thread")?;
-        Ok(MetricsServer {
-            endpoint,
-            listener,
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// The page's URL, with the real port: `http://HOST:PORT/metrics`.
-    pub fn url(&self) -> String {
-        let addr = self.endpoint.socket_addr().expect("a TCP endpoint");
-        format!("http://{addr}/metrics")
-    }
-
-    /// The listening socket.
-    pub fn listener(&self) -> BorrowedFd<'_> {
-        self.listener.as_fd()
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Starts the metrics server when `--metrics` asks for one, and prints
-/// `metrics on URL` to stderr.
-///
-/// # Errors
-///
-/// See [`MetricsServer::start`].
-pub fn serve(
-    addr: Option<SocketAddr>,
-    inherited: Option<Listener>,
-    servers: &[Server],
-    app: AppMetrics,
-) -> Result<Option<MetricsServer>> {
-    let Some(addr) = addr else { return Ok(None) };
-    let metrics = MetricsServer::start(addr, inherited, servers, app)?;
-    crate::logging::status(format_args!("metrics on {}", metrics.url()));
-    Ok(Some(metrics))
 }
 
 #[cfg(test)]

@@ -204,9 +204,7 @@ impl Upgrader {
         wait_ready(child, ours, self.timeout)?;
         Ok(pid)
     }
-}
 
-impl Upgrader {
     /// [`Upgrader::upgrade`], told on stderr and to systemd: whether the new process
     /// took over (this one must stop accepting and drain then). On failure this process
     /// names itself in the pid file again, should the new one have written its own.
@@ -262,8 +260,9 @@ fn wait_ready(mut child: Child, mut socket: UnixStream, timeout: Duration) -> Re
                     return Ok(());
                 }
                 if n == 0 || said.len() >= READY.len() {
-                    // Closed (exited, or a forked child of ours still holds nothing: the
-                    // exit shows below), or said something else.
+                    // Its end closed (it exited) or it said something else: it is not
+                    // serving. Stopped and reaped either way.
+                    let _ = child.kill();
                     let status = child.wait()?;
                     bail!("the new process exited ({status}) before serving");
                 }

@@ -186,8 +186,8 @@ fn chat_members_on_the_old_process_keep_talking() {
 }
 
 /// The program at the path is replaced by one that exits 1, then by one that never gets
-/// ready: each upgrade fails, the old process says why, keeps serving and keeps the pid
-/// file. Then the real binary is put back at the path (the running one's file is gone):
+/// ready, then removed: each upgrade fails, the old process says why, keeps serving and
+/// keeps the pid file. Then the real binary is put back at the path (the running one's file is gone):
 /// the upgrade runs it.
 #[test]
 fn a_broken_new_program_leaves_the_old_process_serving() {
@@ -237,6 +237,12 @@ fn a_broken_new_program_leaves_the_old_process_serving() {
             "new clients too\n",
         );
     }
+    std::fs::remove_file(&program).unwrap();
+    match upgrade(&mut server, old) {
+        Upgrade::Failed(line) => assert!(line.contains("cannot start"), "{line}"),
+        Upgrade::To(pid) => panic!("a missing program took over as {pid}"),
+    }
+    line_echo(&mut client, "still served without a program on disk\n");
     let real = dir.path().join("sockserv.real");
     install(env!("CARGO_BIN_EXE_sockserv"), &real);
     std::fs::rename(&real, &program).unwrap();

@@ -20,7 +20,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use sockserv::{Listener, Server};
+use sockserv::{Listener, Server, ShutdownHandle};
 
 use crate::pid_file::PidFile;
 
@@ -117,7 +117,9 @@ pub struct Upgrader {
     args: Vec<OsString>,
     /// Each listener, and whether its Unix socket file is ours to pass on.
     listeners: Vec<(OwnedFd, bool)>,
-    metrics: Option<OwnedFd>,
+    /// The metrics page's socket, and how to stop this process's page once the new
+    /// process serves it (a scraper would otherwise see either process's counters).
+    metrics: Option<(OwnedFd, ShutdownHandle)>,
     timeout: Duration,
 }
 
@@ -146,7 +148,7 @@ impl Upgrader {
             .collect::<std::io::Result<_>>()
             .context("cannot keep the listening sockets for upgrades")?;
         let metrics = metrics
-            .map(|m| m.listener().try_clone_to_owned())
+            .map(|m| std::io::Result::Ok((m.listener().try_clone_to_owned()?, m.shutdown_handle())))
             .transpose()
             .context("cannot keep the metrics socket for upgrades")?;
         Ok(Upgrader {
@@ -181,7 +183,7 @@ impl Upgrader {
             names.push(if *file { "listen+file" } else { "listen" });
             fds.push(fd.try_clone()?);
         }
-        if let Some(fd) = &self.metrics {
+        if let Some((fd, _)) = &self.metrics {
             names.push("metrics");
             fds.push(fd.try_clone()?);
         }
@@ -216,6 +218,9 @@ impl Upgrader {
         match self.upgrade() {
             Ok(pid) => {
                 crate::notify::notify(&format!("MAINPID={pid}"));
+                if let Some((_, page)) = &self.metrics {
+                    page.shutdown();
+                }
                 crate::logging::status(format_args!(
                     "upgrade: process {pid} serves every endpoint; no new connections here, \
                      waiting for clients to finish"

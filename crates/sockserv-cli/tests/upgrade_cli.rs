@@ -4,6 +4,9 @@
 //! nothing.
 
 mod chat_support;
+#[allow(dead_code)] // the helpers this file does not use
+#[path = "util/metrics.rs"]
+mod metrics;
 mod upgrade_support;
 mod util;
 
@@ -142,6 +145,33 @@ fn datagram_endpoints_are_handed_over() {
         assert_eq!(reply, b"after", "{endpoint}");
     }
     assert!(kill("TERM", pid));
+    server.wait_for_stderr_close(WAIT);
+}
+
+/// The `--metrics` page's socket is handed over too, and only the new process answers
+/// on it afterwards: a scraper never sees the draining process's counters.
+#[test]
+fn the_metrics_page_moves_to_the_new_process() {
+    let mut server = Server::start(
+        &["echo", "-l", "tcp://127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+        1,
+    );
+    let mut chain = Chain(vec![server.pid()]);
+    let page = metrics::metrics_addr(&server);
+    for _ in 0..3 {
+        line_echo(&mut Client::connect(&server.endpoints[0]), "counted\n");
+    }
+    assert_eq!(metrics::sample(&metrics::scrape(page), "sockserv_connections_total"), 3);
+    let first = server.pid();
+    let Upgrade::To(new) = upgrade(&mut server, first) else {
+        panic!("the upgrade failed: {:?}", server.stderr)
+    };
+    chain.0.push(new);
+    for _ in 0..10 {
+        let body = metrics::scrape(page);
+        assert_eq!(metrics::sample(&body, "sockserv_connections_total"), 0, "{body}");
+    }
+    assert!(kill("TERM", new));
     server.wait_for_stderr_close(WAIT);
 }
 

@@ -100,6 +100,12 @@ impl MetricsServer {
         })
     }
 
+    /// Stops serving the page (from any thread); the socket stays open if another
+    /// process holds it (an upgrade's new one).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.stop.clone()
+    }
+
     /// The page's URL, with the real port: `http://HOST:PORT/metrics`.
     pub fn url(&self) -> String {
         let addr = self.endpoint.socket_addr().expect("a TCP endpoint");

@@ -153,7 +153,13 @@ fn datagram_endpoints_are_handed_over() {
 #[test]
 fn the_metrics_page_moves_to_the_new_process() {
     let mut server = Server::start(
-        &["echo", "-l", "tcp://127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+        &[
+            "echo",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ],
         1,
     );
     let mut chain = Chain(vec![server.pid()]);
@@ -161,7 +167,10 @@ fn the_metrics_page_moves_to_the_new_process() {
     for _ in 0..3 {
         line_echo(&mut Client::connect(&server.endpoints[0]), "counted\n");
     }
-    assert_eq!(metrics::sample(&metrics::scrape(page), "sockserv_connections_total"), 3);
+    assert_eq!(
+        metrics::sample(&metrics::scrape(page), "sockserv_connections_total"),
+        3
+    );
     let first = server.pid();
     let Upgrade::To(new) = upgrade(&mut server, first) else {
         panic!("the upgrade failed: {:?}", server.stderr)
@@ -169,7 +178,11 @@ fn the_metrics_page_moves_to_the_new_process() {
     chain.0.push(new);
     for _ in 0..10 {
         let body = metrics::scrape(page);
-        assert_eq!(metrics::sample(&body, "sockserv_connections_total"), 0, "{body}");
+        assert_eq!(
+            metrics::sample(&body, "sockserv_connections_total"),
+            0,
+            "{body}"
+        );
     }
     assert!(kill("TERM", new));
     server.wait_for_stderr_close(WAIT);

@@ -185,15 +185,13 @@ pub fn serve_all(
     // can scrape at once. Dropped, so stopped, when serving ends.
     let inherited_metrics = handover.as_mut().and_then(|h| h.metrics.take());
     let metrics = crate::metrics::serve(args.metrics, inherited_metrics, &servers, app)?;
-    let mut upgrader =
-        crate::upgrade::Upgrader::new(&servers, metrics.as_ref(), args.upgrade_timeout)?;
+    let upgrader = crate::upgrade::Upgrader::new(&servers, metrics.as_ref(), args.upgrade_timeout)?;
     // Before `listening on`: a script that waits for those lines finds the file.
     let pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
     for server in &servers {
         crate::logging::status(format_args!("listening on {}", server.local_endpoint()));
     }
     crate::upgrade::announce_ready(handover, &mut servers);
-    upgrader.refresh_socket_files(&servers);
     let handed_over = AtomicBool::new(false);
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
     let stopping = AtomicBool::new(false);

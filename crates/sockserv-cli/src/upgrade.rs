@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::parent_id;
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use sockserv::{Listener, Server, ShutdownHandle};
+use sockserv::{Listener, ListenerHandle, Server, ShutdownHandle};
 
 use crate::pid_file::PidFile;
 
@@ -115,57 +115,35 @@ impl Handover {
 pub struct Upgrader {
     program: PathBuf,
     args: Vec<OsString>,
-    /// Each listener, and whether its Unix socket file is ours to pass on.
-    listeners: Vec<(OwnedFd, bool)>,
+    /// The listeners, copied only for an upgrade: a copy held all along would keep a
+    /// port open after SIGTERM closed it (and in every forked child).
+    listeners: Vec<ListenerHandle>,
     /// The metrics page's socket, and how to stop this process's page once the new
     /// process serves it (a scraper would otherwise see either process's counters).
-    metrics: Option<(OwnedFd, ShutdownHandle)>,
+    metrics: Option<(ListenerHandle, ShutdownHandle)>,
     timeout: Duration,
 }
 
 impl Upgrader {
-    /// Prepares upgrades of this process serving `servers` (and the metrics page's
-    /// listener): the program path is taken now, at start, so a binary replaced on disk
-    /// later is the one started (`/proc/self/exe` then names a deleted file).
+    /// Prepares upgrades of this process serving `servers` (and the metrics page): the
+    /// program path is taken now, at start, so a binary replaced on disk later is the one
+    /// started (`/proc/self/exe` then names a deleted file).
     ///
     /// # Errors
     ///
-    /// When the program's path or a listener cannot be read.
+    /// When the program's path cannot be read.
     pub fn new(
         servers: &[Server],
         metrics: Option<&crate::metrics::MetricsServer>,
         timeout: Duration,
     ) -> Result<Upgrader> {
-        let program = program_path()?;
-        let listeners = servers
-            .iter()
-            .map(|server| {
-                Ok((
-                    server.as_fd().try_clone_to_owned()?,
-                    server.owns_socket_file(),
-                ))
-            })
-            .collect::<std::io::Result<_>>()
-            .context("cannot keep the listening sockets for upgrades")?;
-        let metrics = metrics
-            .map(|m| std::io::Result::Ok((m.listener().try_clone_to_owned()?, m.shutdown_handle())))
-            .transpose()
-            .context("cannot keep the metrics socket for upgrades")?;
         Ok(Upgrader {
-            program,
+            program: program_path()?,
             args: std::env::args_os().skip(1).collect(),
-            listeners,
-            metrics,
+            listeners: servers.iter().map(Server::listener_handle).collect(),
+            metrics: metrics.map(|m| (m.listener().clone(), m.shutdown_handle())),
             timeout,
         })
-    }
-
-    /// Notes again which Unix socket files `servers` (those of [`Upgrader::new`], in
-    /// order) own: the new process of an upgrade owns them only once it said ready.
-    pub fn refresh_socket_files(&mut self, servers: &[Server]) {
-        for ((_, file), server) in self.listeners.iter_mut().zip(servers) {
-            *file = server.owns_socket_file();
-        }
     }
 
     /// Starts the new process and waits until it serves every endpoint; returns its pid.
@@ -179,13 +157,14 @@ impl Upgrader {
         let (ours, theirs) = UnixStream::pair().context("cannot make the readiness socket")?;
         let mut names = vec!["ready"];
         let mut fds = vec![OwnedFd::from(theirs)];
-        for (fd, file) in &self.listeners {
-            names.push(if *file { "listen+file" } else { "listen" });
-            fds.push(fd.try_clone()?);
+        for listener in &self.listeners {
+            let file = listener.owns_socket_file();
+            names.push(if file { "listen+file" } else { "listen" });
+            fds.push(copy(listener)?);
         }
-        if let Some((fd, _)) = &self.metrics {
+        if let Some((listener, _)) = &self.metrics {
             names.push("metrics");
-            fds.push(fd.try_clone()?);
+            fds.push(copy(listener)?);
         }
         let mut command = Command::new(&self.program);
         command
@@ -249,6 +228,15 @@ pub fn announce_ready(handover: Option<Handover>, servers: &mut [Server]) {
         }
         None => crate::notify::notify("READY=1"),
     }
+}
+
+/// A descriptor of `listener` for the new process.
+fn copy(listener: &ListenerHandle) -> Result<OwnedFd> {
+    let endpoint = listener.local_endpoint();
+    listener
+        .try_clone_fd()
+        .with_context(|| format!("cannot pass {endpoint}"))?
+        .with_context(|| format!("{endpoint} is closed"))
 }
 
 /// Waits for `READY=1` from `child` on `socket`, at most `timeout`.

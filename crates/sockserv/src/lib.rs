@@ -117,7 +117,7 @@ pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
 pub use lines::{Line, LineBuffer};
 pub use output::Output;
 pub use proxy::{ProxyError, ProxyHeader};
-pub use server::{Outcome, Server};
+pub use server::{ListenerHandle, Outcome, Server};
 pub use session::{Session, SessionFactory, SessionWaker};
 pub use shutdown::ShutdownHandle;
 pub use stats::{Closed, Stats, StatsSnapshot};

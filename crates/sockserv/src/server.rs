@@ -18,6 +18,10 @@ use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, OpenFn, St
 use crate::transport::Listener;
 
 mod accept;
+mod handover;
+
+pub use handover::ListenerHandle;
+use handover::Slot;
 
 const LISTENER: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -91,6 +95,8 @@ pub enum Outcome {
 /// ```
 pub struct Server {
     listener: Option<Listener>,
+    /// What [`ListenerHandle`]s see of the listener.
+    slot: Arc<Slot>,
     endpoint: Endpoint,
     poll: Poll,
     events: Events,
@@ -148,6 +154,7 @@ impl Server {
         };
         Ok(Server {
             endpoint,
+            slot: Slot::new(listener.as_raw_fd(), listener.owns_socket_file()),
             listener: Some(listener),
             poll,
             events: Events::with_capacity(256),
@@ -182,6 +189,7 @@ impl Server {
     pub fn keep_socket_file(&mut self) {
         if let Some(listener) = &mut self.listener {
             listener.keep_socket_file();
+            self.slot.set_owns_file(false);
         }
     }
 
@@ -198,6 +206,16 @@ impl Server {
     pub fn adopt_socket_file(&mut self) {
         if let Some(listener) = &mut self.listener {
             listener.adopt_socket_file();
+            self.slot.set_owns_file(listener.owns_socket_file());
+        }
+    }
+
+    /// The listening socket, for another thread: copies of it to hand over to a new
+    /// process while this server serves (see [`ListenerHandle`]).
+    pub fn listener_handle(&self) -> ListenerHandle {
+        ListenerHandle {
+            slot: Arc::clone(&self.slot),
+            endpoint: self.endpoint.clone(),
         }
     }
 
@@ -337,6 +355,7 @@ impl Server {
     }
 
     fn close_with(&mut self, policy: ClosePolicy) -> CloseReport {
+        self.slot.clear();
         if let Some(listener) = self.listener.take() {
             let _ = self
                 .poll

@@ -1,5 +1,5 @@
-//! Passing listening sockets to another program (`sockserv::pass_fds`) and what a hand-over
-//! leaves behind (`Server::keep_socket_file`, `adopt_socket_file`).
+//! Handing listening sockets to another program: `ListenerHandle` copies, `pass_fds`, and
+//! what a hand-over leaves behind (`Server::keep_socket_file`, `adopt_socket_file`).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -57,10 +57,14 @@ fn a_handed_over_socket_file_stays_and_the_next_owner_removes_it() {
         .handler(handler)
         .bind()
         .unwrap();
-    assert!(old.owns_socket_file());
-    let passed = old.as_fd().try_clone_to_owned().unwrap();
+    let handle = old.listener_handle();
+    assert!(old.owns_socket_file() && handle.owns_socket_file());
+    let passed = handle
+        .try_clone_fd()
+        .unwrap()
+        .expect("open while the server is");
     old.keep_socket_file();
-    assert!(!old.owns_socket_file());
+    assert!(!old.owns_socket_file() && !handle.owns_socket_file());
     old.close().unwrap();
     assert!(path.exists(), "kept for the process that serves it next");
 
@@ -71,7 +75,32 @@ fn a_handed_over_socket_file_stays_and_the_next_owner_removes_it() {
     assert!(!new.owns_socket_file(), "inherited: not its file yet");
     std::os::unix::net::UnixStream::connect(&path).expect("still served by path");
     new.adopt_socket_file();
-    assert!(new.owns_socket_file());
+    assert!(new.owns_socket_file() && new.listener_handle().owns_socket_file());
     new.close().unwrap();
     assert!(!path.exists(), "removed by its new owner");
+}
+
+/// Regression: the upgrade once kept a copy of every listener for the process's life, so
+/// SIGTERM no longer closed the port (connects kept succeeding into a dead backlog).
+#[test]
+fn a_listener_handle_keeps_no_port_open_after_close() {
+    let server = Server::builder("tcp://127.0.0.1:0")
+        .handler(|_: &mut Conn| Ok(()))
+        .bind()
+        .unwrap();
+    let addr = server.local_endpoint().socket_addr().unwrap();
+    let handle = server.listener_handle();
+    drop(
+        handle
+            .try_clone_fd()
+            .unwrap()
+            .expect("a copy while it serves"),
+    );
+    server.close().unwrap();
+    assert!(
+        handle.try_clone_fd().unwrap().is_none(),
+        "no copy once closed"
+    );
+    let err = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
 }

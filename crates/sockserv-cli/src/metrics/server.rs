@@ -2,13 +2,14 @@
 //! passed on by an upgrade).
 
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sockserv::{ClosePolicy, ConnError, Endpoint, Listener, Server, ShutdownHandle, Stats};
+use sockserv::{
+    ClosePolicy, ConnError, Endpoint, Listener, ListenerHandle, Server, ShutdownHandle, Stats,
+};
 
 use super::{render, AppMetrics, ChatCounts, Scrape};
 use crate::apps::metrics::MetricsHttp;
@@ -16,8 +17,8 @@ use crate::apps::metrics::MetricsHttp;
 /// The running metrics server. Dropping it stops it and joins its thread.
 pub struct MetricsServer {
     endpoint: Endpoint,
-    /// A copy of the listening socket, to pass to the new process of an upgrade.
-    listener: OwnedFd,
+    /// The listening socket, to pass to the new process of an upgrade.
+    listener: ListenerHandle,
     stop: ShutdownHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -79,10 +80,7 @@ impl MetricsServer {
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let endpoint = server.local_endpoint().clone();
         let stop = server.shutdown_handle();
-        let listener = server
-            .as_fd()
-            .try_clone_to_owned()
-            .context("cannot keep the metrics socket")?;
+        let listener = server.listener_handle();
         let thread = thread::Builder::new()
             .name("metrics".into())
             .spawn(move || {
@@ -113,8 +111,8 @@ impl MetricsServer {
     }
 
     /// The listening socket.
-    pub fn listener(&self) -> BorrowedFd<'_> {
-        self.listener.as_fd()
+    pub fn listener(&self) -> &ListenerHandle {
+        &self.listener
     }
 }
 

@@ -220,6 +220,19 @@ pub fn pass_fds(command: &mut Command, fds: Vec<OwnedFd>) {
     unsafe { command.pre_exec(place) };
 }
 
+/// A new, close-on-exec descriptor for the open file `fd` (`F_DUPFD_CLOEXEC`): for a
+/// number the crate holds open for the duration of the call (see
+/// [`ListenerHandle`](crate::ListenerHandle)).
+pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl takes no memory; the caller keeps `fd` open during the call.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if copy == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just made this descriptor for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
 /// Sends up to `count` bytes of `file` from `offset` to the socket `socket` with
 /// `sendfile(2)`: the kernel copies from the page cache, nothing passes through user
 /// memory. Returns the bytes sent; 0 means the file ended before `offset`.

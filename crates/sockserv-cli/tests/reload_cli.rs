@@ -6,7 +6,6 @@
 #[allow(dead_code)] // the helpers this file does not use
 #[path = "util/metrics.rs"]
 mod metrics;
-mod upgrade_support;
 mod util;
 
 use std::io::Write;
@@ -15,7 +14,6 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::Receiver;
 
 use testkit::Certs;
-use upgrade_support::kill;
 use util::{lines_in_background, wait_for_exit, Server, WAIT};
 
 /// Handshakes with the server on 127.0.0.1:PORT (as `localhost`, trusting both CAs) until
@@ -170,14 +168,14 @@ fn ten_rotations_during_handshakes_fail_none_and_a_bad_file_keeps_the_last_good_
         for round in 0..10 {
             let (next, name) = if round % 2 == 0 { (&b, "B") } else { (&a, "A") };
             install(next, live.path());
-            assert!(kill("HUP", server.pid()));
+            server.signal("HUP");
             server.wait_for_line("reload: new TLS handshakes use");
             client.until_shown(name);
             last = name;
         }
 
         std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot a certificate\n").unwrap();
-        assert!(kill("HUP", server.pid()));
+        server.signal("HUP");
         let line = server.wait_for_line("reload failed");
         assert!(
             line.contains("keeping the previous TLS certificate") && line.contains("cert.pem"),

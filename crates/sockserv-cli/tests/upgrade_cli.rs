@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chat_support::Chat;
-use upgrade_support::{kill, line_echo, pid_in, upgrade, Chain, Load, Upgrade};
+use upgrade_support::{line_echo, pid_in, upgrade, Chain, Load, Upgrade};
 use util::{Client, Server, MODES, WAIT};
 
 /// `sockserv echo -m MODE` on TCP and a Unix socket, with a pid file in `dir`.
@@ -108,7 +108,7 @@ fn ten_upgrades_under_load_refuse_nothing_and_finish_every_exchange_in_every_mod
             let mut client = Client::connect(endpoint);
             line_echo(&mut client, "the last process serves\n");
         }
-        assert!(kill("TERM", pid));
+        testkit::send_signal(pid, "TERM");
         // Every process of the chain writes to this stderr until it exits.
         server.wait_for_stderr_close(WAIT);
         assert!(!pid_file.exists(), "{mode}: removed on the clean exit");
@@ -144,7 +144,7 @@ fn datagram_endpoints_are_handed_over() {
         let reply = util::datagram_round_trip(endpoint, dir.path(), b"after");
         assert_eq!(reply, b"after", "{endpoint}");
     }
-    assert!(kill("TERM", pid));
+    testkit::send_signal(pid, "TERM");
     server.wait_for_stderr_close(WAIT);
 }
 
@@ -184,7 +184,7 @@ fn the_metrics_page_moves_to_the_new_process() {
             "{body}"
         );
     }
-    assert!(kill("TERM", new));
+    testkit::send_signal(new, "TERM");
     server.wait_for_stderr_close(WAIT);
 }
 
@@ -224,7 +224,7 @@ fn chat_members_on_the_old_process_keep_talking() {
     ann.send("/quit");
     bob.send("/quit");
     drop((ann, bob, cid));
-    assert!(kill("TERM", new));
+    testkit::send_signal(new, "TERM");
     server.wait_for_stderr_close(WAIT);
 }
 
@@ -299,7 +299,7 @@ fn a_broken_new_program_leaves_the_old_process_serving() {
         "served by the new one\n",
     );
     drop(client);
-    assert!(kill("TERM", new));
+    testkit::send_signal(new, "TERM");
     server.wait_for_stderr_close(WAIT);
 }
 
@@ -344,6 +344,6 @@ fn systemd_hears_ready_and_the_new_main_pid() {
         .recv(&mut buf)
         .expect("MAINPID from the old process");
     assert_eq!(String::from_utf8_lossy(&buf[..n]), format!("MAINPID={new}"));
-    assert!(kill("TERM", new));
+    testkit::send_signal(new, "TERM");
     server.wait_for_stderr_close(WAIT);
 }

@@ -15,16 +15,6 @@ use sockserv::Endpoint;
 
 use crate::util::{payload, Client, Server, WAIT};
 
-/// Sends `signal` (`USR2`, `HUP`, `TERM`, `KILL`) to `pid` with kill(1).
-pub fn kill(signal: &str, pid: u32) -> bool {
-    Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("run kill")
-        .success()
-}
-
 /// Every process of an upgrade chain, SIGKILLed when dropped so a failed assertion
 /// leaks none (the first is also the test's child, reaped by `Server`).
 #[derive(Default)]
@@ -61,7 +51,7 @@ pub enum Upgrade {
 
 /// SIGUSR2 to `pid`, then waits for the outcome line.
 pub fn upgrade(server: &mut Server, pid: u32) -> Upgrade {
-    assert!(kill("USR2", pid), "kill -USR2 {pid}");
+    testkit::send_signal(pid, "USR2");
     loop {
         let line = server.next_line();
         if let Some(rest) = line.strip_prefix("upgrade: process ") {

@@ -266,3 +266,45 @@ fn chromium_pages_and_a_line_client_share_the_room() {
     );
     assert!(server.wait(WAIT).success());
 }
+
+#[test]
+fn bench_puts_websocket_members_beside_line_members_in_the_chat_benchmark() {
+    let server = start("events:2", &[]);
+    let line = server.tcp_addr().to_string();
+    let out = util::run(&[
+        "bench",
+        &line,
+        "--chat",
+        "--conns",
+        "3",
+        "--ws",
+        &server.web[0],
+        "--ws-conns",
+        "2",
+        "--warmup",
+        "100ms",
+        "--duration",
+        "300ms",
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(stdout.trim());
+    let rounds = report["rounds"].as_u64().unwrap();
+    assert!(rounds > 0, "{report}");
+    // Every round reached every member: 3 line and 2 WebSocket deliveries each.
+    assert_eq!(
+        report["line"]["deliveries"].as_u64(),
+        Some(3 * rounds),
+        "{report}"
+    );
+    assert_eq!(
+        report["websocket"]["deliveries"].as_u64(),
+        Some(2 * rounds),
+        "{report}"
+    );
+}

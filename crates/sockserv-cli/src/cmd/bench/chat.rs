@@ -122,7 +122,7 @@ fn member(
     acks: Sender<u64>,
 ) -> JoinHandle<Histogram<u64>> {
     thread::spawn(move || {
-        let mut latency = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+        let mut latency = histogram();
         while let Some(line) = reader.next() {
             // "NICK: b SEQ NANOS PADDING"
             let Some((_, stamp)) = line.split_once(": b ") else {
@@ -173,13 +173,17 @@ pub fn run(plan: &ChatPlan) -> Result<ChatOutcome> {
     if let Some((web, n)) = plan.web {
         kinds.push((Kind::WebSocket, web, n));
     }
-    // The clock starts once everyone has joined.
+    // The kinds join alternately: the room queues for its members in join order, which
+    // must not favour one kind. The clock starts once everyone has joined.
     let mut joined = Vec::new();
-    for &(kind, addr, n) in &kinds {
-        for _ in 0..n {
-            let (reader, handle) = join(kind, addr)?;
-            handles.push(handle);
-            joined.push((kind, reader));
+    let most = kinds.iter().map(|&(_, _, n)| n).max().unwrap_or(0);
+    for i in 0..most {
+        for &(kind, addr, n) in &kinds {
+            if i < n {
+                let (reader, handle) = join(kind, addr)?;
+                handles.push(handle);
+                joined.push((kind, reader));
+            }
         }
     }
     let mut sender = connect(plan.line)?;
@@ -209,8 +213,8 @@ pub fn run(plan: &ChatPlan) -> Result<ChatOutcome> {
     for handle in handles.iter().chain([&sender]) {
         let _ = handle.shutdown(Shutdown::Both);
     }
-    let mut line = Histogram::<u64>::new(3)?;
-    let mut ws = Histogram::<u64>::new(3)?;
+    let mut line = histogram();
+    let mut ws = histogram();
     for (kind, thread) in threads {
         let latency = thread
             .join()
@@ -301,4 +305,9 @@ pub fn json(plan: &ChatPlan, outcome: &ChatOutcome) -> serde_json::Value {
         "line": kind(&outcome.line),
         "websocket": kind(&outcome.ws),
     })
+}
+
+/// Latencies from 1 µs to 60 s, 3 significant figures.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
 }

@@ -1,12 +1,11 @@
 //! [`WsSession`]: a WebSocket (RFC 6455) between the driver's bytes and an inner line
 //! Session — one text message is one line, both ways.
 
-use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sockserv::driver::{OutputExt, WakeSource};
+use sockserv::driver::{OutputExt, Relay, WakeSource};
 use sockserv::{Output, Session, SessionWaker};
 use tungstenite::error::Error as WsError;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -75,15 +74,9 @@ pub struct WsSession<S> {
     inner: S,
     inner_out: Output,
     inner_wake: Option<WakeSource>,
-    /// The first `framed` pending bytes of `inner_out` are framed (in the driver's output).
-    framed: usize,
-    /// Framed batches: (the count of outer bytes after which they are sent, length).
-    in_flight: VecDeque<(u64, usize)>,
-    /// Bytes this wrapper removed from `inner_out` (sent); more is the inner Session
-    /// taking back what it queued (a slow member's backlog).
-    removed: u64,
-    /// Every byte ever written to the driver's output.
-    written: u64,
+    /// The first `relay.handed()` pending bytes of `inner_out` are framed (in the
+    /// driver's output); they leave `inner_out` once the driver has sent their frames.
+    relay: Relay,
     /// The inner Session has heard EOF (or closed by itself).
     inner_eof: bool,
     /// The inner Session took back output it had queued: it dropped a peer that could
@@ -110,10 +103,7 @@ impl<S: Session> WsSession<S> {
             inner,
             inner_out: Output::new(),
             inner_wake: None,
-            framed: 0,
-            in_flight: VecDeque::new(),
-            removed: 0,
-            written: 0,
+            relay: Relay::new(),
             inner_eof: false,
             taken_back: false,
             state: State::Open,
@@ -141,42 +131,8 @@ impl<S: Session> WsSession<S> {
     fn flush_pipe(&mut self, out: &mut Output) {
         if !self.pipe.output.is_empty() {
             out.write(&self.pipe.output);
-            self.written += self.pipe.output.len() as u64;
+            self.relay.wrote(self.pipe.output.len());
             self.pipe.output.clear();
-        }
-    }
-
-    /// Drops from the inner output the lines whose frames the driver has sent.
-    fn sync_sent(&mut self, out: &Output) {
-        let sent = self.written.saturating_sub(out.pending().len() as u64);
-        while let Some(&(mark, len)) = self.in_flight.front() {
-            if mark > sent {
-                break;
-            }
-            self.in_flight.pop_front();
-            self.inner_out.consume(len);
-            self.removed += len as u64;
-            self.framed -= len;
-        }
-    }
-
-    /// The inner Session took back output it had queued: forget the framed part of it
-    /// (those frames still go out), so the bookkeeping matches what is left.
-    fn forget_taken_back(&mut self) {
-        let mut gone = self.inner_out.removed() - self.removed;
-        self.removed += gone;
-        self.taken_back |= gone > 0;
-        while gone > 0 {
-            let Some(front) = self.in_flight.front_mut() else {
-                break;
-            };
-            let n = front.1.min(usize::try_from(gone).unwrap_or(usize::MAX));
-            front.1 -= n;
-            self.framed -= n;
-            gone -= n as u64;
-            if front.1 == 0 {
-                self.in_flight.pop_front();
-            }
         }
     }
 
@@ -186,9 +142,10 @@ impl<S: Session> WsSession<S> {
         if self.state != State::Open {
             return;
         }
-        self.forget_taken_back();
+        // The inner Session may take back its queued output (dropping a slow member).
+        self.taken_back |= self.relay.forget_taken_back(&self.inner_out);
         loop {
-            let fresh = &self.inner_out.pending()[self.framed..];
+            let fresh = &self.inner_out.pending()[self.relay.handed()..];
             let end = match fresh.iter().rposition(|&b| b == b'\n') {
                 Some(last) => last + 1,
                 // An unfinished last line goes out as it is once the inner Session closes.
@@ -217,10 +174,9 @@ impl<S: Session> WsSession<S> {
                 return self.protocol_error(e, out);
             }
             self.flush_pipe(out);
-            self.in_flight.push_back((self.written, end));
-            self.framed += end;
+            self.relay.handed_on(end);
         }
-        if self.inner_out.is_closing() && self.framed as u64 == self.inner_out.queued() {
+        if self.inner_out.is_closing() && self.relay.handed() as u64 == self.inner_out.queued() {
             if self.taken_back {
                 return self.fail(CloseCode::Policy, "too slow", out);
             }
@@ -308,7 +264,7 @@ impl<S: Session> WsSession<S> {
             }));
             if close.format(&mut frame).is_ok() {
                 out.write(&frame);
-                self.written += frame.len() as u64;
+                self.relay.wrote(frame.len());
             }
         }
         self.end(out);
@@ -367,7 +323,7 @@ impl<S: Session> Session for WsSession<S> {
             live.last_heard = Instant::now();
             live.ping_sent = None;
         }
-        self.sync_sent(out);
+        self.relay.sync_sent(&mut self.inner_out, out);
         self.pipe.input.extend_from_slice(data);
         self.read_messages(out);
     }
@@ -382,7 +338,7 @@ impl<S: Session> Session for WsSession<S> {
         if self.state == State::Done {
             return;
         }
-        self.sync_sent(out);
+        self.relay.sync_sent(&mut self.inner_out, out);
         if self.inner_wake.as_ref().is_some_and(WakeSource::take) {
             self.inner.on_wake(&mut self.inner_out);
             self.after_inner(out);
@@ -394,7 +350,7 @@ impl<S: Session> Session for WsSession<S> {
         if self.state == State::Done {
             return;
         }
-        self.sync_sent(out);
+        self.relay.sync_sent(&mut self.inner_out, out);
         self.after_inner(out);
         if self.inner_out.queued() == 0 && !self.inner_out.is_closing() {
             self.inner.on_drained(&mut self.inner_out);

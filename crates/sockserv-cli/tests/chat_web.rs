@@ -259,6 +259,12 @@ fn chromium_pages_and_a_line_client_share_the_room() {
     let rejoined = text("nick_b_after_reload");
     assert!(rejoined.starts_with("guest") && rejoined != b, "{report}");
     assert_eq!(text("line_saw_reload"), format!("{rejoined}: back again"));
+    // A page that chose a nick took it again after its reload.
+    assert_eq!(text("nick_a_after_reload"), "alice", "{report}");
+    assert!(
+        text("line_saw_a_back").ends_with(" is now alice"),
+        "{report}"
+    );
     // The drop was announced on the page.
     assert!(
         text("drop_notice").starts_with("* the server is shutting down; reconnecting in "),

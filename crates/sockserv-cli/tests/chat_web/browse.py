@@ -157,6 +157,15 @@ def run(browser, base, host, port, report):
     wait_text(a, "back again")
     report["line_saw_reload"] = line.until("back again")[-1]
 
+    # A page that chose a nick takes it again after a reload.
+    a.reload()
+    open_chat(a, base)
+    a.wait_for_function(
+        "() => document.getElementById('me').textContent === 'alice'", timeout=TIMEOUT_MS
+    )
+    report["nick_a_after_reload"] = a.inner_text("#me")
+    report["line_saw_a_back"] = line.until("is now alice")[-1]
+
     # The server stops: every page says so, plainly.
     print("ready", flush=True)
     for page in (a, b):

@@ -8,6 +8,7 @@
 //! every answer that is not an upgrade. Browser members are members like any other.
 
 mod keepalive;
+mod pipe;
 mod request;
 mod socket;
 

@@ -1,7 +1,7 @@
 //! [`WsSession`]: a WebSocket (RFC 6455) between the driver's bytes and an inner line
 //! Session — one text message is one line, both ways.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
+
+use super::pipe::Pipe;
 
 /// How much of an inner Session's queued file is read per step (chat sends none).
 const LOAD_CHUNK: usize = 16 * 1024;
@@ -360,43 +362,5 @@ impl<S: Session> Session for WsSession<S> {
 
     fn on_close(&mut self) {
         self.inner.on_close();
-    }
-}
-
-/// The in-memory stream tungstenite reads from and writes to: bytes from the peer in,
-/// frames for the peer out. An empty input is `WouldBlock`, never EOF (the driver's EOF
-/// comes through `on_eof`).
-#[derive(Default)]
-struct Pipe {
-    input: Vec<u8>,
-    read: usize,
-    output: Vec<u8>,
-}
-
-impl Read for Pipe {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let rest = &self.input[self.read..];
-        if rest.is_empty() {
-            return Err(ErrorKind::WouldBlock.into());
-        }
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.read += n;
-        if self.read == self.input.len() {
-            self.input.clear();
-            self.read = 0;
-        }
-        Ok(n)
-    }
-}
-
-impl Write for Pipe {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

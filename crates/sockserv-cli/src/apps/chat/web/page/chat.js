@@ -16,6 +16,7 @@ let me = "";
 let hiddenWho = 0;      // replies to our own automatic /who, not shown in the list
 let backoff = 1000;     // next reconnect delay, doubled up to 30 s
 let reconnectTimer = null;
+let nickRetries = 0;    // a reloaded page's old connection may still hold our nick briefly
 
 function time() {
   const now = new Date();
@@ -73,6 +74,12 @@ function send(line) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(line);
 }
 
+// Takes again the nick chosen in this tab, after a reload or a reconnect.
+function takeWantedNick() {
+  const wanted = sessionStorage.getItem(NICK_KEY);
+  if (wanted && wanted !== me) send("/nick " + wanted);
+}
+
 function refreshWho() {
   hiddenWho += 1;
   send("/who");
@@ -90,8 +97,8 @@ function receive(line) {
   let match;
   if ((match = /^welcome, you are (\S+)$/.exec(notice))) {
     setMe(match[1]);
-    const wanted = sessionStorage.getItem(NICK_KEY);
-    if (wanted && wanted !== me) send("/nick " + wanted);
+    nickRetries = 3;
+    takeWantedNick();
     refreshWho();
   } else if ((match = /^online \((\d+)\): (.*)$/.exec(notice))) {
     setWho(match[2] === "" ? [] : match[2].split(", "));
@@ -104,6 +111,11 @@ function receive(line) {
     refreshWho();
   } else if (/^\S+ (joined|left|left \(too slow\))$/.test(notice)) {
     refreshWho();
+  } else if ((match = /^error: nick (\S+) is taken$/.exec(notice))
+             && match[1] === sessionStorage.getItem(NICK_KEY) && nickRetries > 0) {
+    // Our own previous connection (before a reload or a reconnect) may not have left yet.
+    nickRetries -= 1;
+    setTimeout(takeWantedNick, 500);
   }
   append(notice.startsWith("error:") ? "notice error" : "notice", null, line);
 }

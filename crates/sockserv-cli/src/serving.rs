@@ -194,7 +194,7 @@ pub fn serve_all_with(
         schemes.push(special.map(|(scheme, _)| scheme));
         let mut builder = builder
             .strategy(args.mode)
-            .close_policy(ClosePolicy::JoinTimeout(args.drain_timeout))
+            .close_policy(ClosePolicy::Drain(args.drain_timeout))
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
             .read_timeout(ServeArgs::limit(args.read_timeout))
             .write_timeout(ServeArgs::limit(args.write_timeout))
@@ -251,10 +251,11 @@ pub fn serve_all_with(
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
                     let report = server.close()?;
-                    if report.finished + report.left > 0 {
+                    if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",
-                            report.finished, report.left
+                            report.finished,
+                            report.cut + report.left
                         ));
                     }
                     Ok(())

@@ -33,8 +33,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     .context("cannot start the web chat's keep-alive thread")?;
     let build_web = |builder: Builder| {
         match &tls {
-            Some(tls) => builder.session(tls.wrap(web.clone())),
-            None => builder.session(web.clone()),
+            Some(tls) => builder.session_factory(tls.wrap(web.clone())),
+            None => builder.session_factory(web.clone()),
         }
         .needs_shared_state()
     };
@@ -50,8 +50,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
         Some("a chat member is a connection"),
         |builder: Builder| {
             match &tls {
-                Some(tls) => builder.session(tls.wrap(room.clone())),
-                None => builder.session(room.clone()),
+                Some(tls) => builder.session_factory(tls.wrap(room.clone())),
+                None => builder.session_factory(room.clone()),
             }
             .needs_shared_state()
         },

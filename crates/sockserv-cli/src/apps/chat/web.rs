@@ -66,13 +66,23 @@ impl WebChat {
     ///
     /// When the keep-alive thread cannot be started.
     pub fn new(room: ChatRoom, config: WebConfig) -> std::io::Result<WebChat> {
-        // Ticks at half the interval: a quiet peer is pinged within 1.5 intervals.
-        let ticker = Ticker::start(config.limits.ping_interval.map(|i| i / 2))?;
-        Ok(WebChat {
+        // Ticks at half the interval (a quiet peer is pinged within 1.5 intervals), but
+        // not more often than every 10 ms whatever the flag says.
+        let period = config
+            .limits
+            .ping_interval
+            .map(|i| (i / 2).max(Duration::from_millis(10)));
+        Ok(WebChat::with_ticker(room, config, Ticker::start(period)?))
+    }
+
+    /// [`WebChat::new`] with the ticker given (tests pass one without a thread, and
+    /// deliver its ticks themselves).
+    fn with_ticker(room: ChatRoom, config: WebConfig, ticker: Arc<Ticker>) -> WebChat {
+        WebChat {
             room,
             config: Arc::new(config),
             ticker,
-        })
+        }
     }
 
     /// Wakes every web connection after the room began shutting down: WebSockets send

@@ -278,7 +278,9 @@ fn a_quiet_browser_is_pinged_and_dropped_when_it_does_not_answer() {
     let mut config = WebConfig::default();
     // Every wake-up finds the interval passed: deterministic without waiting.
     config.limits.ping_interval = Some(Duration::ZERO);
-    let web = web_with(ChatConfig::default(), config);
+    // A ticker without a thread: the test delivers every tick itself.
+    let ticker = Ticker::start(None).unwrap();
+    let web = WebChat::with_ticker(ChatRoom::new(ChatConfig::default()), config, ticker);
     let mut a = Browser::upgraded(&web);
     a.frames();
     web.shutdown(); // any wake-up: the ticker's

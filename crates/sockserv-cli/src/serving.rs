@@ -145,17 +145,42 @@ pub fn serve_all(
     on_stop: impl Fn() + Send + 'static,
     app: crate::metrics::AppMetrics,
 ) -> Result<ExitCode> {
+    serve_all_with(args, stream_only, build, None, on_stop, app)
+}
+
+/// More endpoints served beside the `--listen` ones with a Session of their own (chat's
+/// `--web`): each is bound with `build` and announced as `listening on SCHEME://ADDR/`.
+pub struct Extra<'a> {
+    /// Where to listen (TCP).
+    pub endpoints: &'a [std::net::SocketAddr],
+    /// The URL scheme announced (`http`, `https`).
+    pub scheme: &'static str,
+    /// Sets the Session up, as `serve_all`'s `build` does for the main endpoints.
+    pub build: &'a dyn Fn(Builder) -> Builder,
+}
+
+/// [`serve_all`], plus the `extra` endpoints if any.
+pub fn serve_all_with(
+    args: &ServeArgs,
+    stream_only: Option<&str>,
+    build: impl Fn(Builder) -> Builder,
+    extra: Option<Extra<'_>>,
+    on_stop: impl Fn() + Send + 'static,
+    app: crate::metrics::AppMetrics,
+) -> Result<ExitCode> {
     // Inherited descriptors first, before this process opens any of its own (see
     // `sources`); then signal handling, before any bind: "listening on" promises a server
     // that can be stopped cleanly.
     let mut handover = crate::upgrade::Handover::take()?;
-    let sources = match &mut handover {
-        Some(handover) => std::mem::take(&mut handover.listeners)
-            .into_iter()
-            .map(Source::Inherited)
-            .collect(),
-        None => sources(args)?,
+    let extra_count = extra.as_ref().map_or(0, |extra| extra.endpoints.len());
+    let (sources, extra_inherited): (Vec<Source>, _) = match &mut handover {
+        Some(handover) => {
+            let (main, extra) = handover.take_listeners(extra_count);
+            (main.into_iter().map(Source::Inherited).collect(), extra)
+        }
+        None => (sources(args)?, Vec::new()),
     };
+    let mut extra_inherited = extra_inherited.into_iter();
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2])
         .context("cannot install signal handlers")?;
     if let (Some(reason), Some(source)) = (stream_only, sources.iter().find(|s| s.is_datagram())) {
@@ -164,9 +189,27 @@ pub fn serve_all(
             source.endpoint()
         );
     }
-    let mut servers = Vec::with_capacity(sources.len());
-    for source in sources {
-        let mut builder = build(source.builder())
+    let main = sources.into_iter().map(|source| (source, None));
+    let mut extra_sources = Vec::new();
+    if let Some(extra) = &extra {
+        for addr in extra.endpoints {
+            // After an upgrade, the old process's sockets for these too.
+            let source = match extra_inherited.next() {
+                Some(listener) => Source::Inherited(listener),
+                None => Source::Bind(Endpoint::Tcp(*addr)),
+            };
+            extra_sources.push((source, Some((extra.scheme, extra.build))));
+        }
+    }
+    let mut servers = Vec::new();
+    let mut schemes = Vec::new();
+    for (source, special) in main.chain(extra_sources).collect::<Vec<_>>() {
+        let builder = match special {
+            Some((_, build_extra)) => build_extra(source.builder()),
+            None => build(source.builder()),
+        };
+        schemes.push(special.map(|(scheme, _)| scheme));
+        let mut builder = builder
             .strategy(args.mode)
             .close_policy(ClosePolicy::Drain(args.drain_timeout))
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
@@ -188,8 +231,13 @@ pub fn serve_all(
     let upgrader = crate::upgrade::Upgrader::new(&servers, metrics.as_ref(), args.upgrade_timeout)?;
     // Before `listening on`: a script that waits for those lines finds the file.
     let pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
-    for server in &servers {
-        crate::logging::status(format_args!("listening on {}", server.local_endpoint()));
+    for (server, scheme) in servers.iter().zip(schemes) {
+        match (scheme, server.local_endpoint()) {
+            (Some(scheme), Endpoint::Tcp(addr)) => {
+                crate::logging::status(format_args!("listening on {scheme}://{addr}/"));
+            }
+            (_, endpoint) => crate::logging::status(format_args!("listening on {endpoint}")),
+        }
     }
     crate::upgrade::announce_ready(handover, &mut servers);
     let handed_over = AtomicBool::new(false);

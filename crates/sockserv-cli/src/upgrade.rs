@@ -35,8 +35,8 @@ const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// What a new process was handed by the old one.
 pub struct Handover {
-    /// The listeners, in the old process's `--listen` order.
-    pub listeners: Vec<Listener>,
+    /// The listeners, in the old process's order (see [`Handover::take_listeners`]).
+    listeners: Vec<Listener>,
     /// The `--metrics` listener, if the old process served one.
     pub metrics: Option<Listener>,
     /// For each listener, whether its Unix socket file passes to this process.
@@ -88,6 +88,14 @@ impl Handover {
             }
         }
         Ok(Some(handover))
+    }
+
+    /// The listeners, split: the `--listen` ones, and the last `extra` (the old process's
+    /// extra endpoints, such as chat's `--web`, which it served after the others).
+    pub fn take_listeners(&mut self, extra: usize) -> (Vec<Listener>, Vec<Listener>) {
+        let mut main = std::mem::take(&mut self.listeners);
+        let extra = main.split_off(main.len().saturating_sub(extra));
+        (main, extra)
     }
 
     /// Tells the old process that every endpoint is served: it stops accepting now.

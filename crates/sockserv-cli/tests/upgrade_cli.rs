@@ -189,15 +189,24 @@ fn the_metrics_page_moves_to_the_new_process() {
 }
 
 /// Chat members on the old process keep talking after the hand-over, until they
-/// leave; a member who joins after it is in the new process's room.
+/// leave; a member who joins after it is in the new process's room. The `--web`
+/// endpoint is handed over too (the new process could not bind it while the old one
+/// holds it).
 #[test]
 fn chat_members_on_the_old_process_keep_talking() {
     let dir = tempfile::tempdir().unwrap();
     let pid_arg = dir.path().join("chat.pid").display().to_string();
-    let mut server = Server::start(
-        &["chat", "-l", "tcp://127.0.0.1:0", "--pid-file", &pid_arg],
-        1,
-    );
+    let args = [
+        "chat",
+        "-l",
+        "tcp://127.0.0.1:0",
+        "--web",
+        "127.0.0.1:0",
+        "--pid-file",
+        &pid_arg,
+    ];
+    let mut server = Server::start(&args, 2);
+    let web = server.web[0].clone();
     let mut chain = Chain(vec![server.pid()]);
     let endpoint = server.endpoints[0].clone();
     let mut ann = Chat::join(&endpoint);
@@ -221,6 +230,18 @@ fn chat_members_on_the_old_process_keep_talking() {
         chat_support::who_line(&[cid.nick.clone()]),
         "a new room"
     );
+    let relisten = format!("listening on {web}");
+    let lines = &server.stderr;
+    assert!(
+        lines.contains(&relisten),
+        "the new process serves {web}: {lines:?}"
+    );
+    let page = web.trim_start_matches("http://").trim_end_matches('/');
+    let response = metrics::http(
+        page.parse().unwrap(),
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:.200}");
     ann.send("/quit");
     bob.send("/quit");
     drop((ann, bob, cid));

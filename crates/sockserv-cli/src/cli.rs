@@ -10,8 +10,10 @@ use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 // subcommand's code (cli <- cmd, never both ways).
 mod bench;
 mod http;
+mod web;
 pub use self::bench::{BenchArgs, BenchMode};
 pub use self::http::HttpArgs;
+pub use self::web::WebArgs;
 
 /// Socket servers the Rust way: echo, chat and HTTP file servers, a client and a load
 /// generator, built on the sockserv library (Python's socketserver, redone in Rust).
@@ -53,6 +55,7 @@ pub enum Command {
     /// Works on tcp:// and unix: endpoints in the threads, pool and events modes (under
     /// pool:N at most N members are served at once: each holds a worker). Not under fork: processes
     /// share no memory, so a forked room could not reach the other members.
+    /// With --web HOST:PORT the room is open to browsers too: open http://HOST:PORT/.
     Chat(ChatArgs),
     /// Connect to a server: stdin goes to it, what it sends comes to stdout.
     ///
@@ -106,6 +109,10 @@ pub struct ChatArgs {
     /// Most bytes that may wait for one client before it is disconnected as too slow.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_queue: u64,
+
+    /// The page and WebSocket for browsers.
+    #[command(flatten)]
+    pub web: WebArgs,
 }
 
 /// `sockserv client`.
@@ -176,10 +183,30 @@ pub struct ServeArgs {
     #[arg(long, short = 'm', value_name = "MODE", default_value = "threads", value_parser = parse_mode)]
     pub mode: Strategy,
 
-    /// On SIGINT/SIGTERM, how long clients being served may take to finish before they are
-    /// cut off. A second SIGINT exits at once.
+    /// On SIGINT/SIGTERM, and after handing over to a new process (SIGUSR2), how long
+    /// clients being served may take to finish before they are cut off. A second SIGINT
+    /// exits at once.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Write the server's pid to FILE once it is listening (replaced atomically; removed
+    /// on a clean exit). After an upgrade (SIGUSR2) it names the new process, so
+    /// `kill -USR2 $(cat FILE)` and `kill -HUP $(cat FILE)` always reach the live one.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
+    /// On SIGUSR2 (upgrade), how long the new process may take to serve every endpoint.
+    /// If it is not serving by then (or exits, or cannot start), it is stopped and this
+    /// process goes on serving, as if nothing happened.
+    ///
+    /// The upgrade: SIGUSR2 starts this program again (the file at the path it was
+    /// started from, so a binary replaced there is the one run) with the same arguments,
+    /// passing it every listening socket; once it serves them all, this process stops
+    /// accepting and drains as on SIGTERM. No connection is refused in between. SIGHUP
+    /// reloads the TLS certificate and key for new handshakes; a file that does not load
+    /// leaves the previous one in place.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub upgrade_timeout: Duration,
 
     /// Serve at most N clients at once; the next ones wait in the listen backlog (they are
     /// not refused) and are taken as clients leave. 0: no limit beyond the mode's.

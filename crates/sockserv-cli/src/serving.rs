@@ -1,13 +1,12 @@
 //! Runs servers from the command line: bind every endpoint, print `listening on`, serve
-//! until SIGINT/SIGTERM, then drain.
+//! until SIGINT/SIGTERM (or an upgrade's hand-over, SIGUSR2), then drain; SIGHUP reloads.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 
 use anyhow::{bail, Context, Result};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook::iterator::Signals;
 use sockserv::tls::TlsAcceptor;
 use sockserv::{
@@ -15,6 +14,7 @@ use sockserv::{
 };
 
 use crate::cli::{AccessArgs, ListenSpec, ServeArgs, DEFAULT_LISTEN};
+use crate::pid_file::PidFile;
 
 /// The error hook: a timed-out client is routine (logged at debug level); anything
 /// else is a warning with the peer's address.
@@ -54,7 +54,9 @@ pub fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         return Ok(None);
     };
-    Ok(Some(TlsAcceptor::from_pem_files(cert, key)?))
+    let acceptor = TlsAcceptor::from_pem_files(cert, key)?;
+    crate::reload::watch_tls(&acceptor, cert.clone(), key.clone());
+    Ok(Some(acceptor))
 }
 
 /// Where one server listens: an endpoint to bind, or a socket passed by the parent.
@@ -143,20 +145,71 @@ pub fn serve_all(
     on_stop: impl Fn() + Send + 'static,
     app: crate::metrics::AppMetrics,
 ) -> Result<ExitCode> {
+    serve_all_with(args, stream_only, build, None, on_stop, app)
+}
+
+/// More endpoints served beside the `--listen` ones with a Session of their own (chat's
+/// `--web`): each is bound with `build` and announced as `listening on SCHEME://ADDR/`.
+pub struct Extra<'a> {
+    /// Where to listen (TCP).
+    pub endpoints: &'a [std::net::SocketAddr],
+    /// The URL scheme announced (`http`, `https`).
+    pub scheme: &'static str,
+    /// Sets the Session up, as `serve_all`'s `build` does for the main endpoints.
+    pub build: &'a dyn Fn(Builder) -> Builder,
+}
+
+/// [`serve_all`], plus the `extra` endpoints if any.
+pub fn serve_all_with(
+    args: &ServeArgs,
+    stream_only: Option<&str>,
+    build: impl Fn(Builder) -> Builder,
+    extra: Option<Extra<'_>>,
+    on_stop: impl Fn() + Send + 'static,
+    app: crate::metrics::AppMetrics,
+) -> Result<ExitCode> {
     // Inherited descriptors first, before this process opens any of its own (see
     // `sources`); then signal handling, before any bind: "listening on" promises a server
     // that can be stopped cleanly.
-    let sources = sources(args)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let mut handover = crate::upgrade::Handover::take()?;
+    let extra_count = extra.as_ref().map_or(0, |extra| extra.endpoints.len());
+    let (sources, extra_inherited): (Vec<Source>, _) = match &mut handover {
+        Some(handover) => {
+            let (main, extra) = handover.take_listeners(extra_count);
+            (main.into_iter().map(Source::Inherited).collect(), extra)
+        }
+        None => (sources(args)?, Vec::new()),
+    };
+    let mut extra_inherited = extra_inherited.into_iter();
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2])
+        .context("cannot install signal handlers")?;
     if let (Some(reason), Some(source)) = (stream_only, sources.iter().find(|s| s.is_datagram())) {
         bail!(
             "{} is a datagram endpoint; this needs a stream one (tcp://, unix:): {reason}",
             source.endpoint()
         );
     }
-    let mut servers = Vec::with_capacity(sources.len());
-    for source in sources {
-        let mut builder = build(source.builder())
+    let main = sources.into_iter().map(|source| (source, None));
+    let mut extra_sources = Vec::new();
+    if let Some(extra) = &extra {
+        for addr in extra.endpoints {
+            // After an upgrade, the old process's sockets for these too.
+            let source = match extra_inherited.next() {
+                Some(listener) => Source::Inherited(listener),
+                None => Source::Bind(Endpoint::Tcp(*addr)),
+            };
+            extra_sources.push((source, Some((extra.scheme, extra.build))));
+        }
+    }
+    let mut servers = Vec::new();
+    let mut schemes = Vec::new();
+    for (source, special) in main.chain(extra_sources).collect::<Vec<_>>() {
+        let builder = match special {
+            Some((_, build_extra)) => build_extra(source.builder()),
+            None => build(source.builder()),
+        };
+        schemes.push(special.map(|(scheme, _)| scheme));
+        let mut builder = builder
             .strategy(args.mode)
             .close_policy(ClosePolicy::Drain(args.drain_timeout))
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
@@ -173,34 +226,68 @@ pub fn serve_all(
     }
     // Bound (and announced) before `listening on`: a script that waits for those lines
     // can scrape at once. Dropped, so stopped, when serving ends.
-    let _metrics = crate::metrics::serve(args.metrics, &servers, app)?;
-    for server in &servers {
-        crate::logging::status(format_args!("listening on {}", server.local_endpoint()));
+    let inherited_metrics = handover.as_mut().and_then(|h| h.metrics.take());
+    let metrics = crate::metrics::serve(args.metrics, inherited_metrics, &servers, app)?;
+    let upgrader = crate::upgrade::Upgrader::new(&servers, metrics.as_ref(), args.upgrade_timeout)?;
+    // Before `listening on`: a script that waits for those lines finds the file.
+    let pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
+    for (server, scheme) in servers.iter().zip(schemes) {
+        match (scheme, server.local_endpoint()) {
+            (Some(scheme), Endpoint::Tcp(addr)) => {
+                crate::logging::status(format_args!("listening on {scheme}://{addr}/"));
+            }
+            (_, endpoint) => crate::logging::status(format_args!("listening on {endpoint}")),
+        }
     }
+    crate::upgrade::announce_ready(handover, &mut servers);
+    let handed_over = AtomicBool::new(false);
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
-    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping = AtomicBool::new(false);
     let signal_handle = signals.handle();
-    {
-        let stopping = Arc::clone(&stopping);
-        thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
-                        crate::logging::status(format_args!("second interrupt: exiting now"));
-                        std::process::exit(130);
+    thread::scope(|scope| -> Result<ExitCode> {
+        let stopping = &stopping;
+        let (handed_over, pid_file) = (&handed_over, &pid_file);
+        let signal_thread =
+            thread::Builder::new()
+                .name("signals".into())
+                .spawn_scoped(scope, move || {
+                    for signal in signals.forever() {
+                        match signal {
+                            SIGHUP => {
+                                crate::reload::reload_all();
+                                continue;
+                            }
+                            SIGUSR2 if stopping.load(Ordering::Acquire) => {
+                                crate::logging::status(format_args!(
+                                    "upgrade: ignored, this process is stopping already"
+                                ));
+                                continue;
+                            }
+                            SIGUSR2 => {
+                                if upgrader.upgrade_logged(pid_file.as_ref()) {
+                                    stopping.store(true, Ordering::Release);
+                                    handed_over.store(true, Ordering::Release);
+                                    for handle in &handles {
+                                        handle.shutdown();
+                                    }
+                                }
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
+                            crate::logging::status(format_args!("second interrupt: exiting now"));
+                            std::process::exit(130);
+                        }
+                        crate::logging::status(format_args!(
+                            "shutting down: no new connections; waiting for clients to finish"
+                        ));
+                        on_stop();
+                        for handle in &handles {
+                            handle.shutdown();
+                        }
                     }
-                    crate::logging::status(format_args!(
-                        "shutting down: no new connections; waiting for clients to finish"
-                    ));
-                    on_stop();
-                    for handle in &handles {
-                        handle.shutdown();
-                    }
-                }
-            })?;
-    }
-    let results: Vec<Result<()>> = thread::scope(|scope| {
+                })?;
         let workers: Vec<_> = servers
             .into_iter()
             .map(|mut server| {
@@ -209,6 +296,10 @@ pub fn serve_all(
                     server
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
+                    if handed_over.load(Ordering::Acquire) {
+                        // The new process serves this socket now: its file stays.
+                        server.keep_socket_file();
+                    }
                     let report = server.close()?;
                     if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
@@ -221,17 +312,19 @@ pub fn serve_all(
                 })
             })
             .collect();
-        workers
+        let results: Vec<Result<()>> = workers
             .into_iter()
             .map(|w| {
                 w.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a server thread panicked")))
             })
-            .collect()
-    });
-    signal_handle.close();
-    for result in results {
-        result?;
-    }
-    Ok(ExitCode::SUCCESS)
+            .collect();
+        // Ends `forever`; joined before the pid file is dropped (removed).
+        signal_handle.close();
+        let _ = signal_thread.join();
+        for result in results {
+            result?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }

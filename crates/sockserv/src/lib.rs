@@ -71,7 +71,7 @@
 //! | how many at once | [`Strategy`], and at close [`ClosePolicy`] → [`CloseReport`] |
 //! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`], [`StopOnSignals`], [`Server::serve_until_signal`]; [`Outcome`] of `handle_one`; [`Stats`], [`StatsSnapshot`], [`Closed`] |
 //! | errors | [`Error`] (with [`Unsupported`]) from `bind`; [`ConnError`] and [`Failure`] for one connection; [`ParseEndpointError`], [`ParseStrategyError`] |
-//! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`] |
+//! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`], [`pass_fds`], [`take_passed_fds`] |
 //!
 //! # Lifecycle without Python's traps
 //!
@@ -139,12 +139,12 @@ pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
 pub use lines::{BadLine, Line, LineBuffer, LineSession, Lines, ReadLine};
 pub use output::Output;
 pub use proxy::{ProxyError, ProxyHeader};
-pub use server::{Outcome, Server, StopOnSignals};
+pub use server::{ListenerHandle, Outcome, Server, StopOnSignals};
 pub use session::{Session, SessionFactory, SessionWaker};
 pub use shutdown::ShutdownHandle;
 pub use stats::{Closed, Stats, StatsSnapshot};
 pub use strategy::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};
-pub use sys::claim_inherited_fd;
+pub use sys::{claim_inherited_fd, pass_fds, take_passed_fds};
 
 // The code blocks of the README and of docs/python-mapping.md compile (`cargo test --doc`).
 #[cfg(doctest)]

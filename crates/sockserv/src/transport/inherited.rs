@@ -82,7 +82,7 @@ impl Listener {
             .trim()
             .parse()
             .map_err(|_| bad("LISTEN_FDS", &count))?;
-        crate::sys::take_systemd_fds(count)?
+        crate::sys::take_passed_fds(count)?
             .into_iter()
             .map(Listener::from_inherited_fd)
             .collect()

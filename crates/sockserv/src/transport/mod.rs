@@ -104,6 +104,29 @@ impl Listener {
         &self.endpoint
     }
 
+    /// Leaves the Unix socket file this listener created on disk when it is dropped:
+    /// another process serves the same socket now (a hand-over, see
+    /// [`pass_fds`](crate::pass_fds)).
+    pub fn keep_socket_file(&mut self) {
+        self._file = std::mem::take(&mut self._file).keep();
+    }
+
+    /// Whether dropping this listener removes a Unix socket file (it created the file).
+    pub fn owns_socket_file(&self) -> bool {
+        self._file.path().is_some()
+    }
+
+    /// Removes this Unix socket's file when the listener is dropped, as if it had created
+    /// it: the process a hand-over passed the socket to takes the file over once it is
+    /// the one serving. Nothing changes for other endpoints.
+    pub fn adopt_socket_file(&mut self) {
+        if let (Endpoint::Unix(path) | Endpoint::UnixDatagram(path), None) =
+            (&self.endpoint, self._file.path())
+        {
+            self._file = unix::SocketFile::new(path.clone());
+        }
+    }
+
     /// Whether this is a datagram socket.
     pub fn is_datagram(&self) -> bool {
         matches!(self.kind, Kind::Udp(_) | Kind::UnixDatagram(_))

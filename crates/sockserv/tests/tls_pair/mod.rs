@@ -42,12 +42,20 @@ pub struct Pair<S: Session> {
 
 impl<S: Session> Pair<S> {
     pub fn open(certs: &Certs, factory: impl SessionFactory<Session = S>) -> Pair<S> {
+        Pair::open_with(tls_client(certs), &acceptor(certs).wrap(factory))
+    }
+
+    /// `client` against a session `factory` opens (an acceptor's factory).
+    pub fn open_with(
+        client: ClientConnection,
+        factory: &impl SessionFactory<Session = TlsSession<S>>,
+    ) -> Pair<S> {
         let peer = PeerAddr::Inet("127.0.0.1:1".parse().unwrap());
-        let mut server = acceptor(certs).wrap(factory).open(&peer);
+        let mut server = factory.open(&peer);
         let mut out = Output::new();
         server.on_open(&mut out);
         Pair {
-            client: tls_client(certs),
+            client,
             server,
             out,
             got: Vec::new(),

@@ -7,28 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::acl::AccessList;
-use crate::drive::Blocking;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{ConnError, Error};
-use crate::handler::{ConnSettings, DatagramHandler, StreamHandler};
+use crate::handler::{DatagramHandler, StreamHandler};
 use crate::proxied::ProxyConfig;
+use crate::pump::ConnSettings;
 use crate::request::{CloseHook, ErrorHook, TickHook, TimeoutHook, VerifyFn};
 use crate::server::Server;
-use crate::session::{Session, SessionFactory};
+use crate::session::{self, OpenFn, SessionFactory};
 use crate::stats::Closed;
-use crate::strategy::{ClosePolicy, OpenFn, Strategy};
+use crate::strategy::{ClosePolicy, Strategy};
 use crate::transport::{Listener, SocketOptions};
 
 use self::plan::Target;
 
+/// What serves each request, as registered: one variant per kind of handler.
 enum Handler {
     Stream(Arc<dyn StreamHandler>),
     Datagram(Arc<dyn DatagramHandler>),
-    Session {
-        stream: Arc<dyn StreamHandler>,
-        datagram: Arc<dyn DatagramHandler>,
-        open: OpenFn,
-    },
+    Session(OpenFn),
 }
 
 enum Source {
@@ -116,15 +113,7 @@ impl Builder {
     /// Serves each connection (or datagram) with a fresh [`Session`] from
     /// `factory`. Works on stream and datagram endpoints and under every strategy.
     pub fn session(mut self, factory: impl SessionFactory) -> Self {
-        let driver = Arc::new(Blocking(factory));
-        let factory = Arc::clone(&driver);
-        let open: OpenFn =
-            Arc::new(move |peer: &PeerAddr| -> Box<dyn Session> { Box::new(factory.0.open(peer)) });
-        self.handler = Some(Handler::Session {
-            stream: driver.clone(),
-            datagram: driver,
-            open,
-        });
+        self.handler = Some(Handler::Session(session::erase(factory)));
         self
     }
 

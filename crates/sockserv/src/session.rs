@@ -10,7 +10,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::{Output, PeerAddr};
+use crate::endpoint::PeerAddr;
+use crate::output::Output;
 
 /// An event-driven, sans-IO connection handler (asyncio's `Protocol`, in Rust).
 ///
@@ -120,6 +121,15 @@ where
     fn open(&self, peer: &PeerAddr) -> S {
         self(peer)
     }
+}
+
+/// A [`SessionFactory`] with its Session type erased: how the builder keeps a factory
+/// and every driver opens Sessions.
+pub(crate) type OpenFn = Arc<dyn Fn(&PeerAddr) -> Box<dyn Session> + Send + Sync>;
+
+/// Erases `factory`'s Session type.
+pub(crate) fn erase(factory: impl SessionFactory) -> OpenFn {
+    Arc::new(move |peer: &PeerAddr| -> Box<dyn Session> { Box::new(factory.open(peer)) })
 }
 
 #[derive(Default)]

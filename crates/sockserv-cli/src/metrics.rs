@@ -10,7 +10,8 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sockserv::{ClosePolicy, ConnError, Endpoint, Server, ShutdownHandle, Stats, StatsSnapshot};
+use sockserv::report::{ConnError, Stats, StatsSnapshot};
+use sockserv::{ClosePolicy, Endpoint, Server, ShutdownHandle};
 
 use crate::apps::chat::ChatRoom;
 use crate::apps::http::HttpCounters;

@@ -110,7 +110,7 @@ impl Builder {
         self
     }
 
-    /// Serves each connection (or datagram) with a fresh [`Session`] from
+    /// Serves each connection (or datagram) with a fresh [`Session`](crate::Session) from
     /// `factory`. Works on stream and datagram endpoints and under every strategy.
     pub fn session(mut self, factory: impl SessionFactory) -> Self {
         self.handler = Some(Handler::Session(session::erase(factory)));

@@ -104,5 +104,5 @@ mod sealed {
     /// alone, so methods can be added to it.
     pub trait Sealed {}
 
-    impl Sealed for crate::Output {}
+    impl Sealed for crate::output::Output {}
 }

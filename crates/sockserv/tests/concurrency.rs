@@ -10,7 +10,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use sockserv::{Conn, ConnError, Endpoint, Outcome, Server, Strategy};
+use sockserv::report::{ConnError, Outcome};
+use sockserv::{Conn, Endpoint, Server, Strategy};
 use util::{Client, Serving, WAIT};
 
 /// A line-echo server (serving until each client closes) running in a thread.

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sockserv::{ClosePolicy, Conn, ConnError, Failure, Output, Server, Session, Strategy};
+use sockserv::report::{ConnError, Failure};
+use sockserv::{ClosePolicy, Conn, Output, Server, Session, Strategy};
 use util::{serial, Client, Serving};
 
 /// Bound on every wait in this file.

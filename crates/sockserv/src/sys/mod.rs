@@ -132,7 +132,7 @@ pub(crate) fn take_systemd_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
 }
 
 /// Takes ownership of descriptor number `fd`, which the parent process passed (for
-/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::Listener::from_inherited_fd).
+/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::transport::Listener::from_inherited_fd).
 ///
 /// # Safety
 ///
@@ -140,7 +140,7 @@ pub(crate) fn take_systemd_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
 /// call it at startup, before the process opens any file or socket of its own (one of
 /// those could otherwise have been given the number, if the parent did not pass it),
 /// once per number, and not for a descriptor
-/// [`Listener::from_systemd`](crate::Listener::from_systemd) takes.
+/// [`Listener::from_systemd`](crate::transport::Listener::from_systemd) takes.
 ///
 /// # Errors
 ///

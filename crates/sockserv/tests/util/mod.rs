@@ -345,7 +345,9 @@ pub fn zombie_children() -> Vec<u32> {
 
 /// An error hook that appends each report to `path`: it works in forked children too,
 /// where a hook's changes to memory are lost.
-pub fn log_errors_to(path: PathBuf) -> impl Fn(&sockserv::ConnError) + Send + Sync + 'static {
+pub fn log_errors_to(
+    path: PathBuf,
+) -> impl Fn(&sockserv::report::ConnError) + Send + Sync + 'static {
     move |err| append_line(&path, &err.to_string())
 }
 

@@ -57,7 +57,8 @@ impl Server {
 /// Configures a [`Server`]; [`bind`](Builder::bind) makes it.
 ///
 /// Defaults: [`Strategy::Threads`], [`ClosePolicy::Join`], [`SocketOptions::default`], no
-/// per-connection timeouts, `max_packet_size` 8192, errors printed to stderr.
+/// per-connection timeouts, `max_packet_size` 8192, failed requests reported as `tracing`
+/// error events (a library does not print; install a subscriber to see them).
 #[must_use = "a builder does nothing until .bind()"]
 pub struct Builder {
     source: Source,
@@ -91,7 +92,9 @@ impl Builder {
             proxy: None,
             handler: None,
             verify: None,
-            on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
+            on_error: Arc::new(|err: &ConnError| {
+                tracing::error!(peer = %err.peer, error = %err.failure, "request failed");
+            }),
             on_close: None,
             on_timeout: None,
             on_tick: None,

@@ -205,7 +205,7 @@ impl Context {
         self.stats.closed(&closed);
         if let Some(hook) = &self.on_close {
             if catch_panic(|| hook(&closed)).is_err() {
-                eprintln!("sockserv: the close hook panicked for {peer}");
+                tracing::error!(%peer, "the close hook panicked");
             }
         }
         match failure {
@@ -240,7 +240,11 @@ impl Context {
     pub(crate) fn report(&self, peer: PeerAddr, failure: Failure) {
         let err = ConnError { peer, failure };
         if catch_panic(|| (self.on_error)(&err)).is_err() {
-            eprintln!("sockserv: the error hook panicked while reporting: {err}");
+            tracing::error!(
+                peer = %err.peer,
+                error = %err.failure,
+                "the error hook panicked while reporting"
+            );
         }
     }
 }

@@ -6,7 +6,9 @@
 //! Session that wraps another one (TLS does), a unit test — takes that output and sends
 //! it, and delivers wake-ups. That is this module: [`OutputExt`] is the driver's view of
 //! an `Output` (the bytes to send, the file range at the front, the waker's other end),
-//! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file.
+//! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file, and
+//! [`InMemory`] drives one Session without a socket, as the strategies would — the way
+//! to unit-test a Session.
 //!
 //! # Examples
 //!
@@ -32,8 +34,11 @@
 
 use std::io;
 
+mod memory;
+
 pub use crate::output::FileRange;
 pub use crate::session::WakeSource;
+pub use memory::InMemory;
 
 /// The driver's view of an [`Output`](crate::Output): takes what a Session queued, in
 /// order, and reports what was sent.

@@ -134,8 +134,9 @@ fn finished_threads_are_forgotten() {
         assert_eq!(reply, util::HELLO);
     }
     assert!(server.active_workers() < 10, "{}", server.active_workers());
-    util::wait_until("finished workers to be forgotten", || {
-        server.active_workers() == 0
+    testkit::wait_until(WAIT, "finished workers forgotten", || {
+        let active = server.active_workers();
+        (active == 0, format!("{active} active"))
     });
     assert_eq!(server.close().unwrap().left, 0);
 }

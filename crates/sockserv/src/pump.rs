@@ -13,9 +13,9 @@
 use std::io::{self, ErrorKind, Read};
 use std::time::{Duration, Instant};
 
-use crate::driver::{OutputExt, WakeSource};
+use crate::driver::OutputExt;
 use crate::output::Output;
-use crate::session::Session;
+use crate::session::{Session, WakeSource};
 use crate::transport::Stream;
 
 pub(crate) mod blocking;

@@ -15,7 +15,7 @@
 //! Testing a Session in memory, as a driver would run it:
 //!
 //! ```
-//! use sockserv::driver::OutputExt;
+//! use sockserv::driver::InMemory;
 //! use sockserv::{Output, Session};
 //!
 //! struct Shout;
@@ -26,9 +26,22 @@
 //!     }
 //! }
 //!
+//! let mut conn = InMemory::open(Shout);
+//! conn.feed(b"hello");
+//! assert_eq!(conn.output().queued(), 5); // not sent until the peer reads
+//! assert_eq!(conn.transmit()?, b"HELLO");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Taking the output by hand, as a driver (or a wrapping Session) does:
+//!
+//! ```
+//! use sockserv::driver::OutputExt;
+//! use sockserv::Output;
+//!
 //! let mut out = Output::new();
-//! Shout.on_data(b"hello", &mut out);
-//! assert_eq!(out.take(), b"HELLO"); // what a driver would send
+//! out.write(b"hello");
+//! assert_eq!(out.take(), b"hello"); // what a driver would send
 //! assert_eq!(out.queued(), 0);
 //! ```
 

@@ -23,7 +23,7 @@ use crate::output::Output;
 /// # Examples
 ///
 /// ```
-/// use sockserv::driver::OutputExt; // a driver's view, to see what the Session wrote
+/// use sockserv::driver::InMemory; // runs it as a server would, in a unit test
 /// use sockserv::{Output, Session};
 ///
 /// /// Echoes every byte back.
@@ -35,9 +35,12 @@ use crate::output::Output;
 ///     }
 /// }
 ///
-/// let mut out = Output::new();
-/// Echo.on_data(b"hello", &mut out);
-/// assert_eq!(out.pending(), b"hello");
+/// let mut conn = InMemory::open(Echo);
+/// conn.feed(b"hello");
+/// conn.eof(); // the default on_eof closes once everything is sent
+/// assert_eq!(conn.transmit()?, b"hello");
+/// assert!(conn.is_closed());
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub trait Session: Send + 'static {
     /// The connection is open; a greeting written here is sent first.

@@ -12,8 +12,7 @@ mod util;
 
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sockserv::report::{ConnError, Failure};
 use sockserv::{ClosePolicy, Conn, Output, Server, Session, Strategy};
@@ -75,22 +74,18 @@ fn round_trip(client: &mut Client, line: &[u8], what: &str) {
     assert_eq!(client.round_trip(line), line, "{what}");
 }
 
-/// The hook log's lines, waiting (bounded) until there are at least `n`.
+/// The hook log's lines, waiting (bounded) until there are at least `n`: the hook
+/// writes a file (possibly from a forked child), which nothing can signal.
 fn hook_lines(log: &Path, n: usize, what: &str) -> Vec<String> {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let read = || -> Vec<String> {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= n {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the error hook reported {lines:?}, expected {n} line(s)"
-        );
-        // Polling a file the hook (possibly in a forked child) writes; bounded above.
-        thread::sleep(Duration::from_millis(5));
-    }
+        text.lines().map(str::to_owned).collect()
+    };
+    testkit::wait_until(WAIT, &format!("{what}: {n} hook line(s)"), || {
+        let lines = read();
+        (lines.len() >= n, format!("{lines:?}"))
+    });
+    read()
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -76,7 +76,8 @@ impl<S: Session> InMemory<S> {
 
     /// Bytes from the peer: `on_data`, if a driver would still read (the connection is
     /// open, the Session is not closing, no EOF came) and `data` is not empty. Returns
-    /// whether the Session got them.
+    /// whether the Session got them. Unlike a socket driver, it goes on reading while
+    /// output is backed up: the test decides how far the peer runs ahead.
     pub fn feed(&mut self, data: &[u8]) -> bool {
         if self.closed || self.eof || self.out.is_closing() || data.is_empty() {
             return false;

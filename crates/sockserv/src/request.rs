@@ -15,7 +15,8 @@ use crate::endpoint::PeerAddr;
 use crate::error::{ConnError, Failure};
 use crate::handler::{Datagram, DatagramHandler, StreamHandler};
 use crate::proxied::{self, ProxyConfig};
-use crate::pump::{blocking, close_stream, name_timeout, ConnSettings};
+use crate::pump::{blocking, close_stream, is_disconnect, name_timeout, ConnSettings};
+use crate::server::drain::Live;
 use crate::session::OpenFn;
 use crate::stats::{Closed, Stats};
 use crate::transport::{DatagramSocket, Stream};
@@ -41,6 +42,7 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 pub(crate) fn run_guarded(f: impl FnOnce() -> io::Result<()>) -> Result<(), Failure> {
     match catch_panic(f) {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if is_disconnect(&e) => Err(Failure::Disconnected(e)),
         Ok(Err(e)) => Err(Failure::Handler(e)),
         Err(message) => Err(Failure::Panic(message)),
     }
@@ -108,6 +110,8 @@ pub(crate) struct Context {
     /// Behind a PROXY-protocol balancer the verify hook runs on the worker, once the
     /// header has named the client; otherwise the serving thread runs it before dispatch.
     pub(crate) proxy: Option<ProxyConfig>,
+    /// The sockets blocking workers serve, for a drain to cut at its deadline.
+    pub(crate) live: Live,
 }
 
 impl Context {
@@ -125,10 +129,10 @@ impl Context {
         let peer = job.peer().clone();
         let (result, traffic) = match (job, &self.service) {
             (Job::Stream { stream, peer }, Service::Stream(handler)) => {
-                serve_stream(&**handler, stream, peer, self.settings)
+                serve_stream(&**handler, stream, peer, self.settings, &self.live)
             }
             (Job::Stream { stream, peer }, Service::Session(open)) => {
-                serve_session(open, stream, &peer, &self.settings)
+                serve_session(open, stream, &peer, &self.settings, &self.live)
             }
             (
                 Job::Datagram {
@@ -210,6 +214,8 @@ impl Context {
         }
         match failure {
             None => true,
+            // The peer leaving is how the connection ended, not something to report.
+            Some(Failure::Disconnected(_)) => false,
             Some(failure) => {
                 self.report(peer.clone(), failure);
                 false
@@ -256,7 +262,9 @@ fn serve_stream(
     stream: Stream,
     peer: PeerAddr,
     settings: ConnSettings,
+    live: &Live,
 ) -> (Result<(), Failure>, (u64, u64)) {
+    let tracked = live.add(&stream);
     let mut conn = Conn::new(stream, peer);
     let result = run_guarded(|| set_socket_timeouts(conn.stream(), &settings))
         .and_then(|()| run_guarded(|| handler.setup(&mut conn)))
@@ -266,6 +274,8 @@ fn serve_stream(
             handled.and(finished)
         });
     let traffic = conn.traffic();
+    // Untracked before it is closed: a drain never touches a reused descriptor.
+    live.remove(tracked);
     close_stream(conn.into_stream());
     (result, traffic)
 }
@@ -276,11 +286,15 @@ fn serve_session(
     stream: Stream,
     peer: &PeerAddr,
     settings: &ConnSettings,
+    live: &Live,
 ) -> (Result<(), Failure>, (u64, u64)) {
+    let tracked = live.add(&stream);
     let served = match run_guarded(|| set_socket_timeouts(&stream, settings)) {
         Ok(()) => blocking::serve(open, peer, &stream, settings),
         Err(failure) => (Err(failure), (0, 0)),
     };
+    // Untracked before it is closed: a drain never touches a reused descriptor.
+    live.remove(tracked);
     close_stream(stream);
     served
 }

@@ -332,6 +332,7 @@ fn close_policy_join_waits() {
             report,
             CloseReport {
                 finished: 1,
+                cut: 0,
                 left: 0
             },
             "{strategy}"
@@ -355,6 +356,7 @@ fn close_policy_join_timeout_is_bounded() {
             report,
             CloseReport {
                 finished: 0,
+                cut: 0,
                 left: 1
             },
             "{strategy}"
@@ -390,6 +392,7 @@ fn close_policy_detach_returns_at_once() {
             report,
             CloseReport {
                 finished: 0,
+                cut: 0,
                 left: 1
             },
             "{strategy}"

@@ -7,6 +7,7 @@
 //! it, and delivers wake-ups. That is this module: [`OutputExt`] is the driver's view of
 //! an `Output` (the bytes to send, the file range at the front, the waker's other end),
 //! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file, and
+//! [`Relay`] keeps a wrapper Session's account of its inner Session's output, and
 //! [`InMemory`] drives one Session without a socket, as the strategies would — the way
 //! to unit-test a Session.
 //!
@@ -48,10 +49,12 @@
 use std::io;
 
 mod memory;
+mod relay;
 
+pub use self::memory::InMemory;
+pub use self::relay::Relay;
 pub use crate::output::FileRange;
 pub use crate::session::WakeSource;
-pub use memory::InMemory;
 
 /// The driver's view of an [`Output`](crate::Output): takes what a Session queued, in
 /// order, and reports what was sent.

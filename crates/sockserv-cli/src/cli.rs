@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use sockserv::{AccessList, Cidr, Endpoint, Strategy};
+use sockserv::acl::{AccessList, Cidr};
+use sockserv::{Endpoint, Strategy};
 
 // `sockserv bench`'s flags live beside the others, so the command line depends on no
 // subcommand's code (cli <- cmd, never both ways).

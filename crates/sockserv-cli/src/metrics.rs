@@ -1,7 +1,7 @@
 //! `--metrics`: the servers' counters as a Prometheus page (served by `server.rs`).
 //!
 //! Nothing here touches the serving hot path: the page reads each server's
-//! [`Stats`](sockserv::Stats) (relaxed atomics) and the chat room's gauges at scrape time.
+//! [`Stats`](sockserv::report::Stats) (relaxed atomics) and the chat room's gauges at scrape time.
 
 mod server;
 
@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
-use sockserv::StatsSnapshot;
+use sockserv::report::StatsSnapshot;
 use sockserv_http::Counters;
 
 pub use self::server::{serve, MetricsServer};

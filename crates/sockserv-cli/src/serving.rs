@@ -8,10 +8,10 @@ use std::thread;
 use anyhow::{bail, Context, Result};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook::iterator::Signals;
+use sockserv::report::{ConnError, Failure};
 use sockserv::tls::TlsAcceptor;
-use sockserv::{
-    Builder, ClosePolicy, ConnError, Endpoint, Failure, Listener, PeerAddr, Server, ShutdownHandle,
-};
+use sockserv::transport::Listener;
+use sockserv::{Builder, ClosePolicy, Endpoint, PeerAddr, Server, ShutdownHandle};
 
 use crate::cli::{AccessArgs, ListenSpec, ServeArgs, DEFAULT_LISTEN};
 use crate::pid_file::PidFile;
@@ -129,7 +129,7 @@ fn adopt(fd: i32) -> std::io::Result<Listener> {
     // SAFETY: the operator named fd N as the socket the parent passed for this process
     // to serve; `sources` runs before the process opens any descriptor of its own and
     // takes each number once (repeats are refused above), so nothing else owns it.
-    let fd = unsafe { sockserv::claim_inherited_fd(fd)? };
+    let fd = unsafe { sockserv::transport::claim_inherited_fd(fd)? };
     Listener::from_inherited_fd(fd)
 }
 

@@ -20,7 +20,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use sockserv::{Listener, ListenerHandle, Server, ShutdownHandle};
+use sockserv::transport::{Listener, ListenerHandle};
+use sockserv::{Server, ShutdownHandle};
 
 use crate::pid_file::PidFile;
 
@@ -46,7 +47,7 @@ pub struct Handover {
 
 impl Handover {
     /// The hand-over this process was started with, if any. Runs first, before the
-    /// process opens a descriptor of its own (see `sockserv::take_passed_fds`).
+    /// process opens a descriptor of its own (see `sockserv::transport::take_passed_fds`).
     ///
     /// # Errors
     ///
@@ -66,7 +67,7 @@ impl Handover {
             bail!("{PASSED}={names:?}: the first descriptor must be `ready`");
         }
         let count = u16::try_from(names.len()).context("too many passed descriptors")?;
-        let mut fds = sockserv::take_passed_fds(count)
+        let mut fds = sockserv::transport::take_passed_fds(count)
             .context("cannot take the sockets the old process passed")?
             .into_iter();
         let ready = UnixStream::from(fds.next().context("descriptors taken already")?);
@@ -183,7 +184,7 @@ impl Upgrader {
             .env_remove("LISTEN_PID")
             .env_remove("LISTEN_FDS")
             .env_remove("LISTEN_FDNAMES");
-        sockserv::pass_fds(&mut command, fds);
+        sockserv::transport::pass_fds(&mut command, fds);
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.program.display()))?;

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::request::{Context, TickHook, TimeoutHook};
 use crate::shutdown::{Control, ShutdownHandle};
 use crate::stats::Stats;
-use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, OpenFn, Strategy};
+use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, Strategy};
 use crate::transport::Listener;
 
 mod accept;
@@ -37,8 +37,6 @@ pub(crate) struct Setup {
     pub(crate) close_policy: ClosePolicy,
     pub(crate) max_packet_size: usize,
     pub(crate) max_connections: Option<usize>,
-    /// The Session opener, for event loops (`None` for blocking handlers).
-    pub(crate) open: Option<OpenFn>,
     pub(crate) on_timeout: Option<TimeoutHook>,
     pub(crate) on_tick: Option<(Duration, TickHook)>,
 }
@@ -146,7 +144,6 @@ impl Server {
             Arc::clone(&setup.ctx),
             wake,
             listener.as_raw_fd(),
-            setup.open,
             setup.max_connections,
         )
         .map_err(io)?;
@@ -187,7 +184,7 @@ impl Server {
     }
 
     /// Leaves the Unix socket file on disk when the server closes, for a hand-over: another
-    /// process was passed the listening socket (see [`pass_fds`](crate::pass_fds)) and
+    /// process was passed the listening socket (see [`pass_fds`](crate::transport::pass_fds)) and
     /// serves it on. Nothing changes for other endpoints, or after `close`.
     pub fn keep_socket_file(&mut self) {
         if let Some(listener) = &mut self.listener {

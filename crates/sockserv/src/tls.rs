@@ -51,7 +51,8 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::{PeerAddr, SessionFactory};
+use crate::endpoint::PeerAddr;
+use crate::session::SessionFactory;
 
 /// The rustls this module is built on, for building a [`rustls::ServerConfig`] by hand.
 pub use rustls;

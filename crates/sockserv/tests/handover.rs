@@ -6,7 +6,8 @@ use std::net::TcpListener;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 
-use sockserv::{Conn, Listener, Server};
+use sockserv::transport::Listener;
+use sockserv::{Conn, Server};
 
 /// Accepts one connection on each descriptor from 3 on and sends it that number.
 const CHILD: &str = r#"
@@ -35,7 +36,7 @@ fn passed_descriptors_arrive_in_order_from_three() {
         .iter()
         .map(|l| l.as_fd().try_clone_to_owned().unwrap())
         .collect();
-    sockserv::pass_fds(&mut command, fds);
+    sockserv::transport::pass_fds(&mut command, fds);
     let mut child = command.spawn().unwrap();
     drop(command);
     for (listener, expected) in [(&b, "3"), (&a, "4")] {

@@ -7,9 +7,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sockserv::{
-    ClosePolicy, ConnError, Endpoint, Listener, ListenerHandle, Server, ShutdownHandle, Stats,
-};
+use sockserv::report::{ConnError, Stats};
+use sockserv::transport::{Listener, ListenerHandle};
+use sockserv::{ClosePolicy, Endpoint, Server, ShutdownHandle};
 
 use super::{render, AppMetrics, ChatCounts, Scrape};
 use crate::apps::metrics::MetricsPage;

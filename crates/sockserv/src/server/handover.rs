@@ -34,7 +34,7 @@ impl Slot {
 }
 
 /// A server's listening socket, for another thread: a copy of it to pass to a new
-/// process ([`pass_fds`](crate::pass_fds)), while the server keeps serving. Cheap to
+/// process ([`pass_fds`](crate::transport::pass_fds)), while the server keeps serving. Cheap to
 /// clone, `Send + Sync`; from [`Server::listener_handle`](crate::Server::listener_handle).
 ///
 /// It holds no descriptor itself: once the server closes its listener, no copy can be

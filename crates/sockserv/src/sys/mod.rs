@@ -131,7 +131,7 @@ static PASSED_FDS_TAKEN: AtomicBool = AtomicBool::new(false);
 ///
 /// A descriptor in the range that is not open; none is taken then.
 ///
-/// [`Listener::from_systemd`]: crate::Listener::from_systemd
+/// [`Listener::from_systemd`]: crate::transport::Listener::from_systemd
 pub fn take_passed_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
     let range = FIRST_SYSTEMD_FD..FIRST_SYSTEMD_FD + RawFd::from(count);
     range.clone().try_for_each(check_inherited)?;
@@ -152,7 +152,7 @@ pub fn take_passed_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
 }
 
 /// Takes ownership of descriptor number `fd`, which the parent process passed (for
-/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::Listener::from_inherited_fd).
+/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::transport::Listener::from_inherited_fd).
 ///
 /// # Safety
 ///
@@ -160,7 +160,7 @@ pub fn take_passed_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
 /// call it at startup, before the process opens any file or socket of its own (one of
 /// those could otherwise have been given the number, if the parent did not pass it),
 /// once per number, and not for a descriptor
-/// [`Listener::from_systemd`](crate::Listener::from_systemd) takes.
+/// [`Listener::from_systemd`](crate::transport::Listener::from_systemd) takes.
 ///
 /// # Errors
 ///
@@ -185,7 +185,7 @@ pub unsafe fn claim_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// let mut command = Command::new("/usr/bin/sockserv");
 /// command.args(["echo", "--listen", "fd:3"]);
-/// sockserv::pass_fds(&mut command, vec![listener.as_fd().try_clone_to_owned()?]);
+/// sockserv::transport::pass_fds(&mut command, vec![listener.as_fd().try_clone_to_owned()?]);
 /// let child = command.spawn()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -222,7 +222,7 @@ pub fn pass_fds(command: &mut Command, fds: Vec<OwnedFd>) {
 
 /// A new, close-on-exec descriptor for the open file `fd` (`F_DUPFD_CLOEXEC`): for a
 /// number the crate holds open for the duration of the call (see
-/// [`ListenerHandle`](crate::ListenerHandle)).
+/// [`ListenerHandle`](crate::transport::ListenerHandle)).
 pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl takes no memory; the caller keeps `fd` open during the call.
     let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };

@@ -1,4 +1,7 @@
-//! Listening sockets for every transport, bound with explicit options (socket2).
+//! Sockets by hand: a [`Listener`] bound with explicit [`SocketOptions`] or inherited
+//! from a parent ([`claim_inherited_fd`], socket activation), an [`UnboundSocket`] to
+//! configure before it binds, and the [`Stream`] of an accepted connection. One file per
+//! transport concern (socket2 underneath).
 
 mod inet;
 mod inherited;
@@ -12,6 +15,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::PathBuf;
 
+pub use crate::server::ListenerHandle;
+pub use crate::sys::{claim_inherited_fd, pass_fds, take_passed_fds};
 pub(crate) use stream::DatagramSocket;
 pub use stream::Stream;
 pub use unbound::UnboundSocket;
@@ -106,7 +111,7 @@ impl Listener {
 
     /// Leaves the Unix socket file this listener created on disk when it is dropped:
     /// another process serves the same socket now (a hand-over, see
-    /// [`pass_fds`](crate::pass_fds)).
+    /// [`pass_fds`]).
     pub fn keep_socket_file(&mut self) {
         self._file = std::mem::take(&mut self._file).keep();
     }

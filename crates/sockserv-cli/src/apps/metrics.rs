@@ -64,23 +64,25 @@ fn text(status: Status) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockserv::driver::OutputExt;
-    use sockserv::{Output, Session, SessionFactory};
+    use sockserv::driver::InMemory;
+    use sockserv::SessionFactory;
     use sockserv_http::client::ResponseHead;
     use sockserv_http::HttpSession;
 
-    fn session(page: &'static str) -> HttpSession<MetricsPage> {
-        MetricsPage::http(move || page.to_owned()).open(&PeerAddr::Unix(None))
+    type Conn = InMemory<HttpSession<MetricsPage>>;
+
+    fn session(page: &'static str) -> Conn {
+        InMemory::open(MetricsPage::http(move || page.to_owned()).open(&PeerAddr::Unix(None)))
     }
 
-    /// Feeds `chunks` one read at a time; returns what was written and whether it closed.
-    fn pump(session: &mut HttpSession<MetricsPage>, chunks: &[&[u8]]) -> (Vec<u8>, bool) {
-        let mut out = Output::new();
+    /// Feeds `chunks` one read at a time; returns what the peer then reads and whether
+    /// the connection is closing (or closed).
+    fn pump(conn: &mut Conn, chunks: &[&[u8]]) -> (Vec<u8>, bool) {
         for chunk in chunks {
-            session.on_data(chunk, &mut out);
+            conn.feed(chunk);
         }
-        let closing = out.is_closing();
-        (out.take(), closing)
+        let closing = conn.is_closing();
+        (conn.transmit().unwrap(), closing)
     }
 
     /// The status, the named field and the body of the one response in `bytes`.
@@ -164,15 +166,14 @@ mod tests {
     #[test]
     fn a_head_over_the_limit_is_431_and_buffering_stops() {
         let mut s = session("");
-        let mut out = Output::new();
-        s.on_data(b"GET /metrics HTTP/1.1\r\n", &mut out);
+        s.feed(b"GET /metrics HTTP/1.1\r\n");
         let filler = vec![b'a'; 1024];
         for _ in 0..MAX_HEAD / 1024 {
-            s.on_data(&filler, &mut out);
+            s.feed(&filler);
         }
-        assert!(s.buffered() <= MAX_HEAD + 1024);
-        assert_eq!(read(&out.take(), "Content-Type").0, 431);
-        assert!(out.is_closing());
+        assert!(s.session().buffered() <= MAX_HEAD + 1024);
+        assert!(s.is_closing());
+        assert_eq!(read(&s.transmit().unwrap(), "Content-Type").0, 431);
     }
 
     #[test]
@@ -189,10 +190,9 @@ mod tests {
     #[test]
     fn eof_before_a_complete_head_closes_without_an_answer() {
         let mut s = session("");
-        let mut out = Output::new();
-        s.on_data(b"GET /metr", &mut out);
-        s.on_eof(&mut out);
-        assert!(out.pending().is_empty());
-        assert!(out.is_closing());
+        s.feed(b"GET /metr");
+        s.eof();
+        assert!(s.is_closing());
+        assert!(s.transmit().unwrap().is_empty());
     }
 }

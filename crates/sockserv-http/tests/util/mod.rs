@@ -1,6 +1,7 @@
-//! Shared by the in-memory tests: a served directory, and a client that pumps an
-//! [`HttpSession`] with bytes and reads what it queued back as responses (testkit's
-//! reader, on the crate's own [`ResponseHead`](sockserv_http::client::ResponseHead)).
+//! Shared by the in-memory tests: a served directory, and a client that runs an
+//! [`HttpSession`] on sockserv's in-memory driver and reads what it sent back as
+//! responses (testkit's reader, on the crate's own
+//! [`ResponseHead`](sockserv_http::client::ResponseHead)).
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
@@ -8,8 +9,8 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use sockserv::driver::OutputExt;
-use sockserv::{Output, PeerAddr, Session, SessionFactory};
+use sockserv::driver::InMemory;
+use sockserv::{PeerAddr, SessionFactory};
 use sockserv_http::files::Root;
 use sockserv_http::{FileServer, Handler, Http, HttpSession, Request};
 pub use testkit::http::{parse_responses, Response};
@@ -35,12 +36,11 @@ pub fn file_server(root: &Path) -> FileServer {
     FileServer::new(Root::new(root, false).unwrap())
 }
 
-/// One connection of `http`, open, driven in memory.
-pub struct Client<H> {
+/// One connection of `http`, driven in memory by sockserv's [`InMemory`] driver: the
+/// test plays the peer.
+pub struct Client<H: Handler> {
     /// The connection.
-    pub session: HttpSession<H>,
-    /// What it wrote and not taken yet.
-    pub out: Output,
+    pub conn: InMemory<HttpSession<H>>,
     /// The server it came from (for its counters).
     pub http: Http<H>,
 }
@@ -53,35 +53,30 @@ pub fn client(root: &Path) -> Client<FileServer> {
 impl<H: Handler> Client<H> {
     /// Opens a connection to `http`.
     pub fn new(http: Http<H>) -> Client<H> {
-        let mut session = http.open(&PeerAddr::Unix(None));
-        let mut out = Output::new();
-        session.on_open(&mut out);
-        Client { session, out, http }
+        let conn = InMemory::open(http.open(&PeerAddr::Unix(None)));
+        Client { conn, http }
     }
 
-    /// Sends `bytes` in one read.
+    /// The session, to look at what it holds.
+    pub fn session(&self) -> &HttpSession<H> {
+        self.conn.session()
+    }
+
+    /// Sends `bytes` in one read (ignored once the connection is closing, as a driver
+    /// stops reading).
     pub fn send(&mut self, bytes: &[u8]) {
-        self.session.on_data(bytes, &mut self.out);
+        self.conn.feed(bytes);
     }
 
     /// The peer half-closes.
     pub fn eof(&mut self) {
-        self.session.on_eof(&mut self.out);
+        self.conn.eof();
     }
 
-    /// The driver sent everything queued.
-    pub fn drained(&mut self) {
-        self.session.on_drained(&mut self.out);
-    }
-
-    /// Everything queued so far, file ranges read (the driver "sends" it).
+    /// The peer reads everything queued so far (file ranges read); when that drains the
+    /// output, the session hears it, and what it queues then comes with the next call.
     pub fn sent(&mut self) -> Vec<u8> {
-        let mut sent = self.out.take();
-        while self.out.queued() > 0 {
-            self.out.load(64 * 1024).expect("queued files are readable");
-            sent.extend(self.out.take());
-        }
-        sent
+        self.conn.transmit().expect("queued files are readable")
     }
 
     /// Sends `request`, returns the one response it gets (read as HEAD's for HEAD).
@@ -95,7 +90,7 @@ impl<H: Handler> Client<H> {
 
     /// Whether the connection closes once its output is sent.
     pub fn closing(&self) -> bool {
-        self.out.is_closing()
+        self.conn.is_closing()
     }
 }
 

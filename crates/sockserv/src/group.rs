@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{Output, SessionWaker};
 
+pub mod bus;
+
 /// A broadcast group: messages sent to it are queued for every member, and each
 /// member's session drains its queue into its connection when woken.
 ///
@@ -33,6 +35,8 @@ use crate::{Output, SessionWaker};
 /// * A member never receives its own [`Member::send_others`].
 ///
 /// Empty messages are ignored: they are not queued and wake nobody.
+///
+/// A group can span several processes through a [`bus::Bus`] (see [`bus`]).
 ///
 /// # Strategies
 ///

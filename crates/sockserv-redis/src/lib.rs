@@ -136,14 +136,9 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StartError::Url { source, .. } | StartError::Unreachable { source, .. } => Some(source),
-            StartError::Thread(e) => Some(e),
-        }
-    }
-}
+/// The message already says what the source says (the `redis` crate's errors repeat
+/// their own causes), so the chain stops here: one line, once.
+impl std::error::Error for StartError {}
 
 /// A snapshot of a bus's counters, for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -240,7 +235,7 @@ impl Shared {
 /// to two seconds, to send what is still queued, and removes the node from the room.
 pub struct RedisBus {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl fmt::Debug for RedisBus {
@@ -321,7 +316,10 @@ impl RedisBus {
                 Box::new(move || reader::run(&reader_shared, start_id)),
             )?,
         ];
-        Ok(RedisBus { shared, threads })
+        Ok(RedisBus {
+            shared,
+            threads: Mutex::new(threads),
+        })
     }
 
     /// This node's id in the room (unique per process start).
@@ -344,19 +342,24 @@ impl RedisBus {
     }
 
     /// Sends what is queued (for up to two seconds), leaves the room and stops the
-    /// threads. Same as dropping the bus.
-    pub fn close(self) {}
-}
-
-impl Drop for RedisBus {
-    fn drop(&mut self) {
+    /// threads; publishing afterwards only queues. Dropping the bus does this too; call
+    /// it when the bus is shared (its handler usually holds it too).
+    pub fn close(&self) {
         self.shared.stopper.stop();
         self.shared.work.notify_all();
-        for thread in self.threads.drain(..) {
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for thread in threads {
             if thread.join().is_err() {
                 tracing::error!("bus: a bridge thread panicked");
             }
         }
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

@@ -25,8 +25,8 @@ end
 return 0";
 
 /// How many numbers to reserve at once, and when to top up.
-const NUMBER_BLOCK: u64 = 1024;
-pub(crate) const NUMBER_LOW: usize = 64;
+const NUMBER_BLOCK: u64 = 100;
+pub(crate) const NUMBER_LOW: usize = 50;
 
 pub(crate) fn claim(pipe: &mut Pipeline, shared: &Shared, name: &str, node: &str) {
     pipe.cmd("EVAL")

@@ -18,14 +18,26 @@
 //! dropped (never buffered whole) and answered with an error. A member that cannot keep
 //! up (more than `max_queue` bytes waiting) is disconnected: `* NICK left (too slow)`.
 //! A final line without `\n` before EOF is still handled.
+//!
+//! With a [`Bus`] (`--bus`), the room spans every node on it and behaves as one: lines,
+//! notices and `/me` reach the members of every node, `/who` lists them all, and a nick
+//! is unique across nodes (a `/nick` is answered once the other nodes agree, through
+//! the bus). Newcomers are `guestN` with N unique across nodes. When the bus's link is
+//! lost and when it is back, every local member is told once.
+
+mod bus;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use sockserv::driver::OutputExt;
+use sockserv::group::bus::{Bus, BusHandler, Presence};
 use sockserv::group::{Group, Member};
 use sockserv::{Line, LineBuffer, Output, PeerAddr, Session, SessionFactory};
+use sockserv_redis::BusStats;
+
+use self::bus::{announcement, BusLink, Claim, NOT_RELAYED};
 
 const SHUTDOWN_NOTICE: &str = "* server shutting down\n";
 const HELP: &str = "\
@@ -69,12 +81,16 @@ struct Room {
     shutting_down: AtomicBool,
     /// Members dropped as too slow, for `sockserv_chat_dropped_total`.
     dropped: AtomicU64,
+    /// The other nodes of the room, with `--bus`.
+    bus: OnceLock<BusLink>,
 }
 
 #[derive(Default)]
 struct Nicks {
     next_guest: u64,
     taken: BTreeSet<String>,
+    /// Nicks asked for through the bus and not answered yet: taken for local askers.
+    pending: BTreeSet<String>,
 }
 
 impl Room {
@@ -85,6 +101,48 @@ impl Room {
 
     fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
+    }
+
+    fn bus(&self) -> Option<&dyn Bus> {
+        self.bus.get().map(|link| &*link.bus)
+    }
+
+    /// Whether `nick` is someone's here, asked for here, or someone's on another node.
+    fn is_taken(&self, nicks: &Nicks, nick: &str) -> bool {
+        nicks.taken.contains(nick)
+            || nicks.pending.contains(nick)
+            || self
+                .bus()
+                .is_some_and(|bus| bus.remote_names().iter().any(|n| n == nick))
+    }
+
+    /// A fresh `guestN`: N from the bus's room-wide numbers when there is one (so two
+    /// nodes never hand out the same), else counted here.
+    fn guest_nick(&self, nicks: &mut Nicks) -> String {
+        loop {
+            let nick = match self.bus().map(|bus| bus.unique_number()) {
+                Some(Some(n)) => format!("guest{n}"),
+                // The bus has no number to give (Redis away since long): the process id
+                // keeps this node's guests apart from the other nodes'.
+                Some(None) => {
+                    nicks.next_guest += 1;
+                    format!("guest{}-{}", nicks.next_guest, std::process::id())
+                }
+                None => {
+                    nicks.next_guest += 1;
+                    format!("guest{}", nicks.next_guest)
+                }
+            };
+            if !self.is_taken(nicks, &nick) {
+                return nick;
+            }
+        }
+    }
+
+    /// Relays a line to the other nodes; `false` if the bus refused it.
+    fn relay(&self, line: &str, change: Option<Presence>) -> bool {
+        self.bus()
+            .map_or(true, |bus| bus.publish(line.as_bytes(), change))
     }
 }
 
@@ -98,8 +156,36 @@ impl ChatRoom {
                 nicks: Mutex::new(Nicks::default()),
                 shutting_down: AtomicBool::new(false),
                 dropped: AtomicU64::new(0),
+                bus: OnceLock::new(),
             }),
         }
+    }
+
+    /// Joins the room to the other nodes on `bus`: what members here say is published
+    /// on it. `stats` reads the bus's counters for `--metrics`. Call it before serving,
+    /// once; the bus must deliver to [`ChatRoom::bus_handler`].
+    pub fn attach_bus(
+        &self,
+        bus: Arc<dyn Bus>,
+        stats: impl Fn() -> BusStats + Send + Sync + 'static,
+    ) {
+        let link = BusLink {
+            bus,
+            stats: Box::new(stats),
+        };
+        if self.room.bus.set(link).is_err() {
+            tracing::warn!("chat: a second bus for the room was ignored");
+        }
+    }
+
+    /// What a bus delivers the other nodes' lines to.
+    pub fn bus_handler(&self) -> Arc<dyn BusHandler> {
+        Arc::clone(&self.room) as Arc<dyn BusHandler>
+    }
+
+    /// The bus's counters, with `--bus`.
+    pub fn bus_stats(&self) -> Option<BusStats> {
+        self.room.bus.get().map(|link| (link.stats)())
     }
 
     /// A session for a new connection from `peer`.
@@ -111,6 +197,7 @@ impl ChatRoom {
             nick: String::new(),
             lines: LineBuffer::new(self.room.config.max_line),
             done: false,
+            claim: None,
         }
     }
 
@@ -168,6 +255,8 @@ pub struct ChatSession {
     lines: LineBuffer,
     /// Left the room (quit, EOF, eviction, shutdown): ignore everything from now on.
     done: bool,
+    /// A `/nick` the other nodes have not answered yet (with `--bus`).
+    claim: Option<Claim>,
 }
 
 impl ChatSession {
@@ -202,7 +291,7 @@ impl ChatSession {
             return;
         }
         let Some(command) = text.strip_prefix('/') else {
-            return self.send_others(&format!("{}: {text}\n", self.nick));
+            return self.send_others(&format!("{}: {text}\n", self.nick), out);
         };
         let (word, arg) = match command.split_once(char::is_whitespace) {
             Some((word, arg)) => (word, arg.trim()),
@@ -211,12 +300,17 @@ impl ChatSession {
         match word {
             "nick" => self.rename(arg, out),
             "who" => {
-                let nicks = self.room.nicks();
-                let list: Vec<&str> = nicks.taken.iter().map(String::as_str).collect();
+                let mut list = self.room.nicks().taken.clone();
+                if let Some(bus) = self.room.bus() {
+                    list.extend(bus.remote_names());
+                }
+                let list: Vec<&str> = list.iter().map(String::as_str).collect();
                 let line = format!("* online ({}): {}\n", list.len(), list.join(", "));
                 out.write(line.as_bytes());
             }
-            "me" if !arg.is_empty() => self.send_others(&format!("* {} {arg}\n", self.nick)),
+            "me" if !arg.is_empty() => {
+                self.send_others(&format!("* {} {arg}\n", self.nick), out);
+            }
             "me" => out.write(b"* error: usage: /me TEXT\n"),
             "quit" => {
                 self.leave(Some("left"));
@@ -227,9 +321,12 @@ impl ChatSession {
         }
     }
 
-    fn send_others(&self, line: &str) {
+    fn send_others(&self, line: &str, out: &mut Output) {
         if let Some(member) = &self.member {
             member.send_others(line.as_bytes());
+            if !self.room.relay(line, None) {
+                out.write(NOT_RELAYED.as_bytes());
+            }
         }
     }
 
@@ -241,11 +338,42 @@ impl ChatSession {
         if !valid {
             return out.write(b"* error: invalid nick\n");
         }
-        let mut nicks = self.room.nicks();
+        let room = Arc::clone(&self.room);
+        let mut nicks = room.nicks();
         // Your own nick counts as taken: a rename always changes the name.
-        if !nicks.taken.insert(new.to_owned()) {
+        if room.is_taken(&nicks, new) {
             return out.write(format!("* error: nick {new} is taken\n").as_bytes());
         }
+        if let Some(bus) = room.bus() {
+            if self.claim.is_some() {
+                return out
+                    .write(b"* error: your last /nick is still waiting for the other nodes\n");
+            }
+            // Only the bus can say whether another node took it at the same moment.
+            nicks.pending.insert(new.to_owned());
+            drop(nicks);
+            self.claim = Some(Claim::start(&room, bus, new, out.waker()));
+            return;
+        }
+        nicks.taken.insert(new.to_owned());
+        self.renamed(nicks, new, out);
+    }
+
+    /// The bus answered this session's `/nick`.
+    fn claim_answered(&mut self, new: &str, won: bool, out: &mut Output) {
+        self.claim = None;
+        let room = Arc::clone(&self.room);
+        let mut nicks = room.nicks();
+        nicks.pending.remove(new);
+        if !won {
+            return out.write(format!("* error: nick {new} is taken\n").as_bytes());
+        }
+        nicks.taken.insert(new.to_owned());
+        self.renamed(nicks, new, out);
+    }
+
+    /// Completes a rename to `new`, already in `nicks.taken`.
+    fn renamed(&mut self, mut nicks: MutexGuard<'_, Nicks>, new: &str, out: &mut Output) {
         nicks.taken.remove(&self.nick);
         let old = std::mem::replace(&mut self.nick, new.to_owned());
         let notice = format!("* {old} is now {new}\n");
@@ -256,6 +384,13 @@ impl ChatSession {
         if let Some(member) = &self.member {
             member.send_others(notice.as_bytes());
         }
+        let change = Presence::Renamed {
+            from: old,
+            to: new.to_owned(),
+        };
+        // A rename carries a membership change: the bus takes it even when its queue
+        // is full.
+        self.room.relay(&notice, Some(change));
     }
 
     /// Leaves the room once: releases the nick and tells the others `* NICK {how}`
@@ -265,11 +400,18 @@ impl ChatSession {
         let Some(member) = self.member.take() else {
             return;
         };
+        if let Some(claim) = self.claim.take() {
+            claim.abandon(&self.room);
+        }
         let mut nicks = self.room.nicks();
         nicks.taken.remove(&self.nick);
-        if let Some(how) = how.filter(|_| !self.room.is_shutting_down()) {
-            member.send_others(format!("* {} {how}\n", self.nick).as_bytes());
+        let notice = format!("* {} {}\n", self.nick, how.unwrap_or("left"));
+        if how.is_some() && !self.room.is_shutting_down() {
+            member.send_others(notice.as_bytes());
         }
+        // The other nodes hear of every leave, this node's shutdown included.
+        self.room
+            .relay(&notice, Some(Presence::Left(self.nick.clone())));
         drop(nicks);
         tracing::debug!(peer = %self.peer, nick = %self.nick, "left the chat");
     }
@@ -297,18 +439,15 @@ impl Session for ChatSession {
             out.write(SHUTDOWN_NOTICE.as_bytes());
             return out.close();
         }
-        let nick = loop {
-            nicks.next_guest += 1;
-            let nick = format!("guest{}", nicks.next_guest);
-            if !nicks.taken.contains(&nick) {
-                break nick;
-            }
-        };
+        let nick = self.room.guest_nick(&mut nicks);
         nicks.taken.insert(nick.clone());
         // Join before the notice: whoever sees it can already reach the newcomer.
         let member = self.room.group.join(waker);
         out.write(format!("* welcome, you are {nick}\n").as_bytes());
-        member.send_others(format!("* {nick} joined\n").as_bytes());
+        let change = Presence::Joined(nick.clone());
+        let notice = announcement(&change);
+        member.send_others(notice.as_bytes());
+        self.room.relay(&notice, Some(change));
         drop(nicks);
         tracing::debug!(peer = %self.peer, %nick, "joined the chat");
         self.nick = nick;
@@ -329,6 +468,9 @@ impl Session for ChatSession {
     }
 
     fn on_wake(&mut self, out: &mut Output) {
+        if let Some((new, won)) = self.claim.as_ref().and_then(Claim::answer) {
+            self.claim_answered(&new, won, out);
+        }
         let Some(member) = &self.member else {
             return;
         };

@@ -2,11 +2,15 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Result;
+use sockserv::group::bus::Bus;
 use sockserv::Builder;
+use sockserv_redis::{BusConfig, RedisBus};
 
 use crate::apps::chat::{ChatConfig, ChatRoom};
-use crate::cli::ChatArgs;
+use crate::cli::{BusArgs, ChatArgs};
 use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
 
@@ -18,8 +22,9 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     };
     let tls = tls_acceptor(&args.serve)?;
     let room = ChatRoom::new(config);
+    let bus = join_bus(&args.bus, &room)?;
     let stop_room = room.clone();
-    serve_all(
+    let served = serve_all(
         &args.serve,
         Some("a chat member is a connection"),
         |builder: Builder| {
@@ -31,5 +36,26 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
         },
         move || stop_room.shutdown(),
         AppMetrics::Chat(room.clone()),
-    )
+    );
+    // After the members have left (their leaves are queued for the other nodes): send
+    // what is queued, leave the room.
+    if let Some(bus) = bus {
+        bus.close();
+    }
+    served
+}
+
+/// Starts the Redis bus for `--bus` and joins the room to it.
+fn join_bus(args: &BusArgs, room: &ChatRoom) -> Result<Option<Arc<RedisBus>>> {
+    let Some(url) = &args.bus else {
+        return Ok(None);
+    };
+    let mut config = BusConfig::new(&args.room);
+    config.max_len = args.bus_max_len;
+    config.max_queue = usize::try_from(args.bus_queue)?;
+    let bus = Arc::new(RedisBus::start(url, config, room.bus_handler())?);
+    let stats = Arc::clone(&bus);
+    room.attach_bus(Arc::clone(&bus) as Arc<dyn Bus>, move || stats.stats());
+    eprintln!("room {} on {url} (node {})", args.room, bus.node());
+    Ok(Some(bus))
 }

@@ -352,3 +352,62 @@ fn an_unreachable_or_malformed_bus_is_a_one_line_error() {
     let out = run(&["chat", "--room", "lobby"]);
     assert_eq!(out.status.code(), Some(2), "--room needs --bus");
 }
+
+#[test]
+fn tls_acl_and_proxy_nodes_share_one_room() {
+    let Some(redis) = Redis::start(false) else {
+        return;
+    };
+    let url = redis.url();
+    let certs = testkit::Certs::generate();
+    let (cert, key) = (certs.arg("cert.pem"), certs.arg("key.pem"));
+    let tls = Server::start(
+        &[
+            "chat",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--bus",
+            &url,
+        ],
+        1,
+    );
+    let behind_proxy = Server::start(
+        &[
+            "chat",
+            "--mode",
+            "events:1",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--proxy-protocol",
+            "--allow",
+            "198.51.100.0/24",
+            "--bus",
+            &url,
+        ],
+        1,
+    );
+    let mut alice = TlsMember::join(&tls.endpoints[0].to_string(), &certs.path("ca.pem"));
+    let proxied = &behind_proxy.endpoints[0];
+    let mut bob = Chat::join_after(
+        proxied,
+        b"PROXY TCP4 198.51.100.8 203.0.113.1 5555 9000\r\n",
+    );
+    let joined = format!("* {} joined", bob.nick);
+    let deadline = Instant::now() + WAIT;
+    while alice.line() != joined {
+        assert!(Instant::now() < deadline, "alice never heard {joined:?}");
+    }
+    bob.send("hello over the bus");
+    assert_eq!(alice.line(), format!("{}: hello over the bus", bob.nick));
+    alice.say("hi through the proxy");
+    bob.expect_containing(&format!("{}: hi through the proxy", alice.nick));
+
+    // The access list still applies to the address in the PROXY header.
+    let mut denied = Chat::connect(proxied);
+    denied.send_raw(b"PROXY TCP4 203.0.113.9 203.0.113.1 5555 9000\r\n");
+    denied.expect_closed(false);
+}

@@ -411,3 +411,45 @@ fn tls_acl_and_proxy_nodes_share_one_room() {
     denied.send_raw(b"PROXY TCP4 203.0.113.9 203.0.113.1 5555 9000\r\n");
     denied.expect_closed(false);
 }
+
+#[test]
+fn bench_chat_times_and_counts_every_receipt_across_nodes() {
+    let Some(redis) = Redis::start(false) else {
+        return;
+    };
+    let nodes = [node(&redis, "events:1"), node(&redis, "threads")];
+    let (first, second) = (
+        nodes[0].endpoints[0].to_string(),
+        nodes[1].endpoints[0].to_string(),
+    );
+    let out = run(&[
+        "bench",
+        &first,
+        "--chat",
+        "--node",
+        &second,
+        "--conns",
+        "6",
+        "--rate",
+        "20",
+        "--duration",
+        "500ms",
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(report["joined"], 6);
+    let sent = report["sent"].as_u64().unwrap();
+    assert!(sent >= 6, "{report}");
+    // Every line at each of the 5 other members, in order.
+    assert_eq!(report["expected"].as_u64(), Some(sent * 5));
+    assert_eq!(report["delivered"], report["expected"]);
+    assert_eq!(report["misordered"], 0);
+    let cross = &report["latency_us"]["cross_node"];
+    assert!(cross["p50"].as_u64().unwrap() > 0, "{report}");
+}

@@ -21,7 +21,7 @@ pub enum BenchMode {
 /// Arguments of `sockserv bench`.
 #[derive(Debug, Clone, Args)]
 #[command(
-    about = "Load-test an echo or HTTP server: N connections from one thread, every byte verified",
+    about = "Load-test an echo, HTTP or chat server: N connections from one thread, every byte verified",
     long_about = "Load-test an echo server (or, with --http, an HTTP server): N connections driven \
 from one thread, every byte that comes back checked.
 
@@ -45,8 +45,15 @@ failures (refused, or not done within 3 s), resets (reset, broken pipe, or EOF b
 run ended; under --http the connection is opened again) and mismatches (an echo that \
 differs from what was sent, or a bad HTTP response; exit status 1).
 
+--chat: --conns chat members (spread over URL and every --node) each send --rate lines \
+per second, timestamped; latency is from a send to its receipt at each other member \
+(reported for all, same-node and cross-node receipts), and receipts are counted against \
+expected (every line at every other member), in each sender's order. After --duration, \
+receipts in flight are waited for up to 5 s.
+
 Examples:
   sockserv bench 127.0.0.1:7000 --conns 100 --duration 10s
+  sockserv bench 127.0.0.1:9001 --chat --node 127.0.0.1:9002 --conns 600 --rate 10
   sockserv bench unix:/tmp/echo.sock --mode stream --size 16384 --json
   sockserv bench 127.0.0.1:8000 --http /index.html --expect ./index.html --conns 50"
 )]
@@ -89,6 +96,36 @@ pub struct BenchArgs {
     /// Client-side TLS options (every connection does its own full handshake).
     #[command(flatten)]
     pub tls: TlsClientArgs,
+    /// Chat load: the members.
+    #[command(flatten)]
+    pub chat: ChatBenchArgs,
+}
+
+/// `sockserv bench --chat`: members of one chat room, maybe over several nodes.
+#[derive(Debug, Clone, Args)]
+pub struct ChatBenchArgs {
+    /// Load a chat room instead: --conns members, each sending --rate lines per second
+    /// for --duration; every line's receipt at every other member is timed (fan-out
+    /// latency) and counted against what was expected. Members are spread over URL and
+    /// every --node (the nodes of one room on one --bus).
+    #[arg(long, conflicts_with_all = ["http", "tls"])]
+    pub chat: bool,
+    /// With --chat: another node of the same room (repeatable).
+    #[arg(long = "node", value_name = "URL", requires = "chat")]
+    pub nodes: Vec<String>,
+    /// With --chat: lines per second each member sends.
+    #[arg(long, value_name = "N", default_value_t = 10.0, requires = "chat", value_parser = parse_rate)]
+    pub rate: f64,
+}
+
+/// A send rate: a positive number of lines per second, at most 10,000.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?}: expected lines per second, above 0 and at most 10000"
+        )),
+    }
 }
 
 /// An HTTP request target in origin form: starts with `/`, no spaces or control bytes

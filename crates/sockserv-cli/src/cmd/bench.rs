@@ -1,4 +1,6 @@
-//! `sockserv bench`: a closed-loop load generator for echo and HTTP servers.
+//! `sockserv bench`: a closed-loop load generator for echo and HTTP servers, and a
+//! rate-driven one for chat rooms.
+mod chat;
 mod conn;
 mod driver;
 mod echo;
@@ -29,6 +31,9 @@ use crate::cli::BenchArgs;
 /// A one-line error for a bad URL, an unreadable `--expect` file, when no connection
 /// could be made, or when the chart cannot be written.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.chat.chat {
+        return run_chat(&args);
+    }
     let target = Target::parse(&args.url).map_err(|e| anyhow!(e))?;
     let tls = if args.tls.tls {
         let ip = match &target {
@@ -128,6 +133,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--chat`: exit status 1 if a receipt was lost, doubled or out of order.
+fn run_chat(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let nodes = std::iter::once(&args.url)
+        .chain(&args.chat.nodes)
+        .map(|url| Target::parse(url).map_err(|e| anyhow!(e)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let plan = chat::ChatPlan {
+        nodes,
+        members: args.conns as usize,
+        rate: args.chat.rate,
+        duration: args.duration,
+    };
+    warn_if_fd_limit_low(plan.members);
+    let outcome = chat::run(&plan).context("chat load failed")?;
+    if outcome.joined == 0 {
+        return Err(anyhow!("no member could join {}", plan.nodes[0]));
+    }
+    if args.json {
+        println!("{}", chat::json(&plan, &outcome));
+    } else {
+        println!("{}", chat::text(&plan, &outcome));
+    }
+    let complete = outcome.delivered == outcome.expected && outcome.misordered == 0;
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "sockserv bench: {} of {} receipts missing, {} out of order or doubled",
+            outcome.expected.saturating_sub(outcome.delivered),
+            outcome.expected,
+            outcome.misordered
+        );
+        ExitCode::from(1)
+    })
 }
 
 fn progress_bar(plan: &Plan) -> indicatif::ProgressBar {

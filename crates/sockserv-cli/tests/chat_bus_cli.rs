@@ -3,6 +3,7 @@
 //! under `SOCKSERV_REQUIRE_TOOLS=1`).
 
 mod chat_support;
+mod haproxy_support;
 mod redis_support;
 mod util;
 
@@ -452,4 +453,76 @@ fn bench_chat_times_and_counts_every_receipt_across_nodes() {
     assert_eq!(report["misordered"], 0);
     let cross = &report["latency_us"]["cross_node"];
     assert!(cross["p50"].as_u64().unwrap() > 0, "{report}");
+}
+
+/// docs/scaling.md's recipe, with docs/haproxy-chat.cfg as shipped (its addresses
+/// replaced): members that HAProxy spreads over three nodes are one room.
+#[test]
+fn the_scaling_recipe_haproxy_three_nodes_one_redis_is_one_room() {
+    use haproxy_support::{inheritable_listener, replace_once, Haproxy};
+    use std::os::fd::AsRawFd;
+    const CONFIG: &str = include_str!("../../../docs/haproxy-chat.cfg");
+
+    let Some(binary) = testkit::require_program("haproxy", &["-v"]) else {
+        return;
+    };
+    let Some(redis) = Redis::start(true) else {
+        return;
+    };
+    let url = redis.url();
+    let nodes: Vec<Server> = (0..3)
+        .map(|_| {
+            Server::start(
+                &[
+                    "chat",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--mode",
+                    "events",
+                    "--proxy-protocol",
+                    "--bus",
+                    &url,
+                ],
+                1,
+            )
+        })
+        .collect();
+    let (front_socket, front) = inheritable_listener();
+    let mut config = replace_once(
+        CONFIG,
+        "bind 127.0.0.1:9000",
+        &format!("bind fd@{}", front_socket.as_raw_fd()),
+    );
+    for (i, node) in nodes.iter().enumerate() {
+        let name = format!("server n{} 127.0.0.1:900{}", i + 1, i + 1);
+        let port = node.tcp_addr().port();
+        config = replace_once(
+            &config,
+            &name,
+            &format!("server n{} 127.0.0.1:{port}", i + 1),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("haproxy-chat.cfg");
+    std::fs::write(&path, config).unwrap();
+    let _haproxy = Haproxy::start(&binary, &path);
+    drop(front_socket);
+
+    // Six members through HAProxy (leastconn: two per node), joined in turn.
+    let front = Endpoint::Tcp(front);
+    let mut members: Vec<Chat> = Vec::new();
+    for _ in 0..6 {
+        let member = Chat::join(&front);
+        for earlier in &mut members {
+            earlier.expect_containing(&format!("* {} joined", member.nick));
+        }
+        members.push(member);
+    }
+    let nicks: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    members[0].send("hello, everyone");
+    for member in &mut members[1..] {
+        member.expect(&format!("{}: hello, everyone", nicks[0]));
+    }
+    members[5].send("/who");
+    members[5].expect(&who_line(&nicks));
 }

@@ -526,3 +526,41 @@ fn the_scaling_recipe_haproxy_three_nodes_one_redis_is_one_room() {
     members[5].send("/who");
     members[5].expect(&who_line(&nicks));
 }
+
+#[test]
+fn garbage_in_redis_never_crashes_a_node() {
+    let Some(redis) = Redis::start(false) else {
+        return;
+    };
+    let nodes = [node(&redis, "threads"), node(&redis, "events:1")];
+    let mut a = Chat::join(&nodes[0].endpoints[0]);
+    let mut b = Chat::join(&nodes[1].endpoints[0]);
+    a.expect_containing(&format!("* {} joined", b.nick));
+    let stream = "sockserv:chat:{lobby}:stream";
+    // Entries no node wrote, a heartbeat that is not a number, a name of no live node.
+    redis.cli(&["XADD", stream, "*", "foo", "bar"]);
+    redis.cli(&["XADD", stream, "*", "node", "x", "seq", "nope", "line", "y"]);
+    redis.cli(&[
+        "XADD", stream, "*", "node", "x", "seq", "1", "line", "", "change", "exploded",
+    ]);
+    redis.cli(&[
+        "HSET",
+        "sockserv:chat:{lobby}:nodes",
+        "ghost",
+        "not-a-number",
+    ]);
+    redis.cli(&["HSET", "sockserv:chat:{lobby}:names", "casper", "ghost"]);
+    a.send("still here");
+    // (b may hear of a's join first: a joined on another node just before b did.)
+    b.expect_containing(&format!("{}: still here", a.nick));
+    b.send("me too");
+    a.expect(&format!("{}: me too", b.nick));
+    // The ghost node is reaped like a dead one: its name leaves, announced once.
+    a.expect_containing("* casper left");
+    b.expect_containing("* casper left");
+    a.send("/who");
+    a.expect(&who_line(&[a.nick.clone(), b.nick.clone()]));
+    for node in &nodes {
+        assert!(node.stderr.iter().all(|l| !l.contains("panicked")));
+    }
+}

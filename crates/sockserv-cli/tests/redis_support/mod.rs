@@ -50,6 +50,18 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Runs `redis-cli -p PORT ARGS` (it comes with redis-server) and returns its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli (it comes with redis-server)");
+        assert!(out.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Stops it with SIGTERM (it writes its files first) and waits for the exit.
     pub fn stop(&mut self) {
         let mut child = self.child.take().expect("redis is running");

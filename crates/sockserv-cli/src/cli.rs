@@ -269,7 +269,8 @@ pub struct ServeArgs {
     ///
     /// Per endpoint (label endpoint="URL"): connections active, accepted, rejected,
     /// closed; bytes received and sent; handler errors, panics, timeouts. Chat adds
-    /// members and members dropped as too slow; http adds responses by status class. Bytes are counted when a connection
+    /// members and members dropped as too slow (with --bus: the link, lines published
+    /// and delivered, refused, queued, lag, disconnects); http adds responses by status class. Bytes are counted when a connection
     /// closes; under fork they are not seen by the parent (and stay 0).
     #[arg(long, value_name = "HOST:PORT", value_parser = crate::metrics::parse_addr)]
     pub metrics: Option<std::net::SocketAddr>,

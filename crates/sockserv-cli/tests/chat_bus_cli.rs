@@ -4,6 +4,8 @@
 
 mod chat_support;
 mod haproxy_support;
+#[path = "util/metrics.rs"]
+mod metrics;
 mod redis_support;
 mod util;
 
@@ -563,4 +565,63 @@ fn garbage_in_redis_never_crashes_a_node() {
     for node in &nodes {
         assert!(node.stderr.iter().all(|l| !l.contains("panicked")));
     }
+}
+
+#[test]
+fn the_bus_is_in_the_metrics_connected_counted_and_lost() {
+    let Some(mut redis) = Redis::start(false) else {
+        return;
+    };
+    let url = redis.url();
+    let watched = Server::start(
+        &[
+            "chat",
+            "-l",
+            "tcp://127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--bus",
+            &url,
+        ],
+        1,
+    );
+    let addr = metrics::metrics_addr(&watched);
+    let other = node(&redis, "threads");
+    let mut a = Chat::join(&watched.endpoints[0]);
+    let mut b = Chat::join(&other.endpoints[0]);
+    a.expect_containing(&format!("* {} joined", b.nick));
+    for line in ["one", "two"] {
+        b.send(line);
+        a.expect(&format!("{}: {line}", b.nick));
+    }
+    let page = metrics::scrape(addr);
+    // Delivered here: b's join and two lines, each once.
+    metrics::assert_samples(
+        &page,
+        &[
+            ("sockserv_chat_bus_connected", 1),
+            ("sockserv_chat_bus_delivered_total", 3),
+            ("sockserv_chat_bus_disconnects_total", 0),
+            ("sockserv_chat_bus_refused_total", 0),
+        ],
+        "link up",
+    );
+    assert!(page.contains("\nsockserv_chat_bus_lag_seconds "), "{page}");
+
+    redis.stop();
+    a.expect_containing(LINK_LOST);
+    a.send("while away");
+    let page = metrics::scrape(addr);
+    metrics::assert_samples(
+        &page,
+        &[
+            ("sockserv_chat_bus_connected", 0),
+            ("sockserv_chat_bus_disconnects_total", 1),
+        ],
+        "link down",
+    );
+    assert!(
+        metrics::sample(&page, "sockserv_chat_bus_queued") >= 1,
+        "{page}"
+    );
 }

@@ -150,14 +150,15 @@ impl Reader<'_> {
         ) {
             shared.apply_remote(node, &change);
         }
-        if !line.is_empty() {
-            shared.handler.deliver(line);
-        }
+        // Counted before delivery: whoever has seen the line sees it counted.
         shared.delivered.fetch_add(1, Ordering::Relaxed);
         if let Some((ms, _)) = parse_id(&entry.id) {
             shared
                 .lag_ms
                 .store(now_ms().saturating_sub(ms), Ordering::Relaxed);
+        }
+        if !line.is_empty() {
+            shared.handler.deliver(line);
         }
     }
 }

@@ -9,8 +9,10 @@ use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 // `sockserv bench`'s flags live beside the others, so the command line depends on no
 // subcommand's code (cli <- cmd, never both ways).
 mod bench;
+mod bus;
 mod http;
 pub use self::bench::{BenchArgs, BenchMode};
+pub use self::bus::BusArgs;
 pub use self::http::HttpArgs;
 
 /// Socket servers the Rust way: echo, chat and HTTP file servers, a client and a load
@@ -112,62 +114,6 @@ pub struct ChatArgs {
     /// The room across nodes.
     #[command(flatten)]
     pub bus: BusArgs,
-}
-
-/// `sockserv chat --bus`: one room over several nodes through Redis.
-#[derive(Debug, Args)]
-pub struct BusArgs {
-    /// Join the room with every other node on this Redis: redis://HOST:PORT[/DB].
-    ///
-    /// All nodes of a room behave as one server: lines, notices and /me reach every
-    /// member, /who lists every node's members, a nick is unique across nodes. Lines go
-    /// through a Redis stream that each node reads from where it stopped, so a node that
-    /// loses Redis tells its members once, keeps them chatting locally, queues their
-    /// lines (--bus-queue) and, when Redis is back, sends them and catches up: nothing
-    /// lost, nothing twice. The node must reach Redis when it starts (else it exits with
-    /// an error); afterwards it rides out Redis going away. A node that dies is noticed
-    /// by the others within about 3 s: its members leave /who, announced as leaving.
-    #[arg(long, value_name = "URL", value_parser = parse_bus_url)]
-    pub bus: Option<String>,
-
-    /// The room's name on the bus: nodes with the same --bus and --room are one room.
-    #[arg(long, value_name = "NAME", default_value = "lobby", requires = "bus", value_parser = parse_room)]
-    pub room: String,
-
-    /// Keep about this many lines in the room's Redis stream (XADD MAXLEN ~). A node cut
-    /// off for longer than that many lines misses the oldest ones.
-    #[arg(long, value_name = "N", default_value_t = 100_000, requires = "bus", value_parser = clap::value_parser!(u64).range(1000..))]
-    pub bus_max_len: u64,
-
-    /// Most lines a node keeps for Redis while it is away; past this a sender is told
-    /// its line reached this node only.
-    #[arg(long, value_name = "N", default_value_t = 10_000, requires = "bus", value_parser = clap::value_parser!(u64).range(1..))]
-    pub bus_queue: u64,
-}
-
-/// `redis://HOST:PORT[/DB]`; the rest (reachability) is checked when the bus starts.
-fn parse_bus_url(text: &str) -> Result<String, String> {
-    match text.strip_prefix("redis://") {
-        Some(rest) if !rest.is_empty() => Ok(text.to_owned()),
-        _ => Err(format!(
-            "invalid bus URL {text:?}: expected redis://HOST:PORT[/DB]"
-        )),
-    }
-}
-
-/// A room name: 1-64 of `A-Z a-z 0-9 _ - .` (it becomes part of Redis key names).
-fn parse_room(text: &str) -> Result<String, String> {
-    let valid = (1..=64).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if valid {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "invalid room {text:?}: use 1-64 of A-Z a-z 0-9 _ - ."
-        ))
-    }
 }
 
 /// `sockserv client`.

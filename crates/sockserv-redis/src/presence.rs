@@ -6,7 +6,7 @@ use redis::{Connection, Pipeline, RedisResult};
 use sockserv::group::bus::Presence;
 
 use crate::link::now_ms;
-use crate::Shared;
+use crate::shared::Shared;
 
 /// Claims a name for `node`: yes if it was free or is already this node's (a retried
 /// claim whose first answer was lost must not be refused by itself).

@@ -8,7 +8,8 @@ use redis::streams::{StreamId, StreamReadReply};
 use redis::{Connection, RedisResult, Value};
 
 use crate::link::{self, now_ms, Backoff};
-use crate::{presence, Shared};
+use crate::presence;
+use crate::shared::Shared;
 
 /// Entries read per XREAD, and how long one waits for new entries (ms).
 const COUNT: usize = 1000;

@@ -11,7 +11,8 @@ use sockserv::group::bus::Presence;
 
 use crate::link::{self, Backoff};
 use crate::outbox::Item;
-use crate::{presence, Shared};
+use crate::presence;
+use crate::shared::Shared;
 
 /// Most outbox items sent in one pipeline.
 const BATCH: usize = 512;

@@ -48,14 +48,16 @@ impl Shared {
         self.numbers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records a link change and tells the handler, once per change.
-    pub(crate) fn set_connected(&self, up: bool) {
+    /// Records a link change and tells the handler, once per change; `why` is the
+    /// error that took the link down.
+    pub(crate) fn set_connected(&self, up: bool, why: Option<&redis::RedisError>) {
         if self.connected.swap(up, Ordering::AcqRel) != up {
             if up {
                 tracing::info!(node = %self.node, "bus: link to Redis is back");
             } else {
                 self.disconnects.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(node = %self.node, "bus: link to Redis lost; retrying");
+                let error = why.map(ToString::to_string).unwrap_or_default();
+                tracing::warn!(node = %self.node, %error, "bus: link to Redis lost; retrying");
             }
             self.handler.link_changed(up);
         }

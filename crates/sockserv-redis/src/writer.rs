@@ -79,7 +79,7 @@ impl Writer {
                     Ok(c) => {
                         conn = Some(c);
                         self.backoff.reset();
-                        self.shared.set_connected(true);
+                        self.shared.set_connected(true, None);
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "bus: reconnect failed");
@@ -94,9 +94,8 @@ impl Writer {
                 continue;
             };
             if let Err(e) = self.round(live) {
-                tracing::debug!(error = %e, "bus: Redis write failed");
                 conn = None;
-                self.shared.set_connected(false);
+                self.shared.set_connected(false, Some(&e));
             }
         }
     }
@@ -167,7 +166,6 @@ impl Writer {
                     match change {
                         Some(Presence::Joined(name)) => {
                             presence::claim(&mut pipe, &shared, name, node);
-                            pipe.ignore();
                         }
                         Some(Presence::Left(name)) => {
                             presence::release(&mut pipe, &shared, name, node)
@@ -195,6 +193,11 @@ impl Writer {
                     shared.published.fetch_add(1, Ordering::Relaxed);
                     match change {
                         Some(Presence::Joined(name)) => {
+                            // Room-wide numbers make guest names unique; only a member
+                            // who took `guestN` by hand a moment before can clash.
+                            if answers.next() != Some(1) {
+                                tracing::warn!(%name, "bus: a newcomer's name is held on another node too");
+                            }
                             self.mine.insert(name);
                         }
                         Some(Presence::Left(name)) => {

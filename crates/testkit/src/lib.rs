@@ -19,7 +19,9 @@ use std::time::Duration;
 pub use certs::Certs;
 pub use client::Client;
 pub use datagram::DatagramClient;
-pub use process::{exit_within, lines_in_background, read_all_in_background, wait_for_exit};
+pub use process::{
+    exit_within, lines_in_background, read_all_in_background, send_signal, wait_for_exit,
+};
 pub use tools::{find_program, require_program, tool_ready, tools_required, REQUIRE_TOOLS};
 
 /// The bound on a client's every read and write: generous, so a loaded CI machine

@@ -195,3 +195,30 @@ fn the_bus_is_in_the_metrics_connected_counted_and_lost() {
         "{page}"
     );
 }
+
+/// Redis answering nothing for a while (CLIENT PAUSE) does not hold up the node: its
+/// members still hear each other at once, and the other node gets the line afterwards.
+#[test]
+fn a_stalled_redis_blocks_no_member() {
+    const PAUSE: Duration = Duration::from_secs(6);
+    let Some(redis) = Redis::start(false) else {
+        return;
+    };
+    let nodes = [node(&redis, "events:1"), node(&redis, "threads")];
+    let mut a = Chat::join(&nodes[0].endpoints[0]);
+    let mut a2 = Chat::join(&nodes[0].endpoints[0]);
+    let mut b = Chat::join(&nodes[1].endpoints[0]);
+    a.expect_containing(&format!("* {} joined", b.nick));
+    a2.expect_containing(&format!("* {} joined", b.nick));
+
+    redis.cli(&["CLIENT", "PAUSE", &PAUSE.as_millis().to_string()]);
+    let paused = Instant::now();
+    a.send("said while Redis stalls");
+    a2.expect(&format!("{}: said while Redis stalls", a.nick));
+    assert!(
+        paused.elapsed() < PAUSE / 2,
+        "a local line waited {:?} on a stalled Redis",
+        paused.elapsed()
+    );
+    b.expect_containing(&format!("{}: said while Redis stalls", a.nick));
+}

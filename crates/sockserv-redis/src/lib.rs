@@ -213,13 +213,14 @@ impl RedisBus {
         let start_id = reader::newest_id(&mut conn, &keys.stream)
             .map_err(unreachable)?
             .unwrap_or_else(|| "0-0".to_owned());
+        let max_queue = config.max_queue;
         let shared = Arc::new(Shared {
             client,
             keys,
             node: node_id(),
             config,
             handler,
-            outbox: Mutex::new(Outbox::new(0)),
+            outbox: Mutex::new(Outbox::new(max_queue)),
             work: Condvar::new(),
             remote: Mutex::new(BTreeMap::new()),
             numbers: Mutex::new(VecDeque::new()),
@@ -231,7 +232,6 @@ impl RedisBus {
             lag_ms: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
         });
-        *shared.outbox() = Outbox::new(shared.config.max_queue);
         let mut writer = writer::Writer::new(Arc::clone(&shared));
         writer.register(&mut conn).map_err(unreachable)?;
         tracing::info!(node = %shared.node, room = %shared.config.room, "bus: joined the room on Redis");

@@ -181,6 +181,9 @@ fn the_bus_is_in_the_metrics_connected_counted_and_lost() {
     redis.stop();
     a.expect_containing(LINK_LOST);
     a.send("while away");
+    // Answered after the line before it was handled: the line is queued by then.
+    a.send("/who");
+    a.expect_containing("* online");
     let page = metrics::scrape(addr);
     metrics::assert_samples(
         &page,

@@ -36,13 +36,15 @@ impl Redis {
         };
         // Another process may take the free port between our probe and redis's bind:
         // try a few.
+        let mut said = Vec::new();
         for _ in 0..5 {
             redis.port = free_port();
-            if redis.spawn() {
-                return Some(redis);
+            match redis.spawn() {
+                Ok(()) => return Some(redis),
+                Err(lines) => said = lines,
             }
         }
-        panic!("redis-server did not start on any of 5 free ports");
+        panic!("redis-server did not start on any of 5 free ports; it said: {said:#?}");
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -78,15 +80,18 @@ impl Redis {
     pub fn restart(&mut self) {
         let deadline = Instant::now() + WAIT;
         // The old socket may linger a moment; redis sets SO_REUSEADDR, so this is rare.
-        while !self.spawn() {
-            assert!(Instant::now() < deadline, "redis-server did not restart");
+        while let Err(said) = self.spawn() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart; it said: {said:#?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    /// Starts the process; true once it says it accepts connections, false if it
-    /// exited first (the port was taken).
-    fn spawn(&mut self) -> bool {
+    /// Starts the process: `Ok` once it says it accepts connections, or what it said
+    /// before it exited (the port was taken, say).
+    fn spawn(&mut self) -> Result<(), Vec<String>> {
         let mut child = Command::new(&self.binary)
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .arg("--dir")
@@ -100,15 +105,18 @@ impl Redis {
             .spawn()
             .expect("spawn redis-server");
         let lines = lines_in_background(child.stdout.take().expect("stdout"));
-        if wait_ready(&lines) {
-            // Keep draining its log so it never blocks on a full pipe.
-            std::thread::spawn(move || while lines.recv().is_ok() {});
-            self.child = Some(child);
-            true
-        } else {
-            let _ = child.kill();
-            let _ = child.wait();
-            false
+        match wait_ready(&lines) {
+            Ok(()) => {
+                // Keep draining its log so it never blocks on a full pipe.
+                std::thread::spawn(move || while lines.recv().is_ok() {});
+                self.child = Some(child);
+                Ok(())
+            }
+            Err(said) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(said)
+            }
         }
     }
 }
@@ -122,15 +130,17 @@ impl Drop for Redis {
     }
 }
 
-/// Waits (bounded) for redis's "Ready to accept connections"; false if it exited.
-fn wait_ready(lines: &Receiver<String>) -> bool {
+/// Waits (bounded) for redis's "Ready to accept connections"; what it said if it
+/// exited first.
+fn wait_ready(lines: &Receiver<String>) -> Result<(), Vec<String>> {
     let deadline = Instant::now() + WAIT;
+    let mut said = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
-            Ok(line) if line.contains("Ready to accept connections") => return true,
-            Ok(_) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+            Ok(line) if line.contains("Ready to accept connections") => return Ok(()),
+            Ok(line) => said.push(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(said),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 panic!("redis-server not ready within {WAIT:?}")
             }

@@ -11,9 +11,11 @@ use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 mod bench;
 mod bus;
 mod http;
+mod web;
 pub use self::bench::{BenchArgs, BenchMode};
 pub use self::bus::BusArgs;
 pub use self::http::HttpArgs;
+pub use self::web::WebArgs;
 
 /// Socket servers the Rust way: echo, chat and HTTP file servers, a client and a load
 /// generator, built on the sockserv library (Python's socketserver, redone in Rust).
@@ -55,6 +57,7 @@ pub enum Command {
     /// Works on tcp:// and unix: endpoints in the threads, pool and events modes (under
     /// pool:N at most N members are served at once: each holds a worker). Not under fork: processes
     /// share no memory, so a forked room could not reach the other members.
+    /// With --web HOST:PORT the room is open to browsers too: open http://HOST:PORT/.
     /// With --bus redis://HOST:PORT, several nodes (behind a load balancer) are one room:
     /// see --bus and docs/scaling.md.
     Chat(ChatArgs),
@@ -114,6 +117,10 @@ pub struct ChatArgs {
     /// The room across nodes.
     #[command(flatten)]
     pub bus: BusArgs,
+
+    /// The page and WebSocket for browsers.
+    #[command(flatten)]
+    pub web: WebArgs,
 }
 
 /// `sockserv client`.

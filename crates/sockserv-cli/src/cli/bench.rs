@@ -21,7 +21,7 @@ pub enum BenchMode {
 /// Arguments of `sockserv bench`.
 #[derive(Debug, Clone, Args)]
 #[command(
-    about = "Load-test an echo, HTTP or chat server: N connections from one thread, every byte verified",
+    about = "Load-test an echo or HTTP server: N connections from one thread, every byte verified",
     long_about = "Load-test an echo server (or, with --http, an HTTP server): N connections driven \
 from one thread, every byte that comes back checked.
 
@@ -45,15 +45,12 @@ failures (refused, or not done within 3 s), resets (reset, broken pipe, or EOF b
 run ended; under --http the connection is opened again) and mismatches (an echo that \
 differs from what was sent, or a bad HTTP response; exit status 1).
 
---chat: --conns chat members (spread over URL and every --node) each send --rate lines \
-per second, timestamped; latency is from a send to its receipt at each other member \
-(reported for all, same-node and cross-node receipts), and receipts are counted against \
-expected (every line at every other member), in each sender's order. After --duration, \
-receipts in flight are waited for up to 5 s.
+--chat: see its flag; the line endpoint is URL, --ws adds WebSocket members (a thread per \
+member: for rooms of tens to hundreds).
 
 Examples:
   sockserv bench 127.0.0.1:7000 --conns 100 --duration 10s
-  sockserv bench 127.0.0.1:9001 --chat --node 127.0.0.1:9002 --conns 600 --rate 10
+  sockserv bench 127.0.0.1:9000 --chat --conns 50 --ws 127.0.0.1:8080 --ws-conns 50
   sockserv bench unix:/tmp/echo.sock --mode stream --size 16384 --json
   sockserv bench 127.0.0.1:8000 --http /index.html --expect ./index.html --conns 50"
 )]
@@ -87,6 +84,31 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, requires = "http",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub pipeline: u32,
+    /// Load a chat room instead (`sockserv chat`): --conns line members join at URL, one
+    /// more sends --size byte lines, each to be read by every member before the next;
+    /// reports the fan-out latency (send to read) per kind of member.
+    #[arg(long, conflicts_with_all = ["http", "mode", "tls"])]
+    pub chat: bool,
+    /// With --chat: WebSocket members join too, at this `sockserv chat --web` endpoint
+    /// (HOST:PORT or http://HOST:PORT/), in the same room; their latency is reported
+    /// beside the line members'.
+    #[arg(long, value_name = "URL", requires = "chat")]
+    pub ws: Option<String>,
+    /// With --ws: how many WebSocket members (default: as many as --conns).
+    #[arg(long, value_name = "N", requires = "ws")]
+    pub ws_conns: Option<u32>,
+    /// With --chat: every one of --conns members sends N lines per second (an open
+    /// loop), instead of one sender waiting for each line to reach everyone; members
+    /// are spread over URL and every --node. Reports receipts against expected (every
+    /// line at every other member, in each sender's order) and the fan-out latency of
+    /// all, same-node and cross-node receipts; receipts in flight are waited for up to
+    /// 5 s after --duration.
+    #[arg(long, value_name = "N", requires = "chat", conflicts_with = "ws", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// With --rate: another node of the same room (a `sockserv chat --bus` on the same
+    /// Redis and --room; repeatable).
+    #[arg(long = "node", value_name = "URL", requires = "rate")]
+    pub nodes: Vec<String>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
@@ -96,26 +118,6 @@ pub struct BenchArgs {
     /// Client-side TLS options (every connection does its own full handshake).
     #[command(flatten)]
     pub tls: TlsClientArgs,
-    /// Chat load: the members.
-    #[command(flatten)]
-    pub chat: ChatBenchArgs,
-}
-
-/// `sockserv bench --chat`: members of one chat room, maybe over several nodes.
-#[derive(Debug, Clone, Args)]
-pub struct ChatBenchArgs {
-    /// Load a chat room instead: --conns members, each sending --rate lines per second
-    /// for --duration; every line's receipt at every other member is timed (fan-out
-    /// latency) and counted against what was expected. Members are spread over URL and
-    /// every --node (the nodes of one room on one --bus).
-    #[arg(long, conflicts_with_all = ["http", "tls"])]
-    pub chat: bool,
-    /// With --chat: another node of the same room (repeatable).
-    #[arg(long = "node", value_name = "URL", requires = "chat")]
-    pub nodes: Vec<String>,
-    /// With --chat: lines per second each member sends.
-    #[arg(long, value_name = "N", default_value_t = 10.0, requires = "chat", value_parser = parse_rate)]
-    pub rate: f64,
 }
 
 /// A send rate: a positive number of lines per second, at most 10,000.

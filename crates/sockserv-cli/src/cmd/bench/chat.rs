@@ -1,375 +1,313 @@
-//! `sockserv bench --chat`: members spread over the nodes of one chat room, each sending
-//! numbered, timestamped lines at a set rate; fan-out latency from a send to its receipt
-//! at every other member, and receipts against what was expected.
-use std::collections::VecDeque;
-use std::io;
+//! `sockserv bench --chat`: fan-out latency in a chat room, for line members and (with
+//! `--ws`) WebSocket members of the same room, side by side in one run.
+//!
+//! One extra line member sends a line, stamped with its send time, and waits until every
+//! other member has read it before sending the next (a closed loop: the latency is the
+//! fan-out's, not a queue's). Each member thread records, per kind, the time from the
+//! send to reading the line. A thread per member: this is for rooms of tens to a few
+//! hundred members, not for connection storms.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
-use mio::{Events, Interest, Poll, Token};
 use serde_json::json;
+use tungstenite::{Message, WebSocket};
 
-use super::target::{Stream, Target};
+/// How long any one step (a connect, a welcome, a round) may take before the run fails.
+const STEP: Duration = Duration::from_secs(5);
 
-/// Connecting and reading every welcome must finish within this.
-const JOIN_LIMIT: Duration = Duration::from_secs(60);
-/// After the last send, how long receipts still in flight are waited for.
-const DRAIN_LIMIT: Duration = Duration::from_secs(5);
-/// Connects in flight at once (the listen backlog).
-const CONNECT_BATCH: usize = 128;
-
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to load.
 pub struct ChatPlan {
-    /// The room's nodes; member `i` connects to `nodes[i % nodes.len()]`.
-    pub nodes: Vec<Target>,
-    /// Members in all.
-    pub members: usize,
-    /// Lines per second each member sends.
-    pub rate: f64,
-    /// How long members send.
+    /// The line endpoint (TCP).
+    pub line: SocketAddr,
+    /// Line members besides the sender.
+    pub line_members: usize,
+    /// The web endpoint and its WebSocket members, if any.
+    pub web: Option<(SocketAddr, usize)>,
+    /// Payload bytes per message (beyond the stamp).
+    pub size: usize,
+    /// Rounds before measuring, not counted.
+    pub warmup: Duration,
+    /// How long to measure.
     pub duration: Duration,
 }
 
-/// What a run measured.
-#[derive(Debug)]
-pub struct ChatOutcome {
-    /// Members that joined (got their welcome).
-    pub joined: usize,
-    /// Lines sent.
-    pub sent: u64,
-    /// Receipts expected: each line, at every other member joined.
-    pub expected: u64,
-    /// Receipts that came, each the next line of its sender for that receiver.
-    pub delivered: u64,
-    /// Receipts out of order or seen twice.
-    pub misordered: u64,
-    /// Members the server closed during the run (dropped as too slow, or a failure).
-    pub closed: usize,
-    /// Fan-out latency (µs) where sender and receiver are on the same node.
-    pub same_node: Histogram<u64>,
-    /// Fan-out latency (µs) across nodes.
-    pub cross_node: Histogram<u64>,
-    /// Fan-out latency (µs), every receipt.
-    pub all: Histogram<u64>,
+/// `HOST:PORT`, `tcp://HOST:PORT`, `http://HOST:PORT/` or `ws://HOST:PORT/ws`: the address.
+///
+/// # Errors
+///
+/// When it does not resolve.
+pub fn addr(url: &str) -> Result<SocketAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let hostport = rest.split('/').next().unwrap_or_default();
+    hostport
+        .to_socket_addrs()
+        .with_context(|| format!("{url}: expected HOST:PORT"))?
+        .next()
+        .ok_or_else(|| anyhow!("{url} resolves to no address"))
 }
 
-struct Member {
-    stream: Stream,
-    node: usize,
-    inbuf: Vec<u8>,
-    outbuf: Vec<u8>,
-    welcomed: bool,
-    open: bool,
-    connected: bool,
-    seq: u64,
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Line,
+    WebSocket,
 }
 
-/// Runs the plan; `Err` only if the poller fails.
-pub fn run(plan: &ChatPlan) -> io::Result<ChatOutcome> {
-    let mut poll = Poll::new()?;
-    let mut events = Events::with_capacity(1024);
-    let histogram = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-    let mut out = ChatOutcome {
-        joined: 0,
-        sent: 0,
-        expected: 0,
-        delivered: 0,
-        misordered: 0,
-        closed: 0,
-        same_node: histogram(),
-        cross_node: histogram(),
-        all: histogram(),
-    };
-    let n = plan.members;
-    let mut members: Vec<Member> = Vec::with_capacity(n);
+/// One member's reading end, behind its kind.
+enum Reader {
+    Line(BufReader<TcpStream>),
+    Ws(Box<WebSocket<TcpStream>>),
+}
 
-    // Join: connect in batches (at most CONNECT_BATCH not yet welcomed), read each
-    // welcome.
-    let mut ctx = Context {
-        scratch: vec![0u8; 64 * 1024],
-        next: vec![0u32; n * n],
-        epoch: Instant::now(),
-        nodes: plan.nodes.len(),
-        members: n,
-    };
-    let join_deadline = Instant::now() + JOIN_LIMIT;
-    while out.joined + out.closed < n && Instant::now() < join_deadline {
-        while members.len() < n && members.len() - out.joined - out.closed < CONNECT_BATCH {
-            let node = members.len() % plan.nodes.len();
-            let mut stream = plan.nodes[node]
-                .connect()
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", plan.nodes[node])))?;
-            poll.registry().register(
-                stream.source(),
-                Token(members.len()),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            members.push(Member {
-                stream,
-                node,
-                inbuf: Vec::new(),
-                outbuf: Vec::new(),
-                welcomed: false,
-                open: true,
-                connected: false,
-                seq: 0,
-            });
-        }
-        poll.poll(&mut events, Some(Duration::from_millis(10)))?;
-        for event in &events {
-            pump(&mut members, event.token().0, &mut ctx, &mut out);
+impl Reader {
+    /// The next line, `None` at the end.
+    fn next(&mut self) -> Option<String> {
+        match self {
+            Reader::Line(reader) => {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 => Some(line.trim_end_matches('\n').to_owned()),
+                    _ => None,
+                }
+            }
+            Reader::Ws(ws) => loop {
+                match ws.read() {
+                    Ok(Message::Text(text)) => return Some(text.as_str().to_owned()),
+                    Ok(Message::Close(_)) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+            },
         }
     }
-    if out.joined == 0 {
-        return Ok(out);
-    }
+}
 
-    // Send: member i's k-th line is due at start + (i / n + k) / rate.
-    let period = Duration::from_secs_f64(1.0 / plan.rate);
-    let start = Instant::now();
-    let end = start + plan.duration;
-    let mut due: VecDeque<(Instant, usize)> = (0..n)
-        .filter(|&i| members[i].welcomed)
-        .map(|i| (start + period.mul_f64(i as f64 / n as f64), i))
-        .collect();
-    let drain_deadline = end + DRAIN_LIMIT;
-    loop {
-        let now = Instant::now();
-        while let Some(&(when, i)) = due.front() {
-            if when > now || when >= end {
+fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, STEP)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(STEP))?;
+    Ok(stream)
+}
+
+/// Joins one member and reads its welcome; returns its reader and a handle to end it.
+fn join(kind: Kind, addr: SocketAddr) -> Result<(Reader, TcpStream)> {
+    let stream = connect(addr)?;
+    let handle = stream.try_clone()?;
+    let mut reader = match kind {
+        Kind::Line => Reader::Line(BufReader::new(stream)),
+        Kind::WebSocket => {
+            let url = format!("ws://{addr}/ws");
+            let (ws, _) = tungstenite::client(url.as_str(), stream)
+                .map_err(|e| anyhow!("WebSocket handshake with {addr} failed: {e}"))?;
+            Reader::Ws(Box::new(ws))
+        }
+    };
+    match reader.next() {
+        Some(welcome) if welcome.starts_with("* welcome, you are ") => Ok((reader, handle)),
+        other => bail!("{addr}: expected a welcome, got {other:?}"),
+    }
+}
+
+/// A member's thread: reads stamped lines, records their latency once measuring, and
+/// acknowledges each to the sender.
+fn member(
+    mut reader: Reader,
+    epoch: Instant,
+    measure_from: Duration,
+    acks: Sender<u64>,
+) -> JoinHandle<Histogram<u64>> {
+    thread::spawn(move || {
+        let mut latency = histogram();
+        while let Some(line) = reader.next() {
+            // "NICK: b SEQ NANOS PADDING"
+            let Some((_, stamp)) = line.split_once(": b ") else {
+                continue;
+            };
+            let mut fields = stamp.split(' ');
+            let (Some(seq), Some(sent)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let (Ok(seq), Ok(sent)) = (seq.parse::<u64>(), sent.parse::<u64>()) else {
+                continue;
+            };
+            let sent = Duration::from_nanos(sent);
+            if sent >= measure_from {
+                let micros = epoch.elapsed().saturating_sub(sent).as_micros();
+                latency.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+            }
+            if acks.send(seq).is_err() {
                 break;
             }
-            due.pop_front();
-            if !members[i].open {
-                continue;
-            }
-            let member = &mut members[i];
-            let line = format!("b{i} {} {}\n", member.seq, ctx.epoch.elapsed().as_micros());
-            member.seq += 1;
-            member.outbuf.extend_from_slice(line.as_bytes());
-            flush(member);
-            out.sent += 1;
-            out.expected += (out.joined - 1) as u64;
-            due.push_back((when + period, i));
         }
-        let sending = due.front().is_some_and(|&(when, _)| when < end);
-        if !sending && (out.delivered >= out.expected || now >= drain_deadline) {
-            break;
-        }
-        let timeout = match due.front() {
-            Some(&(when, _)) if sending => when.saturating_duration_since(now),
-            _ => Duration::from_millis(50),
-        };
-        poll.poll(&mut events, Some(timeout.min(Duration::from_millis(50))))?;
-        for event in &events {
-            pump(&mut members, event.token().0, &mut ctx, &mut out);
-        }
-    }
-    for member in &members {
-        member.stream.shutdown();
-    }
-    Ok(out)
-}
-
-/// The loop's shared state.
-struct Context {
-    scratch: Vec<u8>,
-    /// `next[receiver * members + sender]`: the sequence number expected next.
-    next: Vec<u32>,
-    /// Send times in lines are µs since this.
-    epoch: Instant,
-    /// How many nodes: member `i` is on node `i % nodes`.
-    nodes: usize,
-    /// Members in the plan.
-    members: usize,
-}
-
-/// Handles readiness on member `i`: completes its connect, flushes, reads its lines.
-fn pump(members: &mut [Member], i: usize, ctx: &mut Context, out: &mut ChatOutcome) {
-    let n = ctx.members;
-    let member = &mut members[i];
-    if !member.open {
-        return;
-    }
-    if !member.connected {
-        match member.stream.connect_finished() {
-            Ok(true) => {
-                member.connected = true;
-                let _ = member.stream.set_nodelay();
-            }
-            Ok(false) => return,
-            Err(_) => return close(member, out),
-        }
-    }
-    flush(member);
-    loop {
-        match member.stream.read(&mut ctx.scratch) {
-            Ok(0) => return close(member, out),
-            Ok(len) => member.inbuf.extend_from_slice(&ctx.scratch[..len]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return close(member, out),
-        }
-    }
-    let now = ctx.epoch.elapsed().as_micros() as u64;
-    let mut consumed = 0;
-    while let Some(len) = member.inbuf[consumed..].iter().position(|&b| b == b'\n') {
-        let line = &member.inbuf[consumed..consumed + len];
-        consumed += len + 1;
-        if !member.welcomed {
-            if line.starts_with(b"* welcome") {
-                member.welcomed = true;
-                out.joined += 1;
-            }
-            continue;
-        }
-        let Some((sender, seq, sent_at)) = parse_receipt(line) else {
-            continue; // a notice
-        };
-        if sender >= n {
-            continue;
-        }
-        let slot = &mut ctx.next[i * n + sender];
-        if u64::from(*slot) != seq {
-            out.misordered += 1;
-            continue;
-        }
-        *slot += 1;
-        out.delivered += 1;
-        let latency = now.saturating_sub(sent_at).max(1);
-        let _ = out.all.record(latency);
-        if sender % ctx.nodes == member.node {
-            let _ = out.same_node.record(latency);
-        } else {
-            let _ = out.cross_node.record(latency);
-        }
-    }
-    member.inbuf.drain(..consumed);
-}
-
-fn close(member: &mut Member, out: &mut ChatOutcome) {
-    member.open = false;
-    out.closed += 1;
-}
-
-/// Writes what the member has queued, as far as the socket takes it.
-fn flush(member: &mut Member) {
-    if !member.connected {
-        return;
-    }
-    let mut written = 0;
-    while written < member.outbuf.len() {
-        match member.stream.write(&member.outbuf[written..]) {
-            Ok(0) => break,
-            Ok(len) => written += len,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break, // WouldBlock: the writable event comes back; else a read sees it
-        }
-    }
-    member.outbuf.drain(..written);
-}
-
-/// `NICK: b{SENDER} {SEQ} {MICROS}` -> (sender, seq, micros).
-fn parse_receipt(line: &[u8]) -> Option<(usize, u64, u64)> {
-    let text = std::str::from_utf8(line).ok()?;
-    let (_, body) = text.split_once(": b")?;
-    let mut parts = body.split(' ');
-    let sender = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
-    let micros = parts.next()?.parse().ok()?;
-    Some((sender, seq, micros))
-}
-
-/// The text report.
-pub fn text(plan: &ChatPlan, out: &ChatOutcome) -> String {
-    let ms = |h: &Histogram<u64>, q: f64| {
-        if h.is_empty() {
-            0.0
-        } else {
-            h.value_at_quantile(q) as f64 / 1e3
-        }
-    };
-    let pct = |h: &Histogram<u64>| {
-        format!(
-            "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
-            ms(h, 0.5),
-            ms(h, 0.9),
-            ms(h, 0.99),
-            ms(h, 0.999),
-            h.max() as f64 / 1e3
-        )
-    };
-    let nodes: Vec<String> = plan.nodes.iter().map(ToString::to_string).collect();
-    format!(
-        "chat: {} members joined of {} on {} node(s) ({}), {} lines/s each for {:.1}s\n\
-         sent {} lines; receipts {} of {} expected ({:.3}%); {} out of order or doubled; {} members closed by the server\n\
-         fan-out latency, all:        {}\n\
-         fan-out latency, same node:  {}\n\
-         fan-out latency, other node: {}",
-        out.joined,
-        plan.members,
-        plan.nodes.len(),
-        nodes.join(", "),
-        plan.rate,
-        plan.duration.as_secs_f64(),
-        out.sent,
-        out.delivered,
-        out.expected,
-        delivered_percent(out),
-        out.misordered,
-        out.closed,
-        pct(&out.all),
-        pct(&out.same_node),
-        pct(&out.cross_node),
-    )
-}
-
-fn delivered_percent(out: &ChatOutcome) -> f64 {
-    if out.expected == 0 {
-        100.0
-    } else {
-        out.delivered as f64 * 100.0 / out.expected as f64
-    }
-}
-
-/// The JSON report: one object.
-pub fn json(plan: &ChatPlan, out: &ChatOutcome) -> serde_json::Value {
-    let us = |h: &Histogram<u64>| {
-        let q = |q: f64| {
-            if h.is_empty() {
-                0
-            } else {
-                h.value_at_quantile(q)
-            }
-        };
-        json!({"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999), "max": h.max()})
-    };
-    json!({
-        "load": "chat",
-        "nodes": plan.nodes.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "members": plan.members,
-        "joined": out.joined,
-        "rate": plan.rate,
-        "duration_s": plan.duration.as_secs_f64(),
-        "sent": out.sent,
-        "expected": out.expected,
-        "delivered": out.delivered,
-        "delivered_percent": delivered_percent(out),
-        "misordered": out.misordered,
-        "closed": out.closed,
-        "latency_us": {"all": us(&out.all), "same_node": us(&out.same_node), "cross_node": us(&out.cross_node)},
+        latency
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The result: rounds sent while measuring, and the latency per kind.
+pub struct ChatOutcome {
+    /// Rounds sent while measuring.
+    pub rounds: u64,
+    /// How long the measuring lasted.
+    pub measured: Duration,
+    /// Fan-out latency to line members, µs.
+    pub line: Histogram<u64>,
+    /// Fan-out latency to WebSocket members, µs.
+    pub ws: Histogram<u64>,
+}
 
-    #[test]
-    fn receipts_parse_and_notices_do_not() {
-        assert_eq!(parse_receipt(b"guest7: b12 34 5678"), Some((12, 34, 5678)));
-        assert_eq!(parse_receipt(b"* guest7 joined"), None);
-        assert_eq!(parse_receipt(b"guest7: hello"), None);
+/// Runs the plan.
+///
+/// # Errors
+///
+/// When a member cannot join, or a round is not delivered to everyone within 5 s.
+pub fn run(plan: &ChatPlan) -> Result<ChatOutcome> {
+    let (acks, acked) = mpsc::channel();
+    let mut handles = Vec::new();
+    let mut threads = Vec::new();
+    let mut kinds = vec![(Kind::Line, plan.line, plan.line_members)];
+    if let Some((web, n)) = plan.web {
+        kinds.push((Kind::WebSocket, web, n));
     }
+    // The kinds join alternately: the room queues for its members in join order, which
+    // must not favour one kind. The clock starts once everyone has joined.
+    let mut joined = Vec::new();
+    let most = kinds.iter().map(|&(_, _, n)| n).max().unwrap_or(0);
+    for i in 0..most {
+        for &(kind, addr, n) in &kinds {
+            if i < n {
+                let (reader, handle) = join(kind, addr)?;
+                handles.push(handle);
+                joined.push((kind, reader));
+            }
+        }
+    }
+    let mut sender = connect(plan.line)?;
+    let mut sender_reader = BufReader::new(sender.try_clone()?);
+    let mut welcome = String::new();
+    sender_reader.read_line(&mut welcome)?;
+    let start = Instant::now();
+    for (kind, reader) in joined {
+        let handle = member(reader, start, plan.warmup, acks.clone());
+        threads.push((kind, handle));
+    }
+    drop(acks);
+    let receivers = threads.len();
+    let padding = "x".repeat(plan.size);
+    let mut rounds = 0;
+    let mut seq = 0u64;
+    let end = plan.warmup + plan.duration;
+    while start.elapsed() < end {
+        let sent = start.elapsed();
+        writeln!(sender, "b {seq} {} {padding}", sent.as_nanos())?;
+        wait_for_round(&acked, seq, receivers)?;
+        if sent >= plan.warmup {
+            rounds += 1;
+        }
+        seq += 1;
+    }
+    for handle in handles.iter().chain([&sender]) {
+        let _ = handle.shutdown(Shutdown::Both);
+    }
+    let mut line = histogram();
+    let mut ws = histogram();
+    for (kind, thread) in threads {
+        let latency = thread
+            .join()
+            .map_err(|_| anyhow!("a member thread panicked"))?;
+        match kind {
+            Kind::Line => line.add(latency)?,
+            Kind::WebSocket => ws.add(latency)?,
+        }
+    }
+    Ok(ChatOutcome {
+        rounds,
+        measured: plan.duration,
+        line,
+        ws,
+    })
+}
+
+/// Waits until `receivers` members have acknowledged `seq`.
+fn wait_for_round(acked: &Receiver<u64>, seq: u64, receivers: usize) -> Result<()> {
+    let deadline = Instant::now() + STEP;
+    let mut got = 0;
+    while got < receivers {
+        match acked.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) if s == seq => got += 1,
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => bail!(
+                "message {seq} reached {got} of {receivers} members within {STEP:?} (a member dropped as too slow?)"
+            ),
+            Err(RecvTimeoutError::Disconnected) => bail!("every member left"),
+        }
+    }
+    Ok(())
+}
+
+fn quantiles(h: &Histogram<u64>) -> [u64; 5] {
+    if h.is_empty() {
+        return [0; 5];
+    }
+    [
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.9),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max(),
+    ]
+}
+
+/// The text report.
+pub fn text(plan: &ChatPlan, outcome: &ChatOutcome) -> String {
+    let ws_members = plan.web.map_or(0, |(_, n)| n);
+    let mut report = format!(
+        "chat fan-out on {}: 1 sender, {} line + {ws_members} WebSocket members, {} B lines, measured {:.2} s\n\
+         \x20 rounds      {} ({:.0}/s, each delivered to every member before the next)\n\
+         \x20 latency µs  p50  p90  p99  p99.9  max  (deliveries)",
+        plan.line,
+        plan.line_members,
+        plan.size,
+        outcome.measured.as_secs_f64(),
+        outcome.rounds,
+        outcome.rounds as f64 / outcome.measured.as_secs_f64().max(1e-9),
+    );
+    for (name, h) in [("line", &outcome.line), ("websocket", &outcome.ws)] {
+        if h.is_empty() {
+            continue;
+        }
+        let [p50, p90, p99, p999, max] = quantiles(h);
+        report.push_str(&format!(
+            "\n  {name:<10}  {p50}  {p90}  {p99}  {p999}  {max}  ({})",
+            h.len()
+        ));
+    }
+    report
+}
+
+/// The JSON report.
+pub fn json(plan: &ChatPlan, outcome: &ChatOutcome) -> serde_json::Value {
+    let kind = |h: &Histogram<u64>| {
+        let [p50, p90, p99, p999, max] = quantiles(h);
+        json!({"deliveries": h.len(), "p50_us": p50, "p90_us": p90, "p99_us": p99, "p999_us": p999, "max_us": max})
+    };
+    json!({
+        "load": "chat",
+        "line_members": plan.line_members,
+        "ws_members": plan.web.map_or(0, |(_, n)| n),
+        "size": plan.size,
+        "measured_secs": outcome.measured.as_secs_f64(),
+        "rounds": outcome.rounds,
+        "line": kind(&outcome.line),
+        "websocket": kind(&outcome.ws),
+    })
+}
+
+/// Latencies from 1 µs to 60 s, 3 significant figures.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
 }

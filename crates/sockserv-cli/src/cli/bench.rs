@@ -46,11 +46,14 @@ run ended; under --http the connection is opened again) and mismatches (an echo 
 differs from what was sent, or a bad HTTP response; exit status 1).
 
 --chat: see its flag; the line endpoint is URL, --ws adds WebSocket members (a thread per \
-member: for rooms of tens to hundreds).
+member: for rooms of tens to hundreds). --chat --rate N: every member sends N lines/s \
+instead (an open loop, all members from one thread), spread over URL and every --node of \
+the same room (`sockserv chat --bus`); see --rate.
 
 Examples:
   sockserv bench 127.0.0.1:7000 --conns 100 --duration 10s
   sockserv bench 127.0.0.1:9000 --chat --conns 50 --ws 127.0.0.1:8080 --ws-conns 50
+  sockserv bench 127.0.0.1:9001 --chat --rate 10 --node 127.0.0.1:9002 --conns 600
   sockserv bench unix:/tmp/echo.sock --mode stream --size 16384 --json
   sockserv bench 127.0.0.1:8000 --http /index.html --expect ./index.html --conns 50"
 )]

@@ -14,6 +14,9 @@ use crate::shared::Shared;
 /// Entries read per XREAD, and how long one waits for new entries (ms).
 const COUNT: usize = 1000;
 const BLOCK_MS: u64 = 500;
+/// Most bytes handed over at once: a member's queue is bounded (a chat member's by
+/// `--max-queue`), and one delivery must stay well within any sane bound.
+const MAX_BATCH: usize = 16 * 1024;
 
 /// The id of the newest entry in `stream`, if it has any.
 pub(crate) fn newest_id(conn: &mut Connection, stream: &str) -> RedisResult<Option<String>> {
@@ -47,6 +50,7 @@ pub(crate) fn run(shared: &Shared, mut last_id: String) {
     let mut reader = Reader {
         shared,
         seen: HashMap::new(),
+        batch: Vec::new(),
     };
     let mut conn: Option<Connection> = None;
     let mut backoff = Backoff::default();
@@ -84,6 +88,7 @@ pub(crate) fn run(shared: &Shared, mut last_id: String) {
                         reader.apply(&entry);
                     }
                 }
+                reader.flush();
             }
             Ok(None) => {}
             Err(e) => {
@@ -117,6 +122,8 @@ struct Reader<'a> {
     shared: &'a Shared,
     /// The highest sequence number delivered from each node.
     seen: HashMap<String, u64>,
+    /// The lines of the current read, delivered together by [`Reader::flush`].
+    batch: Vec<u8>,
 }
 
 impl Reader<'_> {
@@ -151,15 +158,25 @@ impl Reader<'_> {
         ) {
             shared.apply_remote(node, &change);
         }
-        // Counted before delivery: whoever has seen the line sees it counted.
+        // Counted before delivery (at the end of the read): whoever has seen the line
+        // sees it counted.
         shared.delivered.fetch_add(1, Ordering::Relaxed);
         if let Some((ms, _)) = parse_id(&entry.id) {
             shared
                 .lag_ms
                 .store(now_ms().saturating_sub(ms), Ordering::Relaxed);
         }
-        if !line.is_empty() {
-            shared.handler.deliver(line);
+        self.batch.extend_from_slice(line);
+        if self.batch.len() >= MAX_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Delivers the lines gathered from one read, in stream order, in one go.
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.shared.handler.deliver(&self.batch);
+            self.batch.clear();
         }
     }
 }

@@ -69,8 +69,10 @@ pub trait Bus: Send + Sync {
 /// What a bus calls on its node; implementations must not block for long (they run on
 /// the bus's thread, and delay every later line).
 pub trait BusHandler: Send + Sync {
-    /// Another node published `line`: deliver it to the local members.
-    fn deliver(&self, line: &[u8]);
+    /// Other nodes published `lines` (one or more whole lines, in the order they were
+    /// published): deliver them to the local members. A bus hands over what one read
+    /// brought at once, so a member is woken once per batch, not once per line.
+    fn deliver(&self, lines: &[u8]);
 
     /// The link to the other nodes was lost (`false`) or is back (`true`).
     fn link_changed(&self, up: bool);
@@ -87,8 +89,8 @@ pub trait BusHandler: Send + Sync {
 /// A plain group joined to a bus: lines from other nodes go to every member; link
 /// changes are not announced.
 impl BusHandler for Group {
-    fn deliver(&self, line: &[u8]) {
-        self.send_all(line);
+    fn deliver(&self, lines: &[u8]) {
+        self.send_all(lines);
     }
 
     fn link_changed(&self, _up: bool) {}

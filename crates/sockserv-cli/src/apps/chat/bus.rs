@@ -36,9 +36,9 @@ pub(super) fn announcement(change: &Presence) -> String {
 }
 
 impl BusHandler for Room {
-    fn deliver(&self, line: &[u8]) {
+    fn deliver(&self, lines: &[u8]) {
         if !self.is_shutting_down() {
-            self.group.send_all(line);
+            self.group.send_all(lines);
         }
     }
 

@@ -35,7 +35,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use sockserv::group::Group;
+//! use sockserv::Group;
 //! use sockserv_redis::{BusConfig, RedisBus};
 //!
 //! let group = Group::new(1 << 20);
@@ -62,7 +62,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use sockserv::group::bus::{Bus, BusHandler, ClaimAnswer, Presence};
+use sockserv::bus::{Bus, BusHandler, ClaimAnswer, Presence};
 
 use self::keys::Keys;
 use self::link::Stopper;

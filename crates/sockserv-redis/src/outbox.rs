@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use sockserv::group::bus::{ClaimAnswer, Presence};
+use sockserv::bus::{ClaimAnswer, Presence};
 
 /// One thing the writer thread must do in Redis, in the order it was asked for.
 pub(crate) enum Item {

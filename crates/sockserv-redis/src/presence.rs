@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use redis::{Connection, Pipeline, RedisResult};
-use sockserv::group::bus::Presence;
+use sockserv::bus::Presence;
 
 use crate::link::now_ms;
 use crate::shared::Shared;

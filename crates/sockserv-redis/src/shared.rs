@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use sockserv::group::bus::{BusHandler, Presence};
+use sockserv::bus::{BusHandler, Presence};
 
 use crate::keys::Keys;
 use crate::link::Stopper;

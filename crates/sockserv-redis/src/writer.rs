@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::{Connection, RedisResult};
-use sockserv::group::bus::Presence;
+use sockserv::bus::Presence;
 
 use crate::link::{self, Backoff};
 use crate::outbox::Item;

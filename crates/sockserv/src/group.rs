@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::{Output, SessionWaker};
+use crate::output::Output;
+use crate::session::SessionWaker;
 
 pub mod bus;
 
@@ -56,8 +57,7 @@ pub mod bus;
 ///
 /// ```
 /// use sockserv::driver::OutputExt; // the drivers' view: wake-ups, what was written
-/// use sockserv::group::Group;
-/// use sockserv::Output;
+/// use sockserv::{Group, Output};
 ///
 /// let group = Group::new(1 << 20);
 /// let (mut out_a, mut out_b) = (Output::new(), Output::new());
@@ -77,8 +77,7 @@ pub mod bus;
 /// what comes in.
 ///
 /// ```
-/// use sockserv::group::{Group, Member};
-/// use sockserv::{Output, Session};
+/// use sockserv::{Group, Member, Output, Session};
 ///
 /// struct Broadcast {
 ///     group: Group,

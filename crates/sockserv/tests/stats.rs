@@ -7,7 +7,8 @@ use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
+use sockserv::report::Closed;
+use sockserv::{Output, PeerAddr, Server, Session, Strategy};
 use util::{Client, Serving};
 
 /// What the close hook saw: bytes in, bytes out, reason.

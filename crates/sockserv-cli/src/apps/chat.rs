@@ -32,9 +32,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use sockserv::group::bus::{Bus, BusHandler, Presence};
-use sockserv::group::{Group, Member};
-use sockserv::{Line, LineBuffer, Output, PeerAddr, Session, SessionFactory};
+use sockserv::bus::{Bus, BusHandler, Presence};
+use sockserv::{Group, Line, LineBuffer, Member, Output, PeerAddr, Session, SessionFactory};
 use sockserv_redis::BusStats;
 
 use self::bus::{announcement, BusLink, Claim, NOT_RELAYED};

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use sockserv::group::bus::Bus;
+use sockserv::bus::Bus;
 use sockserv::Builder;
 use sockserv_redis::{BusConfig, RedisBus};
 

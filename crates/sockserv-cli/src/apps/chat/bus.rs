@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use sockserv::group::bus::{Bus, BusHandler, Presence};
+use sockserv::bus::{Bus, BusHandler, Presence};
 use sockserv::SessionWaker;
 use sockserv_redis::BusStats;
 

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, MutexGuard};
 
-use sockserv::group::bus::Presence;
+use sockserv::bus::Presence;
 use sockserv::Output;
 
 use super::bus::Claim;

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicU64;
 
-use sockserv::group::bus::ClaimAnswer;
+use sockserv::bus::ClaimAnswer;
 
 use super::super::bus::{LINK_BACK, LINK_LOST, NOT_RELAYED};
 use super::*;

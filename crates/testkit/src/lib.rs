@@ -8,6 +8,7 @@
 
 mod certs;
 mod client;
+mod closed;
 mod datagram;
 mod process;
 mod tools;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use certs::Certs;
 pub use client::Client;
+pub use closed::{expect_closed, read_until_closed, ReadTimeout};
 pub use datagram::DatagramClient;
 pub use process::{exit_within, lines_in_background, read_all_in_background, wait_for_exit};
 pub use tools::{find_program, require_program, tool_ready, tools_required, REQUIRE_TOOLS};

@@ -16,7 +16,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use sockserv::{Conn, Datagram, Endpoint, Server, ShutdownHandle, Strategy};
-pub use testkit::{payload, serial, Client, DatagramClient};
+pub use testkit::{expect_closed, payload, read_until_closed, serial, Client, DatagramClient};
 
 /// The bound on every blocking wait in the tests: a bug fails in seconds, not hangs.
 pub const WAIT: Duration = Duration::from_secs(5);

@@ -250,9 +250,9 @@ struct Netcat {
 }
 
 impl Netcat {
-    fn connect(endpoint: &Endpoint) -> Netcat {
+    fn connect(nc: &std::path::Path, endpoint: &Endpoint) -> Netcat {
         let addr = endpoint.socket_addr().expect("a TCP endpoint");
-        let mut child = Command::new("nc")
+        let mut child = Command::new(nc)
             .arg(addr.ip().to_string())
             .arg(addr.port().to_string())
             .stdin(Stdio::piped())
@@ -286,23 +286,18 @@ impl Drop for Netcat {
     }
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
 /// Two real `nc` clients chat through the server over their stdin and stdout.
 #[test]
 fn two_netcat_clients_chat() {
-    if !on_path("nc") {
-        eprintln!("skipped: nc is not on PATH");
+    // OpenBSD's nc (`.ci/run` installs netcat-openbsd): `-h` succeeds.
+    let Some(nc) = testkit::require_program("nc", &["-h"]) else {
         return;
-    }
+    };
     let server = Server::start_mode("chat", "threads", &[]);
     let endpoint = &server.endpoints[0];
-    let mut one = Netcat::connect(endpoint);
+    let mut one = Netcat::connect(&nc, endpoint);
     one.expect("* welcome, you are guest1");
-    let mut two = Netcat::connect(endpoint);
+    let mut two = Netcat::connect(&nc, endpoint);
     two.expect("* welcome, you are guest2");
     one.expect("* guest2 joined");
 

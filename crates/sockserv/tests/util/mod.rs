@@ -110,9 +110,13 @@ pub fn for_each_strategy(transports: &[Transport], mut body: impl FnMut(&Case<'_
     }
 }
 
-/// Whether this host can bind `[::1]` (containers without IPv6 cannot).
+/// Whether this host can bind `[::1]` (containers without IPv6 cannot): a skip with a
+/// message locally, a failure under `SOCKSERV_REQUIRE_TOOLS=1`.
 pub fn ipv6_available() -> bool {
-    std::net::TcpListener::bind("[::1]:0").is_ok()
+    testkit::tool_ready(
+        "the IPv6 loopback [::1]",
+        std::net::TcpListener::bind("[::1]:0").is_ok(),
+    )
 }
 
 /// A path in `dir` no other call returned.

@@ -15,9 +15,8 @@ use util::{
     WAIT,
 };
 
-/// The modes TLS is tested under: one per kind of driver (blocking, pooled, forked,
-/// event loop).
-const TLS_MODES: [&str; 4] = ["threads", "pool:4", "fork:4", "events:2"];
+/// The modes TLS is tested under: every one, sequential and one event loop included.
+const TLS_MODES: [&str; 6] = util::MODES;
 
 /// `SUBCOMMAND -m MODE --tls-cert --tls-key` on TCP and on a Unix socket.
 fn serve_tls(certs: &Certs, subcommand: &str, mode: &str) -> Server {

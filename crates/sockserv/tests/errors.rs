@@ -252,7 +252,7 @@ fn payload() -> Vec<u8> {
 // A15: FIN after all written data, under every strategy and stream transport.
 #[test]
 fn data_written_before_an_error_arrives_before_eof() {
-    util::for_each_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
+    util::for_each_blocking_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
         let errors = util::unique_path(case.dir, "err");
         let server = case
             .builder()
@@ -364,7 +364,7 @@ fn finish_runs_after_handle_fails_and_setup_failure_skips_it() {
 // makes the kernel send RST, which can destroy the reply still in flight to the peer.
 #[test]
 fn reply_survives_unread_client_data() {
-    util::for_each_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
+    util::for_each_blocking_strategy(&[Transport::Tcp4, Transport::Unix], |case| {
         let server = case
             .builder()
             .handler(write_then_fail)

@@ -54,7 +54,7 @@ fn immediate_shutdown_twenty_times() {
 fn close_without_serving() {
     let _isolation = util::isolate(false);
     let started = Instant::now();
-    for strategy in util::STRATEGIES {
+    for strategy in util::BLOCKING_STRATEGIES {
         let server = util::echo_builder(util::tcp_any())
             .strategy(strategy)
             .bind()

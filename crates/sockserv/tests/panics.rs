@@ -21,15 +21,6 @@ use util::{serial, Client, Serving};
 /// Bound on every wait in this file.
 const WAIT: Duration = Duration::from_secs(10);
 
-const SESSION_STRATEGIES: [Strategy; 6] = [
-    Strategy::Sequential,
-    Strategy::Threads,
-    Strategy::Pool { workers: 4 },
-    Strategy::Fork { max_children: 4 },
-    Strategy::Events { loops: 1 },
-    Strategy::Events { loops: 2 },
-];
-
 /// Echoes; panics on data containing `boom`.
 struct Touchy;
 
@@ -176,7 +167,7 @@ fn run_case(strategy: Strategy, kind: Kind) {
 #[test]
 fn a_panicking_session_is_contained_under_every_strategy() {
     let _serial = serial();
-    for strategy in SESSION_STRATEGIES {
+    for strategy in util::STRATEGIES {
         run_case(strategy, Kind::Session);
     }
 }
@@ -184,7 +175,7 @@ fn a_panicking_session_is_contained_under_every_strategy() {
 #[test]
 fn a_panicking_blocking_handler_is_contained_under_every_strategy_that_runs_one() {
     let _serial = serial();
-    for strategy in SESSION_STRATEGIES {
+    for strategy in util::STRATEGIES {
         if matches!(strategy, Strategy::Events { .. }) {
             continue; // Events runs Sessions only.
         }

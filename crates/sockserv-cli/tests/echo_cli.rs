@@ -190,7 +190,55 @@ fn drain_timeout_cuts_off_an_idle_client() {
     server.signal("TERM");
     let status = server.wait(WAIT);
     assert!(status.success(), "exit status {status}");
-    server.wait_for_line("cut off after the drain timeout");
+    let report = server.wait_for_line("cut off after the drain timeout");
+    assert!(
+        report.ends_with(": 0 client(s) finished, 1 cut off after the drain timeout"),
+        "{report}"
+    );
+}
+
+/// Waits (bounded) until `addr` refuses connections: the server has closed its listener,
+/// which `Server::close` does before it counts the requests still running.
+fn until_refused(addr: std::net::SocketAddr) {
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "{addr} still accepts");
+        // Polling a state nothing reports; the bound is the deadline.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The drain report's numbers: of three clients connected at SIGTERM, two that leave
+/// during the drain are "finished", the one still connected at the drain timeout is
+/// "cut off" — in every mode that serves clients at once.
+#[test]
+fn drain_report_counts_finished_and_cut_off_clients() {
+    for mode in ["threads", "pool:4", "fork:4", "events:2"] {
+        let mut server = Server::start_mode("echo", mode, &["--drain-timeout", "3s"]);
+        let clients: Vec<Client> = (0..3)
+            .map(|i| {
+                let mut client = Client::connect(&server.endpoints[0]);
+                let line = format!("hold {i}\n");
+                assert_eq!(client.round_trip(line.as_bytes()), line.as_bytes());
+                client
+            })
+            .collect();
+        server.signal("TERM");
+        server.wait_for_line("shutting down");
+        until_refused(server.tcp_addr());
+        let mut clients = clients.into_iter();
+        for leaving in clients.by_ref().take(2) {
+            assert_eq!(leaving.half_close_and_read_rest(), b"", "{mode}");
+        }
+        let status = server.wait(WAIT);
+        assert!(status.success(), "{mode}: exit status {status}");
+        let report = server.wait_for_line("cut off after the drain timeout");
+        assert!(
+            report.ends_with(": 2 client(s) finished, 1 cut off after the drain timeout"),
+            "{mode}: {report}"
+        );
+        drop(clients);
+    }
 }
 
 /// Bad flags end the process with a non-zero status and an `error:` line naming the

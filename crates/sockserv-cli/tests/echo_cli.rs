@@ -197,17 +197,6 @@ fn drain_timeout_cuts_off_an_idle_client() {
     );
 }
 
-/// Waits (bounded) until `addr` refuses connections: the server has closed its listener,
-/// which `Server::close` does before it counts the requests still running.
-fn until_refused(addr: std::net::SocketAddr) {
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(addr).is_ok() {
-        assert!(Instant::now() < deadline, "{addr} still accepts");
-        // Polling a state nothing reports; the bound is the deadline.
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// The drain report's numbers: of three clients connected at SIGTERM, two that leave
 /// during the drain are "finished", the one still connected at the drain timeout is
 /// "cut off" — in every mode that serves clients at once.
@@ -225,7 +214,8 @@ fn drain_report_counts_finished_and_cut_off_clients() {
             .collect();
         server.signal("TERM");
         server.wait_for_line("shutting down");
-        until_refused(server.tcp_addr());
+        // The listener is closed before close() counts the requests still running.
+        testkit::wait_until_refused(server.tcp_addr());
         let mut clients = clients.into_iter();
         for leaving in clients.by_ref().take(2) {
             assert_eq!(leaving.half_close_and_read_rest(), b"", "{mode}");

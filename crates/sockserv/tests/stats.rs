@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
+use std::io::Write;
+
 use util::{Client, Serving};
 
 /// What the close hook saw: bytes in, bytes out, reason.
@@ -83,5 +85,71 @@ fn every_connection_is_counted_once_with_its_traffic() {
             closes.iter().all(|&c| c == (5, 5, "closed")),
             "{strategy}: {closes:?}"
         );
+    }
+}
+
+/// A Session that fails in each way a Session can: `panic` panics in `on_data`; `short`
+/// queues 100 bytes of a 10-byte file, which fails when it is sent (a handler error);
+/// anything else is echoed. A silent client runs into the read timeout.
+struct Failing(std::path::PathBuf);
+
+impl Session for Failing {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        match data {
+            b"panic" => panic!("asked to panic"),
+            b"short" => out.send_file(std::fs::File::open(&self.0).unwrap(), 0, 100),
+            _ => out.write(data),
+        }
+    }
+}
+
+/// One connection that panics, one that fails, one that times out, one served: the
+/// counters say so apart (a counter wired to nothing would stay at zero), under every
+/// strategy whose workers share the server's memory (a forked child's are out of sight).
+#[test]
+fn errors_panics_and_timeouts_are_counted_apart() {
+    let dir = util::temp_dir();
+    let ten_bytes = dir.path().join("ten");
+    std::fs::write(&ten_bytes, b"0123456789").unwrap();
+    for strategy in util::STRATEGIES {
+        if matches!(strategy, Strategy::Fork { .. }) {
+            continue;
+        }
+        let file = ten_bytes.clone();
+        let server = Server::builder("127.0.0.1:0")
+            .strategy(strategy)
+            .read_timeout(Some(std::time::Duration::from_millis(200)))
+            .session(move |_: &PeerAddr| Failing(file.clone()))
+            .on_error(|_: &sockserv::ConnError| {})
+            .bind()
+            .unwrap();
+        let stats = server.stats();
+        let serving = Serving::start(server);
+        for (send, want) in [
+            (&b"panic"[..], &b""[..]),
+            (b"short", b"0123456789"),
+            (b"", b""),
+            (b"fine", b"fine"),
+        ] {
+            let mut client = Client::connect(&serving.endpoint);
+            client.write_all(send).unwrap();
+            if send == b"fine" {
+                assert_eq!(client.echo_half_close(Vec::new()), want, "{strategy}");
+                continue;
+            }
+            // The server ends each failing connection itself, within the bound.
+            let got = util::read_until_closed(&mut client, util::WAIT, &format!("{strategy}"));
+            assert_eq!(got, want, "{strategy}: after {send:?}");
+        }
+        util::wait_until("the four connections closed", || {
+            stats.snapshot().closed == 4
+        });
+        let snap = stats.snapshot();
+        assert_eq!(
+            (snap.panics, snap.handler_errors, snap.timeouts),
+            (1, 1, 1),
+            "{strategy}: {snap:?}"
+        );
+        serving.stop().close().unwrap();
     }
 }

@@ -1,10 +1,10 @@
 //! A stream client (TCP or Unix) whose every read and write is bounded.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sockserv::Endpoint;
 
@@ -199,5 +199,23 @@ impl Write for Client {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Waits (bounded by [`WAIT`]) until a connection to `addr` is refused: the server has
+/// closed its listener. Probes that still connect are dropped at once.
+pub fn wait_until_refused(addr: SocketAddr) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match TcpStream::connect(addr) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return,
+            Err(e) => panic!("probe connect to {addr}: {e}"),
+            Ok(_) => assert!(
+                Instant::now() < deadline,
+                "{addr} still accepts after {WAIT:?}"
+            ),
+        }
+        // Probe pacing: nothing reports the close; the bound is the deadline.
+        thread::sleep(Duration::from_millis(5));
     }
 }

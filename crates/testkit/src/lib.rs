@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use certs::Certs;
-pub use client::Client;
+pub use client::{wait_until_refused, Client};
 pub use closed::{expect_closed, read_until_closed, ReadTimeout};
 pub use datagram::DatagramClient;
 pub use process::{exit_within, lines_in_background, read_all_in_background, wait_for_exit};

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod download;
 pub mod raw;
 
 use std::fs;

@@ -153,10 +153,13 @@ impl Client {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         while line.last() != Some(&b'\n') {
-            if self.read(&mut byte)? == 0 {
-                break;
+            match self.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) => line.push(byte[0]),
+                // A signal (a stop, say) interrupted the read: read again, as std does.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            line.push(byte[0]);
         }
         Ok(line)
     }

@@ -21,6 +21,12 @@ pub use testkit::{expect_closed, payload, read_until_closed, serial, Client, Dat
 /// The bound on every blocking wait in the tests: a bug fails in seconds, not hangs.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// The bound of a "did not hang" check (close returns, shutdown wakes the loop, serve
+/// returns at once): generous for a loaded 2-core machine running a debug build, yet
+/// well under [`HANDLER_READ_TIMEOUT`], which a server stuck on a running request would
+/// wait out. How fast these are is for the benchmarks, not for a timed assertion.
+pub const NO_HANG: Duration = Duration::from_secs(10);
+
 /// The message every echo client sends.
 pub const HELLO: &[u8] = b"hello world\n";
 

@@ -387,7 +387,10 @@ fn close_policy_detach_returns_at_once() {
         let (server, mut client) = server_with_running_request(strategy, ClosePolicy::Detach);
         let started = Instant::now();
         let report = server.close().unwrap();
-        assert!(started.elapsed() < util::NO_HANG, "{strategy}: Detach waited");
+        assert!(
+            started.elapsed() < util::NO_HANG,
+            "{strategy}: Detach waited"
+        );
         assert_eq!(
             report,
             CloseReport {

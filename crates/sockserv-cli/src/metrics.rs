@@ -233,7 +233,7 @@ impl MetricsServer {
             .write_timeout(limit)
             .close_policy(ClosePolicy::JoinTimeout(Duration::from_secs(1)))
             .on_error(|err: &ConnError| tracing::debug!("metrics: {err}"))
-            .session(MetricsHttp::new(page))
+            .session_factory(MetricsHttp::new(page))
             .bind()
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let endpoint = server.local_endpoint().clone();

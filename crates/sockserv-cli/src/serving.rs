@@ -158,7 +158,7 @@ pub fn serve_all(
     for source in sources {
         let mut builder = build(source.builder())
             .strategy(args.mode)
-            .close_policy(ClosePolicy::JoinTimeout(args.drain_timeout))
+            .close_policy(ClosePolicy::Drain(args.drain_timeout))
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
             .read_timeout(ServeArgs::limit(args.read_timeout))
             .write_timeout(ServeArgs::limit(args.write_timeout))
@@ -210,10 +210,11 @@ pub fn serve_all(
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
                     let report = server.close()?;
-                    if report.finished + report.left > 0 {
+                    if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",
-                            report.finished, report.left
+                            report.finished,
+                            report.cut + report.left
                         ));
                     }
                     Ok(())

@@ -19,9 +19,12 @@ const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// The client configuration the flags ask for.
 pub fn client_config(args: &TlsClientArgs) -> Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()?;
+    // The process-default provider (ring, through sockserv's features), installed by
+    // `builder()`; `rustls::crypto::ring::default_provider` is deprecated.
+    let builder = ClientConfig::builder();
+    let provider = Arc::clone(
+        rustls::crypto::CryptoProvider::get_default().context("no rustls crypto provider")?,
+    );
     let config = if args.insecure {
         builder
             .dangerous()

@@ -19,7 +19,7 @@
 use std::io::{self, BufRead, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sockserv::{Conn, Server, Strategy, StreamHandler};
+use sockserv::{Conn, Server, StopOnSignals, Strategy, StreamHandler};
 
 /// Step 1: the handler. In Python a *new* handler object is made per connection; here
 /// one value serves every connection. So:
@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `TCPServer`: one client at a time; a second client waits until the first leaves.
     let mut server = Server::builder(address)
         .strategy(Strategy::Sequential)
-        .handler(EchoHandler {
+        .stream_handler(EchoHandler {
             connections: AtomicUsize::new(0),
         })
         .bind()?;
@@ -81,6 +81,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `handle_request()`: wait for one connection and serve it.
         server.handle_one(None)?;
     } else {
+        // Ctrl-C (or SIGTERM) makes `serve` return, instead of killing the process.
+        let _signals = StopOnSignals::install([server.shutdown_handle()])?;
         println!("press Ctrl-C to stop");
         server.serve()?; // `serve_forever()`
     }

@@ -23,7 +23,7 @@ use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use sockserv::{ClosePolicy, Conn, Server, Strategy};
+use sockserv::{ClosePolicy, Conn, Server, StopOnSignals, Strategy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let once = std::env::args().any(|a| a == "--once");
@@ -92,7 +92,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             stop.shutdown(); // makes serve() below return
         });
-    } else {
+    }
+    // Ctrl-C (or SIGTERM) makes `serve` return, instead of killing the process; with
+    // Detach, `close` then returns at once.
+    let _signals = StopOnSignals::install([server.shutdown_handle()])?;
+    if !once {
         println!("press Ctrl-C to stop");
     }
     server.serve()?;

@@ -3,6 +3,7 @@
 mod plan;
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use crate::acl::AccessList;
 use crate::drive::Blocking;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{ConnError, Error};
-use crate::handler::{ConnSettings, DatagramHandler, StreamHandler};
+use crate::handler::{Conn, ConnSettings, DatagramHandler, StreamHandler};
 use crate::proxied::ProxyConfig;
 use crate::request::{CloseHook, ErrorHook, TickHook, TimeoutHook, VerifyFn};
 use crate::server::Server;
@@ -101,8 +102,35 @@ impl Builder {
         }
     }
 
-    /// Serves each stream connection with a blocking handler.
-    pub fn handler(mut self, handler: impl StreamHandler) -> Self {
+    /// Serves each stream connection with a blocking handler written as a closure over
+    /// the connection: `.handler(|conn| { ... })` (Python's `handle()`). The closure's
+    /// types are inferred from this method, so no annotation is needed. A handler type
+    /// with `setup`/`finish` (a [`StreamHandler`] "subclass") goes to
+    /// [`stream_handler`](Builder::stream_handler).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::io::{BufRead, Write};
+    ///
+    /// let server = sockserv::Server::builder("127.0.0.1:0")
+    ///     .handler(|conn| {
+    ///         let mut line = String::new();
+    ///         conn.read_line(&mut line)?;
+    ///         conn.write_all(line.as_bytes())
+    ///     })
+    ///     .bind();
+    /// ```
+    pub fn handler<F>(self, handler: F) -> Self
+    where
+        F: Fn(&mut Conn) -> io::Result<()> + Send + Sync + 'static,
+    {
+        self.stream_handler(handler)
+    }
+
+    /// Serves each stream connection with a [`StreamHandler`] value (a type with
+    /// `handle`, and optionally `setup`/`finish`).
+    pub fn stream_handler(mut self, handler: impl StreamHandler) -> Self {
         self.handler = Some(Handler::Stream(Arc::new(handler)));
         self
     }
@@ -113,9 +141,37 @@ impl Builder {
         self
     }
 
-    /// Serves each connection (or datagram) with a fresh [`Session`] from
-    /// `factory`. Works on stream and datagram endpoints and under every strategy.
-    pub fn session(mut self, factory: impl SessionFactory) -> Self {
+    /// Serves each connection (or datagram) with a fresh [`Session`] made by `open`:
+    /// `.session(|_peer| Echo)`. The closure's types are inferred from this method. Works
+    /// on stream and datagram endpoints and under every strategy. A [`SessionFactory`]
+    /// value (a type holding shared state, a TLS wrapper) goes to
+    /// [`session_factory`](Builder::session_factory).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sockserv::{Output, Session};
+    ///
+    /// struct Echo;
+    ///
+    /// impl Session for Echo {
+    ///     fn on_data(&mut self, data: &[u8], out: &mut Output) {
+    ///         out.write(data);
+    ///     }
+    /// }
+    ///
+    /// let server = sockserv::Server::builder("127.0.0.1:0").session(|_peer| Echo).bind();
+    /// ```
+    pub fn session<F, S>(self, open: F) -> Self
+    where
+        F: Fn(&PeerAddr) -> S + Send + Sync + 'static,
+        S: Session,
+    {
+        self.session_factory(open)
+    }
+
+    /// Serves each connection (or datagram) with a fresh [`Session`] from `factory`.
+    pub fn session_factory(mut self, factory: impl SessionFactory) -> Self {
         let driver = Arc::new(Blocking(factory));
         let factory = Arc::clone(&driver);
         let open: OpenFn =

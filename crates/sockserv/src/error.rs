@@ -180,6 +180,11 @@ pub enum Failure {
     /// Behind a PROXY-protocol balancer: the connection did not start with a valid
     /// header in time; it was closed before any handler ran.
     Proxy(io::Error),
+    /// The peer left while the handler was reading or writing (`EPIPE`, `ECONNRESET`):
+    /// how the connection ended, not a fault of the handler. It is not reported to the
+    /// error hook nor counted as a handler error; the close hook sees it
+    /// ([`Closed::reason`](crate::Closed::reason) is `disconnected`).
+    Disconnected(io::Error),
     /// The worker for this connection could not be started (thread spawn or fork failed);
     /// the connection was closed.
     Spawn(io::Error),
@@ -189,6 +194,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Handler(e) => write!(f, "handler error: {e}"),
+            Failure::Disconnected(e) => write!(f, "the peer left: {e}"),
             Failure::Panic(msg) => write!(f, "handler panicked: {msg}"),
             Failure::VerifyPanic(msg) => write!(f, "verify hook panicked: {msg}"),
             Failure::Spawn(e) => write!(f, "cannot start a worker: {e}"),

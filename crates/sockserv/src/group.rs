@@ -20,12 +20,16 @@ use crate::{Output, SessionWaker};
 ///   allocation, not a copy per member) into each recipient's in-memory queue and calls
 ///   its [`SessionWaker::wake`]. The group lock is held only for those pushes, never
 ///   across I/O, and wakers are called after it is released.
-/// * **Bounded memory, slow members are dropped.** Each member's queue holds at most
-///   `max_queue_bytes` bytes. If queueing a message would take a member past that bound,
-///   that member is *evicted* instead: it is removed from the group at once, its queue is
-///   dropped, [`Member::is_evicted`] becomes true, and it is woken so its session can
-///   close. Other recipients of the same message are not affected. (So a message larger
-///   than `max_queue_bytes` evicts every recipient.)
+/// * **Bounded memory, slow members are dropped.** A member's *backlog* — what the group
+///   holds for it plus what its connection's [`Output`] has not sent yet — stays within
+///   `max_queue_bytes`. If queueing a message would take a member past that bound, that
+///   member is *evicted* instead: it is removed from the group at once, its queue is
+///   dropped, [`Member::is_evicted`] becomes true, and it is woken; its next
+///   [`Member::drain_into`] discards the unsent output and closes the connection without
+///   waiting to flush it. Other recipients of the same message are not affected. (So a
+///   message larger than `max_queue_bytes` evicts every recipient.) The group counts
+///   what the connection has sent through the member's [`SessionWaker`], so a member
+///   joins with the waker of the `Output` it drains into (the pattern below).
 /// * **No loss, no duplication, one order.** Sends are totally ordered (one group
 ///   lock). A member receives every message sent while it was a member and not evicted,
 ///   exactly once, in that order, which includes each sender's own order. It receives
@@ -63,6 +67,38 @@ use crate::{Output, SessionWaker};
 /// a.drain_into(&mut out_a);
 /// assert!(out_a.pending().is_empty()); // no self-delivery
 /// ```
+///
+/// A broadcast server's Session: join on open with the connection's waker, drain when
+/// woken (a slow member's connection is closed there once it falls past the bound), send
+/// what comes in.
+///
+/// ```
+/// use sockserv::group::{Group, Member};
+/// use sockserv::{Output, Session};
+///
+/// struct Broadcast {
+///     group: Group,
+///     member: Option<Member>,
+/// }
+///
+/// impl Session for Broadcast {
+///     fn on_open(&mut self, out: &mut Output) {
+///         self.member = Some(self.group.join(out.waker()));
+///     }
+///     fn on_data(&mut self, data: &[u8], _out: &mut Output) {
+///         self.group.send_all(data);
+///     }
+///     fn on_wake(&mut self, out: &mut Output) {
+///         if let Some(member) = &self.member {
+///             member.drain_into(out); // closes `out` if this member was evicted
+///         }
+///     }
+/// }
+///
+/// let group = Group::new(1 << 20);
+/// let server = sockserv::Server::builder("127.0.0.1:0")
+///     .session(move |_peer| Broadcast { group: group.clone(), member: None });
+/// ```
 #[derive(Clone)]
 pub struct Group {
     inner: Arc<Inner>,
@@ -85,7 +121,26 @@ struct Slot {
     waker: SessionWaker,
     queue: VecDeque<Arc<[u8]>>,
     queued_bytes: usize,
+    /// Where the member's output ended after its last drain, counted in bytes that ever
+    /// entered it; what of that is still unsent is this minus what has left it since
+    /// (the waker's count). See [`Member::drain_into`].
+    drained_to: u64,
     evicted: Arc<AtomicBool>,
+}
+
+impl Slot {
+    /// Bytes handed to the member's output that its connection has not sent yet.
+    fn unsent(&self) -> u64 {
+        self.drained_to.saturating_sub(self.waker.gone())
+    }
+
+    /// Whether `more` bytes still fit in this member's backlog under `max`.
+    fn fits(&self, more: usize, max: usize) -> bool {
+        (self.queued_bytes as u64)
+            .checked_add(self.unsent())
+            .and_then(|total| total.checked_add(more as u64))
+            .is_some_and(|total| total <= max as u64)
+    }
 }
 
 impl State {
@@ -133,6 +188,7 @@ impl Group {
             waker,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            drained_to: 0,
             evicted: Arc::clone(&evicted),
         });
         drop(state);
@@ -202,11 +258,7 @@ impl Group {
                     return true;
                 }
                 to_wake.push(slot.waker.clone());
-                let fits = slot
-                    .queued_bytes
-                    .checked_add(msg.len())
-                    .is_some_and(|total| total <= max);
-                if !fits {
+                if !slot.fits(msg.len(), max) {
                     // Evicted: dropping the slot drops its queue.
                     slot.evicted.store(true, Ordering::Release);
                     return false;
@@ -297,11 +349,52 @@ impl Member {
         }
     }
 
-    /// Moves the queued messages into `out`, oldest first, and returns how many bytes
-    /// were moved. The copy into `out` happens after the group lock is released.
+    /// Moves the queued messages into `out` (this member's connection output), oldest
+    /// first, and returns how many bytes were moved — keeping the bound on the whole path
+    /// to the socket:
+    ///
+    /// * if the member was evicted, or the queued messages plus what `out` has not sent
+    ///   yet pass `max_queue_bytes` (which evicts it now), `out`'s unsent output is
+    ///   discarded and `out` is closed: the connection ends at once, without waiting to
+    ///   flush a backlog its peer is not reading. Nothing is moved (0 is returned);
+    /// * otherwise the messages move, and until they are sent they count against the
+    ///   bound: the group follows what `out` sends through the waker the member joined
+    ///   with, which must be `out`'s.
+    ///
+    /// Call it from [`on_wake`](crate::Session::on_wake) (see the [`Group`] example).
+    /// The copy into `out` happens after the group lock is released.
     pub fn drain_into(&self, out: &mut Output) -> usize {
+        let msgs = {
+            let mut state = self.group.lock();
+            let max = self.group.inner.max_queue_bytes as u64;
+            let unsent = out.queued();
+            match state.position(self.id) {
+                Some(i) => {
+                    let slot = &mut state.members[i];
+                    let backlog = (slot.queued_bytes as u64).saturating_add(unsent);
+                    if backlog <= max {
+                        // From now on, what of this is unsent is known from the waker.
+                        slot.drained_to = out.gone() + backlog;
+                        slot.queued_bytes = 0;
+                        Some(std::mem::take(&mut slot.queue))
+                    } else {
+                        self.evicted.store(true, Ordering::Release);
+                        state.members.remove(i);
+                        None
+                    }
+                }
+                None => None,
+            }
+        };
+        let Some(msgs) = msgs else {
+            if self.is_evicted() {
+                out.discard();
+                out.close();
+            }
+            return 0;
+        };
         let mut moved = 0;
-        for msg in self.drain() {
+        for msg in msgs {
             out.write(&msg);
             moved += msg.len();
         }

@@ -15,42 +15,61 @@
 //! [`driver`] module.
 //!
 //! The notes' three steps — write a handler, create the server with an address and the
-//! handler, call `serve_forever` — look like this:
+//! handler, call `serve_forever` — make an echo server:
 //!
 //! ```no_run
-//! use std::io::{BufRead, Write};
-//! use sockserv::{Conn, Server, Strategy};
+//! use std::io::Write;
 //!
-//! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     // 1. The handler: handle() serves one client.
-//!     let echo_lines = |conn: &mut Conn| -> std::io::Result<()> {
-//!         let mut line = String::new();
-//!         while conn.read_line(&mut line)? > 0 {
-//!             conn.write_all(line.as_bytes())?;
-//!             line.clear();
-//!         }
-//!         Ok(())
-//!     };
-//!     // 2. The server: an address plus the handler (ThreadingMixIn = Strategy::Threads).
-//!     let mut server = Server::builder("tcp://127.0.0.1:9000")
-//!         .strategy(Strategy::Threads)
-//!         .handler(echo_lines)
+//! fn main() -> Result<(), sockserv::Error> {
+//!     let server = sockserv::Server::builder("tcp://127.0.0.1:9000") // 2. the server
+//!         .handler(|conn| {
+//!             // 1. handle(): each line back, holding at most 64 KiB of one.
+//!             while let Some(line) = conn.next_line(64 * 1024)? {
+//!                 writeln!(conn, "{line}")?;
+//!             }
+//!             Ok(())
+//!         })
 //!         .bind()?;
-//!     // 3. Serve until a ShutdownHandle (server.shutdown_handle()) stops it.
-//!     server.serve()?;
-//!     server.close()?;
-//!     Ok(())
+//!     // 3. Serve until Ctrl-C/SIGTERM; then 5 s for connected clients, and the rest are cut.
+//!     server.serve_until_signal(std::time::Duration::from_secs(5)).map(drop)
 //! }
 //! ```
+//!
+//! The default strategy is a thread per client ([`Strategy::Threads`], Python's
+//! `ThreadingMixIn`). The same server as a [`Session`], which also runs under the event
+//! loops ([`Strategy::events`]):
+//!
+//! ```no_run
+//! use sockserv::{Output, Server, Session, Strategy};
+//!
+//! struct Echo;
+//!
+//! impl Session for Echo {
+//!     fn on_data(&mut self, data: &[u8], out: &mut Output) {
+//!         out.write(data);
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), sockserv::Error> {
+//!     let server = Server::builder("tcp://127.0.0.1:9000")
+//!         .strategy(Strategy::events())
+//!         .session(|_peer| Echo)
+//!         .bind()?;
+//!     server.serve_until_signal(std::time::Duration::from_secs(5)).map(drop)
+//! }
+//! ```
+//!
+//! Without the default `tls` feature (`default-features = false`) neither rustls nor
+//! *ring* is built and the `tls` module is absent; everything else stays.
 //!
 //! # The names, on one screen
 //!
 //! | part | items |
 //! |---|---|
 //! | where | [`Endpoint`] (or text: `"tcp://HOST:PORT"`), [`PeerAddr`], [`SocketOptions`]; [`Listener`] and [`UnboundSocket`] for sockets made or inherited by hand |
-//! | what | [`StreamHandler`] over a [`Conn`] (its socket: [`Stream`]); [`DatagramHandler`] over a [`Datagram`]; [`Session`] made by a [`SessionFactory`], writing to an [`Output`], woken by a [`SessionWaker`] |
+//! | what | [`StreamHandler`] over a [`Conn`] (its socket: [`Stream`]; bounded lines: [`ReadLine`]); [`DatagramHandler`] over a [`Datagram`]; [`Session`] made by a [`SessionFactory`], writing to an [`Output`], woken by a [`SessionWaker`]; [`LineSession`] run by [`Lines`] |
 //! | how many at once | [`Strategy`], and at close [`ClosePolicy`] → [`CloseReport`] |
-//! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`]; [`Outcome`] of `handle_one`; [`Stats`], [`StatsSnapshot`], [`Closed`] |
+//! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`], [`StopOnSignals`], [`Server::serve_until_signal`]; [`Outcome`] of `handle_one`; [`Stats`], [`StatsSnapshot`], [`Closed`] |
 //! | errors | [`Error`] (with [`Unsupported`]) from `bind`; [`ConnError`] and [`Failure`] for one connection; [`ParseEndpointError`], [`ParseStrategyError`] |
 //! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`] |
 //!
@@ -59,7 +78,10 @@
 //! * [`ShutdownHandle::shutdown`] never blocks and wakes the loop at once (no 0.5 s
 //!   polling); it works from a handler, from any thread, before `serve`, many times.
 //! * [`Server::close`] waits for running requests under a [`ClosePolicy`] (join, join
-//!   with a deadline, detach), reaps forked children, removes the Unix socket file.
+//!   with a deadline, drain: finish within a deadline then cut the rest, detach), reaps
+//!   forked children, removes the Unix socket file (and `bind` replaces one a crash left).
+//! * [`Server::serve_until_signal`] is the whole life of a program's server: SIGINT or
+//!   SIGTERM starts a bounded drain; a second Ctrl-C ends the process.
 //! * Finished threads and children are forgotten/reaped as they finish.
 //! * A failed bind closes its socket; accept errors such as EMFILE back off instead of
 //!   spinning; a handler error or panic is reported with the peer and the server goes on.
@@ -114,13 +136,21 @@ pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
 pub use error::{ConnError, Error, Failure, Unsupported};
 pub use group::{Group, Member, MemberId};
 pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
-pub use lines::{Line, LineBuffer};
+pub use lines::{BadLine, Line, LineBuffer, LineSession, Lines, ReadLine};
 pub use output::Output;
 pub use proxy::{ProxyError, ProxyHeader};
-pub use server::{Outcome, Server};
+pub use server::{Outcome, Server, StopOnSignals};
 pub use session::{Session, SessionFactory, SessionWaker};
 pub use shutdown::ShutdownHandle;
 pub use stats::{Closed, Stats, StatsSnapshot};
 pub use strategy::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};
 pub use sys::claim_inherited_fd;
+
+// The code blocks of the README and of docs/python-mapping.md compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/python-mapping.md")]
+struct PythonMappingDoctests;
 pub use transport::{Listener, SocketOptions, Stream, UnboundSocket};

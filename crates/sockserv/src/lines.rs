@@ -1,4 +1,12 @@
-//! [`LineBuffer`]: bounded line framing for Sessions that speak a line protocol.
+//! Bounded line framing: [`LineBuffer`] for Sessions, [`ReadLine`] for a blocking
+//! [`Conn`](crate::Conn)'s `read_line_max`, and the [`LineSession`] adapter that turns a
+//! Session into one called once per line.
+
+use std::io::{self, BufRead};
+
+mod session;
+
+pub use session::{BadLine, LineSession, Lines};
 
 /// One framing event from [`LineBuffer::feed`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,9 +129,102 @@ impl LineBuffer {
     }
 }
 
+/// What [`Conn::read_line_max`](crate::Conn::read_line_max) read: Python's
+/// `rfile.readline(limit)`, with the three outcomes told apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadLine {
+    /// A line, without its `\n` and without a `\r` before it. At EOF, the last line
+    /// even if it had no `\n`.
+    Line(String),
+    /// The line was longer than the limit: it was read through its `\n` and dropped,
+    /// never held whole, and the next read starts on the following line.
+    TooLong,
+    /// The peer closed its side and every line was read.
+    Eof,
+}
+
+/// Reads one line of at most `max` bytes (not counting `\r\n`) from `reader`, holding
+/// at most `max + 1` bytes of it; a longer line is skipped through its `\n`.
+pub(crate) fn read_line_max(reader: &mut impl BufRead, max: usize) -> io::Result<ReadLine> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            // EOF: a last line without its `\n` is still a line.
+            return match (too_long, line.is_empty()) {
+                (true, _) => Ok(ReadLine::TooLong),
+                (false, true) => Ok(ReadLine::Eof),
+                (false, false) => finish_line(line, max),
+            };
+        }
+        let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => (&buf[..end], true),
+            None => (buf, false),
+        };
+        let used = chunk.len() + usize::from(found);
+        if !too_long {
+            // `max + 1` leaves room for a `\r` before the `\n`.
+            if line.len() + chunk.len() > max + 1 {
+                too_long = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(used);
+        if found {
+            return if too_long {
+                Ok(ReadLine::TooLong)
+            } else {
+                finish_line(line, max)
+            };
+        }
+    }
+}
+
+fn finish_line(mut line: Vec<u8>, max: usize) -> io::Result<ReadLine> {
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    if line.len() > max {
+        return Ok(ReadLine::TooLong);
+    }
+    String::from_utf8(line)
+        .map(ReadLine::Line)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a line is not valid UTF-8"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_line_max_tells_lines_too_long_and_eof_apart() {
+        // A reader with a 3-byte buffer, so lines arrive split.
+        let input: &[u8] = b"ab\r\nwaytoolongline\nabcd\nlast";
+        let mut reader = io::BufReader::with_capacity(3, input);
+        let mut got = Vec::new();
+        loop {
+            let line = read_line_max(&mut reader, 4).unwrap();
+            got.push(line.clone());
+            if line == ReadLine::Eof {
+                break;
+            }
+        }
+        let want = [
+            ReadLine::Line("ab".into()),
+            ReadLine::TooLong,
+            ReadLine::Line("abcd".into()),
+            ReadLine::Line("last".into()),
+            ReadLine::Eof,
+        ];
+        assert_eq!(got, want);
+    }
 
     fn frame(max: usize, chunks: &[&[u8]]) -> Vec<Result<Vec<u8>, ()>> {
         let mut lines = LineBuffer::new(max);

@@ -30,6 +30,9 @@ pub struct Output {
     rest_len: u64,
     /// Bytes ever removed from the front of `buf` (sent, or taken back).
     removed: u64,
+    /// Bytes ever removed from the queue in any way (bytes and file ranges, sent or
+    /// discarded); published through the waker for a broadcast group.
+    gone: u64,
     closing: bool,
     wake: Option<Arc<WakeCell>>,
 }
@@ -105,6 +108,21 @@ impl Output {
             .push_back(Segment::File(FileRange { file, offset, len }));
     }
 
+    /// Drops everything queued and not yet sent — bytes and file ranges — and returns how
+    /// many bytes that was. For a Session whose peer has fallen too far behind (a
+    /// broadcast member that stopped reading): discard, then [`close`](Output::close), and
+    /// the connection ends at once instead of waiting to flush a backlog nobody reads.
+    pub fn discard(&mut self) -> u64 {
+        let dropped = self.queued();
+        self.left(dropped);
+        self.removed += self.buf.len() as u64;
+        self.buf.clear();
+        self.buf.shrink_to(64 * 1024);
+        self.rest.clear();
+        self.rest_len = 0;
+        dropped
+    }
+
     /// Asks for the connection to be closed once everything queued is sent.
     pub fn close(&mut self) {
         self.closing = true;
@@ -118,6 +136,20 @@ impl Output {
     /// Bytes queued and not yet sent, file ranges included.
     pub fn queued(&self) -> u64 {
         self.buf.len() as u64 + self.rest_len
+    }
+
+    /// Counts `n` bytes leaving the queue; a Session with a waker publishes the total.
+    fn left(&mut self, n: u64) {
+        self.gone += n;
+        if let Some(cell) = &self.wake {
+            cell.gone
+                .store(self.gone, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Bytes that ever left the queue (sent, or discarded), file ranges included.
+    pub(crate) fn gone(&self) -> u64 {
+        self.gone
     }
 
     /// Once the pending bytes are gone, bytes queued behind them (after a finished file
@@ -136,10 +168,41 @@ impl Output {
     /// that never ask for one cost nothing extra; a session that wants wake-ups asks in
     /// [`on_open`](crate::Session::on_open).
     pub fn waker(&mut self) -> SessionWaker {
-        let cell = self.wake.get_or_insert_with(Default::default);
+        let gone = self.gone;
+        let cell = self.wake.get_or_insert_with(|| {
+            let cell = Arc::new(WakeCell::default());
+            cell.gone.store(gone, std::sync::atomic::Ordering::Release);
+            cell
+        });
         SessionWaker {
             cell: Arc::clone(cell),
         }
+    }
+}
+
+/// `write!`/`writeln!` into an `Output` queue the formatted text (`io::Write` never
+/// fails and writes everything; there is nothing to flush).
+impl io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Output::write(self, buf);
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Output::write(self, buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `write!` with a `fmt::Write` in scope queues the formatted text, as `io::Write` does.
+impl fmt::Write for Output {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        Output::write(self, s.as_bytes());
+        Ok(())
     }
 }
 
@@ -151,6 +214,7 @@ impl OutputExt for Output {
     fn consume(&mut self, n: usize) {
         self.buf.drain(..n);
         self.removed += n as u64;
+        self.left(n as u64);
         if self.buf.is_empty() {
             self.promote_bytes();
         }
@@ -159,6 +223,7 @@ impl OutputExt for Output {
     fn take(&mut self) -> Vec<u8> {
         let taken = std::mem::take(&mut self.buf);
         self.removed += taken.len() as u64;
+        self.left(taken.len() as u64);
         self.promote_bytes();
         taken
     }
@@ -190,6 +255,7 @@ impl OutputExt for Output {
             self.rest.pop_front();
             self.promote_bytes();
         }
+        self.left(n);
     }
 
     fn load(&mut self, max: usize) -> io::Result<usize> {
@@ -328,6 +394,22 @@ mod tests {
         let err = out.load(64).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert!(out.pending().is_empty());
+    }
+
+    #[test]
+    fn write_macros_queue_text_and_discard_drops_everything() {
+        let mut out = Output::new();
+        writeln!(out, "OK {}", 42).unwrap();
+        std::fmt::Write::write_fmt(&mut out, format_args!("x={}", 1)).unwrap();
+        assert_eq!(out.pending(), b"OK 42\nx=1");
+        out.send_file(file_with(b"abc"), 0, 3);
+        out.write(b"tail");
+        assert_eq!(out.discard(), 9 + 3 + 4);
+        assert_eq!(out.queued(), 0);
+        assert!(out.pending().is_empty() && out.front_file().is_none());
+        assert_eq!(out.removed(), 9, "a wrapper sees the taken-back bytes");
+        out.write(b"after");
+        assert_eq!(drain(&mut out), b"after");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::handler::{
     close_stream, name_timeout, Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler,
 };
 use crate::proxied::{self, ProxyConfig};
+use crate::pump::is_disconnect;
+use crate::server::drain::Live;
 use crate::stats::{Closed, Stats};
 use crate::transport::{DatagramSocket, Stream};
 
@@ -40,6 +42,7 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 pub(crate) fn run_guarded(f: impl FnOnce() -> io::Result<()>) -> Result<(), Failure> {
     match catch_panic(f) {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if is_disconnect(&e) => Err(Failure::Disconnected(e)),
         Ok(Err(e)) => Err(Failure::Handler(e)),
         Err(message) => Err(Failure::Panic(message)),
     }
@@ -105,6 +108,8 @@ pub(crate) struct Context {
     /// Behind a PROXY-protocol balancer the verify hook runs on the worker, once the
     /// header has named the client; otherwise the serving thread runs it before dispatch.
     pub(crate) proxy: Option<ProxyConfig>,
+    /// The sockets blocking workers serve, for a drain to cut at its deadline.
+    pub(crate) live: Live,
 }
 
 impl Context {
@@ -122,7 +127,7 @@ impl Context {
         let peer = job.peer().clone();
         let (result, traffic) = match (job, &self.service) {
             (Job::Stream { stream, peer }, Service::Stream(handler)) => {
-                serve_stream(&**handler, stream, peer, self.settings)
+                serve_stream(&**handler, stream, peer, self.settings, &self.live)
             }
             (
                 Job::Datagram {
@@ -197,6 +202,8 @@ impl Context {
         }
         match failure {
             None => true,
+            // The peer leaving is how the connection ended, not something to report.
+            Some(Failure::Disconnected(_)) => false,
             Some(failure) => {
                 self.report(peer.clone(), failure);
                 false
@@ -239,7 +246,9 @@ fn serve_stream(
     stream: Stream,
     peer: PeerAddr,
     settings: ConnSettings,
+    live: &Live,
 ) -> (Result<(), Failure>, (u64, u64)) {
+    let tracked = live.add(&stream);
     let mut conn = Conn::with_settings(stream, peer, settings);
     let (read, write) = settings.socket_timeouts();
     let result = run_guarded(|| {
@@ -253,6 +262,8 @@ fn serve_stream(
         handled.and(finished)
     });
     let traffic = conn.traffic();
+    // Untracked before it is closed: a drain never touches a reused descriptor.
+    live.remove(tracked);
     close_stream(conn.into_stream());
     (result, traffic)
 }

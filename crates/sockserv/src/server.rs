@@ -18,6 +18,10 @@ use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, OpenFn, St
 use crate::transport::Listener;
 
 mod accept;
+pub(crate) mod drain;
+mod signals;
+
+pub use signals::StopOnSignals;
 
 const LISTENER: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -235,6 +239,47 @@ impl Server {
         }
     }
 
+    /// Serves until SIGINT (Ctrl-C) or SIGTERM — or a [`ShutdownHandle`] — asks it to
+    /// stop, then closes gracefully: stops accepting at once, lets running requests
+    /// finish for up to `drain`, closes the connections still open after that
+    /// ([`ClosePolicy::Drain`]), removes the Unix socket file, and reports what finished
+    /// and what was cut. A second Ctrl-C during the drain ends the process at once. This
+    /// is the `serve_forever()` of a program whose only job is this server.
+    ///
+    /// # Errors
+    ///
+    /// The signal handlers could not be installed, or [`serve`](Server::serve) failed
+    /// (the server is closed either way).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), sockserv::Error> {
+    /// let server = sockserv::Server::builder("unix:/tmp/echo.sock")
+    ///     .handler(|conn| {
+    ///         while let Some(line) = conn.next_line(1024)? {
+    ///             writeln!(conn, "{line}")?;
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .bind()?;
+    /// let report = server.serve_until_signal(Duration::from_secs(5))?;
+    /// eprintln!("{} finished, {} cut", report.finished, report.cut);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn serve_until_signal(mut self, drain: Duration) -> Result<CloseReport, Error> {
+        let signals = StopOnSignals::install([self.shutdown_handle()])
+            .map_err(|e| Error::io("installing the SIGINT/SIGTERM handlers", e))?;
+        let served = self.serve();
+        let report = self.close_with(ClosePolicy::Drain(drain));
+        drop(signals);
+        served.map(|()| report)
+    }
+
     /// Waits up to `timeout` (`None`: forever) for one request and hands it to the
     /// strategy (Python's `handle_request`). The timeout bounds the wait for a request,
     /// not the handler.
@@ -312,6 +357,9 @@ impl Server {
     }
 
     fn close_with(&mut self, policy: ClosePolicy) -> CloseReport {
+        // Counted before the listener goes: a request that ends right after (its client
+        // saw the refusal and said goodbye) was still running when close began.
+        let running = self.dispatch.active();
         if let Some(listener) = self.listener.take() {
             let _ = self
                 .poll
@@ -319,7 +367,11 @@ impl Server {
                 .deregister(&mut SourceFd(&listener.as_raw_fd()));
             drop(listener);
         }
-        self.dispatch.close(policy, self.poll.registry())
+        let report = self.dispatch.close(policy, self.poll.registry());
+        CloseReport {
+            finished: running.saturating_sub(report.cut + report.left),
+            ..report
+        }
     }
 }
 

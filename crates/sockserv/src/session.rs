@@ -7,7 +7,7 @@
 //! drives it from readiness events.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::{Output, PeerAddr};
@@ -101,7 +101,10 @@ impl<S: Session + ?Sized> Session for Box<S> {
 
 /// Makes one [`Session`] per connection (or per datagram, on datagram endpoints).
 ///
-/// Implemented for every `Fn(&PeerAddr) -> S` closure, so `|_peer| Echo` is a factory.
+/// Implemented for every `Fn(&PeerAddr) -> S` closure. [`Builder::session`](crate::Builder::session)
+/// takes such a closure directly, written as a newcomer would (`.session(|_peer| Echo)`,
+/// its types inferred from the method); a factory type — one that holds shared state, or
+/// the TLS wrapper — goes to [`Builder::session_factory`](crate::Builder::session_factory).
 pub trait SessionFactory: Send + Sync + 'static {
     /// The session type this factory makes.
     type Session: Session;
@@ -126,6 +129,9 @@ where
 pub(crate) struct WakeCell {
     pending: AtomicBool,
     notify: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Bytes that ever left the waker's `Output` (sent, or taken back): how a broadcast
+    /// group tells, from another thread, how much of what it handed over is still unsent.
+    pub(crate) gone: AtomicU64,
 }
 
 /// Wakes one session's driver from any thread (see [`Output::waker`]).
@@ -135,6 +141,11 @@ pub struct SessionWaker {
 }
 
 impl SessionWaker {
+    /// Bytes that ever left this waker's `Output` (see `WakeCell::gone`).
+    pub(crate) fn gone(&self) -> u64 {
+        self.cell.gone.load(Ordering::Acquire)
+    }
+
     /// Asks the driver to call [`Session::on_wake`]. Cheap when a wake-up is already
     /// pending; never blocks.
     pub fn wake(&self) {

@@ -94,7 +94,7 @@ impl Stats {
         self.bytes_in.fetch_add(closed.bytes_in, Relaxed);
         self.bytes_out.fetch_add(closed.bytes_out, Relaxed);
         match closed.failure {
-            None => {}
+            None | Some(Failure::Disconnected(_)) => {}
             Some(Failure::Panic(_)) => {
                 self.panics.fetch_add(1, Relaxed);
             }
@@ -131,10 +131,12 @@ pub struct Closed<'a> {
 }
 
 impl Closed<'_> {
-    /// A short reason for logs: `closed`, `timeout`, `panic` or `error`.
+    /// A short reason for logs: `closed`, `disconnected` (the peer left while the handler
+    /// was writing or reading: EPIPE, ECONNRESET), `timeout`, `panic` or `error`.
     pub fn reason(&self) -> &'static str {
         match self.failure {
             None => "closed",
+            Some(Failure::Disconnected(_)) => "disconnected",
             Some(Failure::Handler(e)) if e.kind() == std::io::ErrorKind::TimedOut => "timeout",
             Some(Failure::Panic(_)) => "panic",
             Some(_) => "error",

@@ -28,7 +28,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tls = TlsAcceptor::from_pem_files(Path::new("cert.pem"), Path::new("key.pem"))?;
 //! let mut server = Server::builder("tcp://127.0.0.1:9443")
-//!     .session(tls.wrap(|_: &PeerAddr| Echo))
+//!     .session_factory(tls.wrap(|_: &PeerAddr| Echo))
 //!     .bind()?;
 //! server.serve()?;
 //! # Ok(())
@@ -72,7 +72,15 @@ impl TlsAcceptor {
 
     /// An acceptor for a PEM certificate chain (the server's certificate first, then
     /// intermediates) and its PEM private key (PKCS#8, PKCS#1 or SEC1), with rustls's safe
-    /// defaults: TLS 1.2 and 1.3, the `ring` provider, no client authentication.
+    /// defaults: TLS 1.2 and 1.3, no client authentication, and the process-default
+    /// crypto provider — the one the application installed with
+    /// `rustls::crypto::CryptoProvider::install_default`, else `ring` (the provider this
+    /// crate's `tls` feature enables).
+    ///
+    /// # Panics
+    ///
+    /// If no provider was installed and the build enables more than one (another crate
+    /// turned on rustls's `aws-lc-rs` feature too): install one first, as rustls asks.
     ///
     /// # Errors
     ///
@@ -94,10 +102,12 @@ impl TlsAcceptor {
         }
         let key = PrivateKeyDer::from_pem_file(key)
             .map_err(|source| pem_error(key, "private key", source))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+        // The process-default provider: one the application installed, else the one
+        // this crate's features select (ring). `rustls::crypto::ring::default_provider` is
+        // deprecated since rustls 0.23.48.
+        let config = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
             .map_err(|source| TlsError::Config { source })?;
         TlsAcceptor::new(Arc::new(config))
     }

@@ -229,8 +229,8 @@ fn unix_path_lifecycle() {
     }
 }
 
-// A14: a crashed server's leftover file blocks bind unless replace_stale_unix_socket;
-// a live server's file is never replaced.
+// A14: a crashed server's leftover file is replaced by default (and blocks bind with
+// replace_stale_unix_socket = false); a live server's file is never replaced.
 #[test]
 fn stale_unix_socket_replacement() {
     let _isolation = util::isolate(false);
@@ -240,13 +240,18 @@ fn stale_unix_socket_replacement() {
     drop(UnixListener::bind(&path).unwrap()); // std leaves the file behind
     assert!(path.exists());
 
-    match util::echo_builder(endpoint.clone()).bind() {
+    let mut keep = SocketOptions::default();
+    keep.replace_stale_unix_socket = false;
+    match util::echo_builder(endpoint.clone())
+        .socket_options(keep)
+        .bind()
+    {
         Err(Error::Bind { source, .. }) => assert_eq!(source.kind(), io::ErrorKind::AddrInUse),
         Err(e) => panic!("unexpected error {e}"),
-        Ok(_) => panic!("bound over a stale socket without being asked to"),
+        Ok(_) => panic!("bound over a stale socket when told not to"),
     }
-    let mut replace = SocketOptions::default();
-    replace.replace_stale_unix_socket = true;
+    let replace = SocketOptions::default();
+    assert!(replace.replace_stale_unix_socket, "the default");
     let server = util::echo_builder(endpoint.clone())
         .socket_options(replace.clone())
         .bind()
@@ -261,6 +266,11 @@ fn stale_unix_socket_replacement() {
     assert_eq!(util::hello(&endpoint, dir.path()).unwrap(), util::HELLO);
     serving.stop().close().unwrap();
     assert!(!path.exists());
+
+    // A regular file in the way is never removed, whatever the option says.
+    std::fs::write(&path, b"not a socket").unwrap();
+    assert!(util::echo_builder(endpoint).bind().is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
 }
 
 // Regression: SO_REUSEADDR was set on UDP too, where Linux lets two live sockets that

@@ -341,7 +341,7 @@ fn finish_runs_after_handle_fails_and_setup_failure_skips_it() {
         let (tx, reports) = mpsc::channel();
         let mut server = Server::builder("127.0.0.1:0")
             .strategy(Strategy::Sequential)
-            .handler(Lifecycle {
+            .stream_handler(Lifecycle {
                 log: Arc::clone(&log),
                 mode,
             })

@@ -333,6 +333,7 @@ fn close_policy_join_waits() {
             report,
             CloseReport {
                 finished: 1,
+                cut: 0,
                 left: 0
             },
             "{strategy}"
@@ -356,6 +357,7 @@ fn close_policy_join_timeout_is_bounded() {
             report,
             CloseReport {
                 finished: 0,
+                cut: 0,
                 left: 1
             },
             "{strategy}"
@@ -395,6 +397,7 @@ fn close_policy_detach_returns_at_once() {
             report,
             CloseReport {
                 finished: 0,
+                cut: 0,
                 left: 1
             },
             "{strategy}"

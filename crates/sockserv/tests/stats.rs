@@ -3,12 +3,11 @@
 
 mod util;
 
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
-use std::io::Write;
-
 use util::{Client, Serving};
 
 /// What the close hook saw: bytes in, bytes out, reason.
@@ -85,6 +84,46 @@ fn every_connection_is_counted_once_with_its_traffic() {
             closes.iter().all(|&c| c == (5, 5, "closed")),
             "{strategy}: {closes:?}"
         );
+    }
+}
+
+/// Regression: a blocking handler writing to a client that left got EPIPE/ECONNRESET,
+/// which was reported to the error hook and counted as a handler error.
+#[test]
+fn a_peer_leaving_mid_write_is_a_close_reason_not_a_handler_error() {
+    for strategy in [Strategy::Threads, Strategy::Pool { workers: 2 }] {
+        let (closed_tx, closed) = std::sync::mpsc::channel();
+        let errors = Arc::new(AtomicUsize::new(0));
+        let reported = Arc::clone(&errors);
+        let server = Server::builder("127.0.0.1:0")
+            .strategy(strategy)
+            .handler(|conn| {
+                let chunk = vec![b'x'; 64 * 1024];
+                loop {
+                    std::io::Write::write_all(conn, &chunk)?;
+                }
+            })
+            .on_error(move |_| {
+                reported.fetch_add(1, Ordering::SeqCst);
+            })
+            .on_close(move |c: &Closed<'_>| {
+                let _ = closed_tx.send(c.reason());
+            })
+            .bind()
+            .unwrap();
+        let stats = server.stats();
+        let serving = Serving::start(server);
+        let mut client = Client::connect(&serving.endpoint);
+        let mut first = [0u8; 1024];
+        client.read_exact(&mut first).unwrap();
+        drop(client); // unread data: the kernel resets the connection
+        let reason = closed.recv_timeout(util::WAIT).expect("the handler ends");
+        serving.stop().close().unwrap();
+        assert_eq!(reason, "disconnected", "{strategy}");
+        assert_eq!(errors.load(Ordering::SeqCst), 0, "{strategy}: reported");
+        let snap = stats.snapshot();
+        assert_eq!(snap.handler_errors, 0, "{strategy}: {snap:?}");
+        assert_eq!(snap.closed, 1, "{strategy}: {snap:?}");
     }
 }
 

@@ -21,7 +21,9 @@ pub use certs::Certs;
 pub use client::{wait_until_refused, Client};
 pub use closed::{expect_closed, read_until_closed, ReadTimeout};
 pub use datagram::DatagramClient;
-pub use process::{exit_within, lines_in_background, read_all_in_background, wait_for_exit};
+pub use process::{
+    exit_within, lines_in_background, read_all_in_background, send_signal, wait_for_exit,
+};
 pub use tools::{find_program, require_program, tool_ready, tools_required, REQUIRE_TOOLS};
 
 /// The bound on a client's every read and write: generous, so a loaded CI machine

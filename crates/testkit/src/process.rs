@@ -58,3 +58,14 @@ pub fn lines_in_background(source: impl Read + Send + 'static) -> Receiver<Strin
     });
     rx
 }
+
+/// Sends `signal` (`INT`, `TERM`, `KILL`, ...) to process `pid` with kill(1) (procps; no
+/// unsafe code needed), and panics if that fails.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill(1)");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}

@@ -56,9 +56,5 @@ pub fn find_program(name: &str, args: &[&str]) -> Option<PathBuf> {
 /// should skip (a panic instead under `SOCKSERV_REQUIRE_TOOLS=1`).
 pub fn require_program(name: &str, args: &[&str]) -> Option<PathBuf> {
     let found = find_program(name, args);
-    if tool_ready(name, found.is_some()) {
-        found
-    } else {
-        None
-    }
+    tool_ready(name, found.is_some()).then_some(found).flatten()
 }

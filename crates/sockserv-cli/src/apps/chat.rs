@@ -23,7 +23,6 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use sockserv::driver::OutputExt;
 use sockserv::group::{Group, Member};
 use sockserv::{Line, LineBuffer, Output, PeerAddr, Session, SessionFactory};
 
@@ -278,8 +277,7 @@ impl ChatSession {
     fn evict(&mut self, out: &mut Output) {
         self.room.dropped.fetch_add(1, Ordering::Relaxed);
         self.leave(Some("left (too slow)"));
-        // Discarding the unsent backlog takes the driver's view of the output.
-        out.take();
+        out.discard(); // the unsent backlog: nobody is reading it
         out.close();
     }
 

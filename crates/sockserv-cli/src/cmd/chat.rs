@@ -24,8 +24,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
         Some("a chat member is a connection"),
         |builder: Builder| {
             match &tls {
-                Some(tls) => builder.session(tls.wrap(room.clone())),
-                None => builder.session(room.clone()),
+                Some(tls) => builder.session_factory(tls.wrap(room.clone())),
+                None => builder.session_factory(room.clone()),
             }
             .needs_shared_state()
         },

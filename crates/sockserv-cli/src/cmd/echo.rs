@@ -21,7 +21,7 @@ pub fn run(args: &EchoArgs) -> Result<ExitCode> {
         let builder = builder.max_packet_size(MAX_DATAGRAM);
         let echo = |_: &PeerAddr| Echo;
         match &tls {
-            Some(tls) => builder.session(tls.wrap(echo)),
+            Some(tls) => builder.session_factory(tls.wrap(echo)),
             None => builder.session(echo),
         }
     };

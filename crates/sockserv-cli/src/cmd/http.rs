@@ -32,8 +32,8 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
         &args.serve,
         Some("HTTP runs over a connection"),
         |builder: Builder| match &tls {
-            Some(tls) => builder.session(tls.wrap(http.clone())),
-            None => builder.session(http.clone()),
+            Some(tls) => builder.session_factory(tls.wrap(http.clone())),
+            None => builder.session_factory(http.clone()),
         },
         || {},
         AppMetrics::Http(counters),

@@ -207,12 +207,7 @@ impl Server {
 
     /// Sends `signal` (`TERM`, `INT`) with kill(1): no unsafe code needed.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+        testkit::send_signal(self.pid(), signal);
     }
 
     /// Whether the process has exited already.

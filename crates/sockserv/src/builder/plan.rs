@@ -9,6 +9,7 @@ use crate::error::{Error, Unsupported};
 use crate::handler::ConnSettings;
 use crate::proxied::ProxyConfig;
 use crate::request::{CloseHook, Context, ErrorHook, Service, TickHook, TimeoutHook, VerifyFn};
+use crate::server::drain::Live;
 use crate::server::{Server, Setup};
 use crate::stats::Stats;
 use crate::strategy::{ClosePolicy, OpenFn, Strategy};
@@ -167,6 +168,7 @@ impl Plan {
             reply,
             verify: self.verify,
             proxy: self.proxy,
+            live: Live::default(),
         });
         let setup = Setup {
             ctx,

@@ -16,6 +16,7 @@ fn join(group: &Group) -> Conn {
     Conn { out, wake, member }
 }
 
+/// What a driver does for a member: drain on a wake-up, then send everything.
 fn received(conn: &mut Conn) -> Vec<u8> {
     conn.member.drain_into(&mut conn.out);
     conn.out.take()
@@ -118,4 +119,47 @@ fn wake_all_wakes_every_member() {
     let b = join(&group);
     group.wake_all();
     assert!(a.wake.take() && b.wake.take());
+}
+
+#[test]
+fn unsent_output_counts_against_the_bound_and_eviction_discards_it() {
+    let group = Group::new(10);
+    let mut slow = join(&group);
+    let mut fast = join(&group);
+    group.send_all(b"0123456");
+    // The slow member drains into its output but its peer reads nothing.
+    assert_eq!(slow.member.drain_into(&mut slow.out), 7);
+    assert_eq!(received(&mut fast), b"0123456");
+    // 7 unsent + 4 queued would pass 10: evicted at send time.
+    assert_eq!(group.send_all(b"789a"), 1);
+    assert!(slow.member.is_evicted());
+    assert_eq!(slow.member.drain_into(&mut slow.out), 0);
+    assert_eq!(slow.out.queued(), 0, "the unsent backlog is discarded");
+    assert!(slow.out.is_closing(), "and the connection closes");
+    assert_eq!(received(&mut fast), b"789a");
+}
+
+#[test]
+fn what_the_connection_sent_no_longer_counts() {
+    let group = Group::new(10);
+    let mut a = join(&group);
+    group.send_all(b"0123456");
+    assert_eq!(a.member.drain_into(&mut a.out), 7);
+    a.out.consume(5); // the driver sent 5 of the 7
+    assert_eq!(group.send_all(b"abcdefgh"), 1, "2 unsent + 8 fits in 10");
+    assert!(!a.member.is_evicted());
+    assert_eq!(group.send_all(b"x"), 0, "2 + 8 + 1 does not");
+    assert!(a.member.is_evicted());
+}
+
+#[test]
+fn a_drain_that_would_pass_the_bound_evicts() {
+    let group = Group::new(10);
+    let mut a = join(&group);
+    a.out.write(b"own reply"); // 9 bytes the session wrote itself, unsent
+    group.send_all(b"xyz");
+    assert_eq!(a.member.drain_into(&mut a.out), 0);
+    assert!(a.member.is_evicted());
+    assert!(a.out.is_closing() && a.out.queued() == 0);
+    assert!(group.is_empty());
 }

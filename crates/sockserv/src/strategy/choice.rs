@@ -68,6 +68,20 @@ impl Strategy {
     pub fn default_loops() -> usize {
         std::thread::available_parallelism().map_or(1, usize::from)
     }
+
+    /// [`Strategy::Events`] with one loop per core (`events` on the command line).
+    pub fn events() -> Strategy {
+        Strategy::Events {
+            loops: Strategy::default_loops(),
+        }
+    }
+
+    /// [`Strategy::Pool`] with [`DEFAULT_POOL_WORKERS`](Strategy::DEFAULT_POOL_WORKERS).
+    pub fn pool() -> Strategy {
+        Strategy::Pool {
+            workers: Strategy::DEFAULT_POOL_WORKERS,
+        }
+    }
 }
 
 impl FromStr for Strategy {
@@ -160,17 +174,32 @@ pub enum ClosePolicy {
     Join,
     /// Wait at most this long; then leave threads running, kill and reap children.
     JoinTimeout(Duration),
+    /// A graceful stop with a deadline: wait at most this long for requests to finish by
+    /// themselves, then close the connections still open — a blocking handler's reads
+    /// see EOF and its writes fail, an event loop's connections are closed, children are
+    /// killed — and wait briefly (a second) for their handlers to return. What finished
+    /// and what was cut are both in the [`CloseReport`]. This is what
+    /// [`Server::serve_until_signal`](crate::Server::serve_until_signal) does. A Session
+    /// is not told that the drain began (a notice for it is planned); it sees its
+    /// connection closed at the deadline, like a blocking handler.
+    Drain(Duration),
     /// Do not wait (Python's `daemon_threads` / `block_on_close = False`): threads run on
     /// untracked and die with the process; children are reaped in the background.
     Detach,
 }
 
-/// What `close` found: how many workers finished in time and how many were left.
+/// What `close` found: how many requests finished in time, how many were cut at the
+/// deadline, and how many were left running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CloseReport {
-    /// Requests still running when close began that finished before it returned.
+    /// Requests still running when close began that finished by themselves before the
+    /// deadline.
     pub finished: usize,
-    /// Requests still running when close returned (detached threads, killed children).
+    /// Requests whose connection [`ClosePolicy::Drain`] closed at its deadline (and
+    /// whose handler then returned).
+    pub cut: usize,
+    /// Requests still running when close returned (detached threads, killed children, a
+    /// handler that did not return after its connection was cut).
     pub left: usize,
 }
 

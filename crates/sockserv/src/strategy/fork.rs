@@ -163,18 +163,23 @@ impl Dispatch for Fork {
                 self.wait_children(None);
                 CloseReport {
                     finished: at_start,
+                    cut: 0,
                     left: 0,
                 }
             }
-            ClosePolicy::JoinTimeout(limit) => {
+            ClosePolicy::JoinTimeout(limit) | ClosePolicy::Drain(limit) => {
                 let left = self.wait_children(Some(Instant::now() + limit));
                 for &pid in &left {
                     let _ = sys::kill(pid);
                     self.reap(pid, None, true);
                 }
+                // Killing a child closes its connection: under a drain, that is the cut.
+                let killed = left.len();
+                let drain = matches!(policy, ClosePolicy::Drain(_));
                 CloseReport {
-                    finished: at_start - left.len(),
-                    left: left.len(),
+                    finished: at_start - killed,
+                    cut: if drain { killed } else { 0 },
+                    left: if drain { 0 } else { killed },
                 }
             }
             ClosePolicy::Detach => {
@@ -192,6 +197,7 @@ impl Dispatch for Fork {
                 }
                 CloseReport {
                     finished: at_start - left.len(),
+                    cut: 0,
                     left: left.len(),
                 }
             }

@@ -27,6 +27,7 @@ struct Jobs {
 
 pub(crate) struct Pool {
     shared: Arc<Queue>,
+    ctx: Arc<Context>,
     workers: usize,
     handles: Vec<JoinHandle<()>>,
 }
@@ -44,6 +45,7 @@ impl Pool {
         });
         let mut pool = Pool {
             shared,
+            ctx: Arc::clone(&ctx),
             workers,
             handles: Vec::with_capacity(workers),
         };
@@ -72,7 +74,25 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .closing = true;
         self.shared.ready.notify_all();
-        let report = self.shared.running.wait_idle(policy);
+        let report = match policy {
+            ClosePolicy::Drain(limit) => self.shared.running.drain(limit, || {
+                // Connections still waiting for a worker are closed unserved.
+                let waiting = std::mem::take(
+                    &mut self
+                        .shared
+                        .jobs
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .queue,
+                );
+                for job in waiting {
+                    job.reject();
+                    self.shared.running.end();
+                }
+                self.ctx.live.cut_all();
+            }),
+            policy => self.shared.running.wait_idle(policy),
+        };
         if report.left == 0 {
             for handle in self.handles.drain(..) {
                 // Workers catch handler panics; a join error cannot carry anything new.

@@ -2,9 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{ClosePolicy, CloseReport};
+
+/// How long a handler whose connection a drain closed has to return before it is left
+/// running (one busy computing, not doing I/O, does not notice the close).
+pub(crate) const CUT_GRACE: Duration = Duration::from_secs(1);
 
 /// The number of requests running (or queued for a worker), a condvar signalled whenever
 /// one ends, and a wake-up for a serve loop that stopped accepting for lack of room.
@@ -68,7 +72,7 @@ impl Running {
     pub(super) fn wait_idle(&self, policy: ClosePolicy) -> CloseReport {
         let deadline = match policy {
             ClosePolicy::Detach => Some(Instant::now()),
-            ClosePolicy::JoinTimeout(d) => Some(Instant::now() + d),
+            ClosePolicy::JoinTimeout(d) | ClosePolicy::Drain(d) => Some(Instant::now() + d),
             ClosePolicy::Join => None,
         };
         let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
@@ -94,7 +98,26 @@ impl Running {
         }
         CloseReport {
             finished: at_start - *count,
+            cut: 0,
             left: *count,
+        }
+    }
+
+    /// [`ClosePolicy::Drain`]: waits up to `limit`; then `cut` closes the connections
+    /// still served, and their handlers get [`CUT_GRACE`] to return.
+    pub(super) fn drain(&self, limit: Duration, cut: impl FnOnce()) -> CloseReport {
+        let first = self.wait_idle(ClosePolicy::JoinTimeout(limit));
+        if first.left == 0 {
+            return first;
+        }
+        // Issue 16 tells Sessions the drain began (`on_shutdown`) before this deadline.
+        cut();
+        let after = self.wait_idle(ClosePolicy::JoinTimeout(CUT_GRACE));
+        CloseReport {
+            finished: first.finished,
+            // Not `after.finished`: a handler may end before that wait even begins.
+            cut: first.left.saturating_sub(after.left),
+            left: after.left,
         }
     }
 }

@@ -65,6 +65,11 @@ impl Dispatch for Threads {
     }
 
     fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
-        self.running.wait_idle(policy)
+        match policy {
+            ClosePolicy::Drain(limit) => self.running.drain(limit, || {
+                self.ctx.live.cut_all();
+            }),
+            policy => self.running.wait_idle(policy),
+        }
     }
 }

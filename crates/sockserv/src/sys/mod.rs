@@ -170,3 +170,15 @@ pub(crate) fn sendfile(
     }
     Ok(n as usize)
 }
+
+/// Shuts down both directions of the socket `fd` (`shutdown(2)`, `SHUT_RDWR`): a thread
+/// blocked reading it sees EOF, one blocked writing it gets an error. Errors (the peer
+/// is gone already) are ignored.
+///
+/// The caller guarantees `fd` is an open socket it tracks (see `server::drain::Live`,
+/// which calls this under the lock that the socket's owner must take before closing it).
+pub(crate) fn shutdown_socket(fd: RawFd) {
+    // SAFETY: shutdown takes no pointers; `fd` is open for the duration of the call (the
+    // caller holds the lock its owner takes before closing it), so it names that socket.
+    let _ = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}

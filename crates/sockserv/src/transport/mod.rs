@@ -44,8 +44,10 @@ pub struct SocketOptions {
     /// `IPV6_V6ONLY` for IPv6 endpoints: `None` keeps the OS default.
     pub only_v6: Option<bool>,
     /// For Unix endpoints: if the path exists but nobody accepts connections on it (a
-    /// crashed server's leftover), remove it and bind. Default false. A live server's
-    /// socket is never removed.
+    /// crashed server's leftover: connecting is refused), remove it and bind. Default
+    /// true, so a server killed by a crash or `kill -9` starts again without hand work.
+    /// A live server's socket is never removed, and neither is a file that is not a
+    /// socket (binding over it fails with `AddrInUse`). Set false to fail instead.
     pub replace_stale_unix_socket: bool,
     /// Remove the Unix socket file when the server closes. Default true.
     pub unlink_on_close: bool,
@@ -59,7 +61,7 @@ impl Default for SocketOptions {
             backlog: libc::SOMAXCONN,
             nodelay: true,
             only_v6: None,
-            replace_stale_unix_socket: false,
+            replace_stale_unix_socket: true,
             unlink_on_close: true,
         }
     }

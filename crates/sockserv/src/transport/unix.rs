@@ -30,7 +30,14 @@ pub(super) fn bind(
     }
 }
 
+/// A socket file (never a regular file: connecting to one is refused too) on which
+/// nobody accepts.
 fn is_stale(path: &Path, stream: bool) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if !is_socket {
+        return false;
+    }
     if stream {
         matches!(UnixStream::connect(path), Err(e) if e.kind() == io::ErrorKind::ConnectionRefused)
     } else {

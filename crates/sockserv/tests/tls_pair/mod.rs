@@ -21,10 +21,7 @@ pub fn acceptor(certs: &Certs) -> TlsAcceptor {
 pub fn tls_client(certs: &Certs) -> ClientConnection {
     let mut roots = RootCertStore::empty();
     roots.add(certs.ca().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
+    let config = ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
     let name = ServerName::try_from("localhost").unwrap();

@@ -129,8 +129,20 @@ impl Dispatch for Events {
             // A loop cannot be left running detached from its server: stop at once.
             ClosePolicy::Detach => CloseReport {
                 finished: 0,
+                cut: 0,
                 left: self.running.get(),
             },
+            // Stopping the loops closes what is left: under a drain, that is the cut.
+            // (A notice to the Sessions that the drain began belongs with `DRAIN`.)
+            ClosePolicy::Drain(limit) => {
+                self.stop_loops(DRAIN);
+                let report = self.running.wait_idle(ClosePolicy::JoinTimeout(limit));
+                CloseReport {
+                    cut: report.left,
+                    left: 0,
+                    ..report
+                }
+            }
             policy => {
                 self.stop_loops(DRAIN);
                 self.running.wait_idle(policy)

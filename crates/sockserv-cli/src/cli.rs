@@ -10,8 +10,10 @@ use sockserv::{AccessList, Cidr, Endpoint, Strategy};
 // subcommand's code (cli <- cmd, never both ways).
 mod bench;
 mod http;
+mod web;
 pub use self::bench::{BenchArgs, BenchMode};
 pub use self::http::HttpArgs;
+pub use self::web::WebArgs;
 
 /// Socket servers the Rust way: echo, chat and HTTP file servers, a client and a load
 /// generator, built on the sockserv library (Python's socketserver, redone in Rust).
@@ -53,6 +55,7 @@ pub enum Command {
     /// Works on tcp:// and unix: endpoints in the threads, pool and events modes (under
     /// pool:N at most N members are served at once: each holds a worker). Not under fork: processes
     /// share no memory, so a forked room could not reach the other members.
+    /// With --web HOST:PORT the room is open to browsers too: open http://HOST:PORT/.
     Chat(ChatArgs),
     /// Connect to a server: stdin goes to it, what it sends comes to stdout.
     ///
@@ -106,6 +109,10 @@ pub struct ChatArgs {
     /// Most bytes that may wait for one client before it is disconnected as too slow.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_queue: u64,
+
+    /// The page and WebSocket for browsers.
+    #[command(flatten)]
+    pub web: WebArgs,
 }
 
 /// `sockserv client`.

@@ -143,6 +143,29 @@ pub fn serve_all(
     on_stop: impl Fn() + Send + 'static,
     app: crate::metrics::AppMetrics,
 ) -> Result<ExitCode> {
+    serve_all_with(args, stream_only, build, None, on_stop, app)
+}
+
+/// More endpoints served beside the `--listen` ones with a Session of their own (chat's
+/// `--web`): each is bound with `build` and announced as `listening on SCHEME://ADDR/`.
+pub struct Extra<'a> {
+    /// Where to listen (TCP).
+    pub endpoints: &'a [std::net::SocketAddr],
+    /// The URL scheme announced (`http`, `https`).
+    pub scheme: &'static str,
+    /// Sets the Session up, as `serve_all`'s `build` does for the main endpoints.
+    pub build: &'a dyn Fn(Builder) -> Builder,
+}
+
+/// [`serve_all`], plus the `extra` endpoints if any.
+pub fn serve_all_with(
+    args: &ServeArgs,
+    stream_only: Option<&str>,
+    build: impl Fn(Builder) -> Builder,
+    extra: Option<Extra<'_>>,
+    on_stop: impl Fn() + Send + 'static,
+    app: crate::metrics::AppMetrics,
+) -> Result<ExitCode> {
     // Inherited descriptors first, before this process opens any of its own (see
     // `sources`); then signal handling, before any bind: "listening on" promises a server
     // that can be stopped cleanly.
@@ -154,9 +177,22 @@ pub fn serve_all(
             source.endpoint()
         );
     }
-    let mut servers = Vec::with_capacity(sources.len());
-    for source in sources {
-        let mut builder = build(source.builder())
+    let main = sources.into_iter().map(|source| (source, None));
+    let extra_sources = extra.iter().flat_map(|extra| {
+        extra.endpoints.iter().map(|addr| {
+            let source = Source::Bind(Endpoint::Tcp(*addr));
+            (source, Some((extra.scheme, extra.build)))
+        })
+    });
+    let mut servers = Vec::new();
+    let mut schemes = Vec::new();
+    for (source, special) in main.chain(extra_sources).collect::<Vec<_>>() {
+        let builder = match special {
+            Some((_, build_extra)) => build_extra(source.builder()),
+            None => build(source.builder()),
+        };
+        schemes.push(special.map(|(scheme, _)| scheme));
+        let mut builder = builder
             .strategy(args.mode)
             .close_policy(ClosePolicy::Drain(args.drain_timeout))
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
@@ -174,8 +210,13 @@ pub fn serve_all(
     // Bound (and announced) before `listening on`: a script that waits for those lines
     // can scrape at once. Dropped, so stopped, when serving ends.
     let _metrics = crate::metrics::serve(args.metrics, &servers, app)?;
-    for server in &servers {
-        crate::logging::status(format_args!("listening on {}", server.local_endpoint()));
+    for (server, scheme) in servers.iter().zip(schemes) {
+        match (scheme, server.local_endpoint()) {
+            (Some(scheme), Endpoint::Tcp(addr)) => {
+                crate::logging::status(format_args!("listening on {scheme}://{addr}/"));
+            }
+            (_, endpoint) => crate::logging::status(format_args!("listening on {endpoint}")),
+        }
     }
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
     let stopping = Arc::new(AtomicBool::new(false));

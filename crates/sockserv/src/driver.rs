@@ -6,7 +6,8 @@
 //! Session that wraps another one (TLS does), a unit test — takes that output and sends
 //! it, and delivers wake-ups. That is this module: [`OutputExt`] is the driver's view of
 //! an `Output` (the bytes to send, the file range at the front, the waker's other end),
-//! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file.
+//! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file, and
+//! [`Relay`] keeps a wrapper Session's account of its inner Session's output.
 //!
 //! # Examples
 //!
@@ -32,6 +33,9 @@
 
 use std::io;
 
+mod relay;
+
+pub use self::relay::Relay;
 pub use crate::output::FileRange;
 pub use crate::session::WakeSource;
 

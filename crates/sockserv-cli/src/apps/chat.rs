@@ -119,6 +119,11 @@ impl ChatRoom {
         self.room.nicks().taken.iter().cloned().collect()
     }
 
+    /// Whether [`shutdown`](ChatRoom::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.room.is_shutting_down()
+    }
+
     /// How many members the room has now.
     pub fn members(&self) -> usize {
         self.room.group.len()
@@ -350,6 +355,8 @@ impl Session for ChatSession {
         self.leave(Some(if evicted { "left (too slow)" } else { "left" }));
     }
 }
+
+pub mod web;
 
 #[cfg(test)]
 mod fuzz_tests;

@@ -45,8 +45,12 @@ failures (refused, or not done within 3 s), resets (reset, broken pipe, or EOF b
 run ended; under --http the connection is opened again) and mismatches (an echo that \
 differs from what was sent, or a bad HTTP response; exit status 1).
 
+--chat: see its flag; the line endpoint is URL, --ws adds WebSocket members (a thread per \
+member: for rooms of tens to hundreds).
+
 Examples:
   sockserv bench 127.0.0.1:7000 --conns 100 --duration 10s
+  sockserv bench 127.0.0.1:9000 --chat --conns 50 --ws 127.0.0.1:8080 --ws-conns 50
   sockserv bench unix:/tmp/echo.sock --mode stream --size 16384 --json
   sockserv bench 127.0.0.1:8000 --http /index.html --expect ./index.html --conns 50"
 )]
@@ -80,6 +84,19 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, requires = "http",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub pipeline: u32,
+    /// Load a chat room instead (`sockserv chat`): --conns line members join at URL, one
+    /// more sends --size byte lines, each to be read by every member before the next;
+    /// reports the fan-out latency (send to read) per kind of member.
+    #[arg(long, conflicts_with_all = ["http", "mode", "tls"])]
+    pub chat: bool,
+    /// With --chat: WebSocket members join too, at this `sockserv chat --web` endpoint
+    /// (HOST:PORT or http://HOST:PORT/), in the same room; their latency is reported
+    /// beside the line members'.
+    #[arg(long, value_name = "URL", requires = "chat")]
+    pub ws: Option<String>,
+    /// With --ws: how many WebSocket members (default: as many as --conns).
+    #[arg(long, value_name = "N", requires = "ws")]
+    pub ws_conns: Option<u32>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,

@@ -1,4 +1,5 @@
-//! `sockserv bench`: a closed-loop load generator for echo and HTTP servers.
+//! `sockserv bench`: a closed-loop load generator for echo, HTTP and chat servers.
+mod chat;
 mod conn;
 mod driver;
 mod echo;
@@ -29,6 +30,9 @@ use crate::cli::BenchArgs;
 /// A one-line error for a bad URL, an unreadable `--expect` file, when no connection
 /// could be made, or when the chart cannot be written.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.chat {
+        return run_chat(&args);
+    }
     let target = Target::parse(&args.url).map_err(|e| anyhow!(e))?;
     let tls = if args.tls.tls {
         let ip = match &target {
@@ -126,6 +130,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             ),
         }
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--chat`: the fan-out latency of a chat room, line and WebSocket members side by side.
+fn run_chat(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let web = match &args.ws {
+        Some(url) => Some((
+            chat::addr(url)?,
+            args.ws_conns.unwrap_or(args.conns) as usize,
+        )),
+        None => None,
+    };
+    let plan = chat::ChatPlan {
+        line: chat::addr(&args.url)?,
+        line_members: args.conns as usize,
+        web,
+        size: args.size as usize,
+        warmup: args.warmup,
+        duration: args.duration,
+    };
+    let outcome = chat::run(&plan)?;
+    if args.json {
+        println!("{}", chat::json(&plan, &outcome));
+    } else {
+        println!("{}", chat::text(&plan, &outcome));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,16 +1,18 @@
-//! `sockserv chat`: the chat room Session on every stream endpoint.
+//! `sockserv chat`: the chat room Session on every stream endpoint, and its web front.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sockserv::Builder;
 
+use crate::apps::chat::web::{WebChat, WebConfig, WsLimits};
 use crate::apps::chat::{ChatConfig, ChatRoom};
-use crate::cli::ChatArgs;
+use crate::cli::{ChatArgs, ServeArgs};
 use crate::metrics::AppMetrics;
-use crate::serving::{serve_all, tls_acceptor};
+use crate::serving::{serve_all_with, tls_acceptor, Extra};
 
-/// Runs one chat room, shared by every `--listen` endpoint, until SIGINT/SIGTERM.
+/// Runs one chat room, shared by every `--listen` and `--web` endpoint, until
+/// SIGINT/SIGTERM.
 pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     let config = ChatConfig {
         max_line: usize::try_from(args.max_line)?,
@@ -18,8 +20,32 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     };
     let tls = tls_acceptor(&args.serve)?;
     let room = ChatRoom::new(config);
+    let web = WebChat::new(
+        room.clone(),
+        WebConfig {
+            limits: WsLimits {
+                max_message: usize::try_from(args.web.web_max_message)?,
+                ping_interval: ServeArgs::limit(args.web.web_ping),
+            },
+            origins: args.web.web_origin.clone(),
+        },
+    )
+    .context("cannot start the web chat's keep-alive thread")?;
+    let build_web = |builder: Builder| {
+        match &tls {
+            Some(tls) => builder.session_factory(tls.wrap(web.clone())),
+            None => builder.session_factory(web.clone()),
+        }
+        .needs_shared_state()
+    };
+    let extra = (!args.web.web.is_empty()).then(|| Extra {
+        endpoints: &args.web.web,
+        scheme: if tls.is_some() { "https" } else { "http" },
+        build: &build_web,
+    });
     let stop_room = room.clone();
-    serve_all(
+    let stop_web = web.clone();
+    serve_all_with(
         &args.serve,
         Some("a chat member is a connection"),
         |builder: Builder| {
@@ -29,7 +55,11 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
             }
             .needs_shared_state()
         },
-        move || stop_room.shutdown(),
+        extra,
+        move || {
+            stop_room.shutdown();
+            stop_web.shutdown();
+        },
         AppMetrics::Chat(room.clone()),
     )
 }

@@ -94,6 +94,8 @@ pub struct Server {
     pub stderr: Vec<String>,
     /// The endpoints from the `listening on` lines, in order.
     pub endpoints: Vec<Endpoint>,
+    /// The `listening on http://...` (or `https://`) URLs of web endpoints, in order.
+    pub web: Vec<String>,
 }
 
 impl Server {
@@ -119,10 +121,16 @@ impl Server {
             lines,
             stderr: Vec::new(),
             endpoints: Vec::new(),
+            web: Vec::new(),
         };
-        while server.endpoints.len() < expected {
+        while server.endpoints.len() + server.web.len() < expected {
             let line = server.next_line();
-            if let Some(url) = line.strip_prefix("listening on ") {
+            let Some(url) = line.strip_prefix("listening on ") else {
+                continue;
+            };
+            if url.starts_with("http://") || url.starts_with("https://") {
+                server.web.push(url.to_owned());
+            } else {
                 let endpoint = url
                     .parse()
                     .unwrap_or_else(|e| panic!("bad URL in {line:?}: {e}"));
@@ -235,4 +243,96 @@ pub fn datagram_round_trip(endpoint: &Endpoint, dir: &Path, data: &[u8]) -> Vec<
     DatagramClient::new(endpoint, dir)
         .round_trip(data)
         .unwrap_or_else(|e| panic!("no reply from {endpoint}: {e}"))
+}
+
+/// A helper program (a Python script driving a browser or a foreign client) run in a
+/// process group of its own, so that ending it ends what it started too; its stdout
+/// read line by line, every wait bounded. Dropping it kills the group.
+pub struct Script {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Option<thread::JoinHandle<Vec<u8>>>,
+    /// Every stdout line read so far.
+    pub lines: Vec<String>,
+}
+
+impl Script {
+    /// Starts `command` (its stdin closed, stdout and stderr captured).
+    pub fn start(mut command: Command) -> Script {
+        use std::os::unix::process::CommandExt;
+        let mut child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the script");
+        let stdout = lines_in_background(child.stdout.take().unwrap());
+        let stderr = Some(read_all_in_background(child.stderr.take().unwrap()));
+        Script {
+            child,
+            stdout,
+            stderr,
+            lines: Vec::new(),
+        }
+    }
+
+    /// The next stdout line, waiting at most `limit`; `None` once stdout is closed.
+    pub fn next_line(&mut self, limit: Duration) -> Option<String> {
+        match self.stdout.recv_timeout(limit) {
+            Ok(line) => {
+                self.lines.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let stderr = self.stop();
+                panic!(
+                    "the script printed nothing within {limit:?}; so far {:?}\n{stderr}",
+                    self.lines
+                )
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits (within `limit`) for the script to exit successfully and returns its last
+    /// stdout line (the report).
+    pub fn report(&mut self, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        while self
+            .next_line(deadline.saturating_duration_since(Instant::now()))
+            .is_some()
+        {}
+        let status = exit_within(
+            &mut self.child,
+            deadline.saturating_duration_since(Instant::now()),
+        );
+        let stderr = self.stop();
+        let last = self.lines.last().cloned().unwrap_or_default();
+        match status {
+            Some(status) if status.success() => last,
+            Some(status) => panic!("the script failed ({status}): {last}\n{stderr}"),
+            None => panic!("the script took over {limit:?}: {last}\n{stderr}"),
+        }
+    }
+
+    /// Kills what is left of the group and returns the script's stderr.
+    fn stop(&mut self) -> String {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .map(|reader| String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -1,12 +1,11 @@
 //! [`TlsSession`]: rustls between the driver's ciphertext and the inner Session's plaintext.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 
 use rustls::ServerConnection;
 
-use crate::driver::{OutputExt, WakeSource};
+use crate::driver::{OutputExt, Relay, WakeSource};
 use crate::{Output, Session};
 
 /// Most plaintext rustls buffers for sending (before the handshake completes, or while
@@ -41,17 +40,9 @@ pub struct TlsSession<S> {
     conn: ServerConnection,
     inner: S,
     /// What the inner Session wrote and the driver has not sent yet, as plaintext: the
-    /// first `handed` bytes are with rustls or in the driver's output already.
+    /// first `relay.handed()` bytes are with rustls or in the driver's output already.
     inner_out: Output,
-    handed: usize,
-    /// Batches of handed plaintext: (the count of outer bytes after which its ciphertext
-    /// is sent, its length).
-    in_flight: VecDeque<(u64, usize)>,
-    /// Plaintext this wrapper removed from `inner_out` (sent); any other removal is the
-    /// inner Session taking back what it had queued.
-    removed: u64,
-    /// Every byte ever written to the driver's output.
-    written: u64,
+    relay: Relay,
     inner_wake: Option<WakeSource>,
     /// The inner Session was told EOF.
     inner_eof: bool,
@@ -67,10 +58,7 @@ impl<S: Session> TlsSession<S> {
             conn,
             inner,
             inner_out: Output::new(),
-            handed: 0,
-            in_flight: VecDeque::new(),
-            removed: 0,
-            written: 0,
+            relay: Relay::new(),
             inner_wake: None,
             inner_eof: false,
             done: false,
@@ -97,43 +85,13 @@ impl<S: Session> TlsSession<S> {
                 break;
             }
         }
-        self.written += (out.pending().len() - before) as u64;
+        self.relay.wrote(out.pending().len() - before);
     }
 
     /// Drops from the inner Session's output the plaintext whose ciphertext the driver has
     /// sent since the last call.
     fn sync_sent(&mut self, out: &Output) {
-        let sent = self.written.saturating_sub(out.pending().len() as u64);
-        while let Some(&(mark, len)) = self.in_flight.front() {
-            if mark > sent {
-                break;
-            }
-            self.in_flight.pop_front();
-            self.inner_out.consume(len);
-            self.removed += len as u64;
-            self.handed -= len;
-        }
-    }
-
-    /// The inner Session took back output it had queued (the chat room drops a slow
-    /// member's backlog this way): forget the part already handed to rustls — its
-    /// ciphertext still goes out, there is no recalling it — so the bookkeeping matches
-    /// what is left.
-    fn forget_taken_back(&mut self) {
-        let mut gone = self.inner_out.removed() - self.removed;
-        self.removed += gone;
-        while gone > 0 {
-            let Some(front) = self.in_flight.front_mut() else {
-                break;
-            };
-            let n = front.1.min(usize::try_from(gone).unwrap_or(usize::MAX));
-            front.1 -= n;
-            self.handed -= n;
-            gone -= n as u64;
-            if front.1 == 0 {
-                self.in_flight.pop_front();
-            }
-        }
+        self.relay.sync_sent(&mut self.inner_out, out);
     }
 
     /// Encrypts what the inner Session wrote (reading its queued files chunk by chunk
@@ -143,9 +101,11 @@ impl<S: Session> TlsSession<S> {
         if self.done {
             return;
         }
-        self.forget_taken_back();
+        // The inner Session may have taken back output it had queued (the chat room
+        // drops a slow member's backlog this way).
+        self.relay.forget_taken_back(&self.inner_out);
         loop {
-            if self.handed == self.inner_out.pending().len() {
+            if self.relay.handed() == self.inner_out.pending().len() {
                 if out.queued() >= FILE_READ_AHEAD {
                     break;
                 }
@@ -155,19 +115,18 @@ impl<S: Session> TlsSession<S> {
                     Err(e) => return self.fail(&e, out),
                 }
             }
-            let fresh = &self.inner_out.pending()[self.handed..];
+            let fresh = &self.inner_out.pending()[self.relay.handed()..];
             let n = self.conn.writer().write(fresh).unwrap_or(0);
             if n == 0 {
                 // rustls's buffer is full until the handshake completes.
                 break;
             }
-            self.handed += n;
             self.send_tls(out);
-            self.in_flight.push_back((self.written, n));
+            self.relay.handed_on(n);
         }
         self.send_tls(out);
         if self.inner_out.is_closing()
-            && self.handed as u64 == self.inner_out.queued()
+            && self.relay.handed() as u64 == self.inner_out.queued()
             && !self.conn.is_handshaking()
         {
             self.finish(out);

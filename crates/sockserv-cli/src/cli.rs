@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use sockserv::{AccessList, Cidr, Endpoint, Strategy};
+use sockserv::acl::{AccessList, Cidr};
+use sockserv::{Endpoint, Strategy};
 
 // `sockserv bench`'s flags live beside the others, so the command line depends on no
 // subcommand's code (cli <- cmd, never both ways).
@@ -183,10 +184,30 @@ pub struct ServeArgs {
     #[arg(long, short = 'm', value_name = "MODE", default_value = "threads", value_parser = parse_mode)]
     pub mode: Strategy,
 
-    /// On SIGINT/SIGTERM, how long clients being served may take to finish before they are
-    /// cut off. A second SIGINT exits at once.
+    /// On SIGINT/SIGTERM, and after handing over to a new process (SIGUSR2), how long
+    /// clients being served may take to finish before they are cut off. A second SIGINT
+    /// exits at once.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Write the server's pid to FILE once it is listening (replaced atomically; removed
+    /// on a clean exit). After an upgrade (SIGUSR2) it names the new process, so
+    /// `kill -USR2 $(cat FILE)` and `kill -HUP $(cat FILE)` always reach the live one.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
+    /// On SIGUSR2 (upgrade), how long the new process may take to serve every endpoint.
+    /// If it is not serving by then (or exits, or cannot start), it is stopped and this
+    /// process goes on serving, as if nothing happened.
+    ///
+    /// The upgrade: SIGUSR2 starts this program again (the file at the path it was
+    /// started from, so a binary replaced there is the one run) with the same arguments,
+    /// passing it every listening socket; once it serves them all, this process stops
+    /// accepting and drains as on SIGTERM. No connection is refused in between. SIGHUP
+    /// reloads the TLS certificate and key for new handshakes; a file that does not load
+    /// leaves the previous one in place.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub upgrade_timeout: Duration,
 
     /// Serve at most N clients at once; the next ones wait in the listen backlog (they are
     /// not refused) and are taken as clients leave. 0: no limit beyond the mode's.

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
-use sockserv::Closed;
+use sockserv::report::Closed;
 use tracing_subscriber::EnvFilter;
 
 /// How log events are written to stderr.

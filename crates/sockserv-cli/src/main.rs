@@ -5,8 +5,12 @@ mod cli;
 mod cmd;
 mod logging;
 mod metrics;
+mod notify;
+mod pid_file;
+mod reload;
 mod serving;
 mod tls;
+mod upgrade;
 
 use std::process::ExitCode;
 

@@ -1,20 +1,19 @@
-//! `--metrics`: the servers' counters as a Prometheus page, and the HTTP server for it.
+//! `--metrics`: the servers' counters as a Prometheus page (served by `server.rs`).
 //!
 //! Nothing here touches the serving hot path: the page reads each server's
-//! [`Stats`] (relaxed atomics) and the chat room's gauges at scrape time.
+//! [`Stats`](sockserv::report::Stats) (relaxed atomics) and the chat room's gauges at scrape time.
+
+mod server;
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use anyhow::{Context, Result};
-use sockserv::{ClosePolicy, ConnError, Endpoint, Server, ShutdownHandle, Stats, StatsSnapshot};
+use sockserv::report::StatsSnapshot;
 
+pub use self::server::{serve, MetricsServer};
 use crate::apps::chat::ChatRoom;
 use crate::apps::http::HttpCounters;
-use crate::apps::metrics::MetricsHttp;
 
 /// Gauges of the application behind the servers, beyond the library's counters.
 #[derive(Clone, Default)]
@@ -46,6 +45,8 @@ pub struct Scrape {
     pub chat: Option<ChatCounts>,
     /// HTTP responses by status class (`[1xx, 2xx, 3xx, 4xx, 5xx]`), when serving HTTP.
     pub http: Option<[u64; 5]>,
+    /// SIGHUP reloads `[succeeded, failed]`, when there is something to reload (TLS).
+    pub reloads: Option<[u64; 2]>,
 }
 
 /// One per-endpoint series: name, kind, help, and how to read it from a snapshot.
@@ -156,6 +157,13 @@ pub fn render(scrape: &Scrape) -> String {
             let _ = writeln!(page, "{name}{{class=\"{}xx\"}} {count}", i + 1);
         }
     }
+    if let Some([ok, failed]) = scrape.reloads {
+        let name = "sockserv_reloads_total";
+        let help = "SIGHUP reloads of the TLS certificate and key, by result.";
+        header(&mut page, name, "counter", help);
+        let _ = writeln!(page, "{name}{{result=\"ok\"}} {ok}");
+        let _ = writeln!(page, "{name}{{result=\"failed\"}} {failed}");
+    }
     page
 }
 
@@ -185,108 +193,6 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("invalid metrics address {text:?}: it resolves to nothing"))
 }
 
-/// The running metrics server. Dropping it stops it and joins its thread.
-pub struct MetricsServer {
-    endpoint: Endpoint,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl MetricsServer {
-    /// Binds `addr` and serves the counters of `servers` (and of `app`) on a thread of its
-    /// own, under [`sockserv::Strategy::Threads`].
-    ///
-    /// # Errors
-    ///
-    /// When `addr` cannot be bound, or the thread cannot start.
-    pub fn start(addr: SocketAddr, servers: &[Server], app: AppMetrics) -> Result<MetricsServer> {
-        let sources: Vec<(String, Arc<Stats>)> = servers
-            .iter()
-            .map(|s| (s.local_endpoint().to_string(), s.stats()))
-            .collect();
-        let page = move || {
-            render(&Scrape {
-                endpoints: sources
-                    .iter()
-                    .map(|(endpoint, stats)| (endpoint.clone(), stats.snapshot()))
-                    .collect(),
-                chat: match &app {
-                    AppMetrics::Chat(room) => Some(ChatCounts {
-                        members: room.members(),
-                        dropped: room.dropped(),
-                    }),
-                    _ => None,
-                },
-                http: match &app {
-                    AppMetrics::Http(counters) => Some(counters.by_class()),
-                    _ => None,
-                },
-            })
-        };
-        // A scraper is short-lived: bound what a stalled or hostile one can hold.
-        let limit = Some(Duration::from_secs(10));
-        let mut server = Server::builder(Endpoint::Tcp(addr))
-            .strategy(sockserv::Strategy::Threads)
-            .max_connections(64)
-            .idle_timeout(limit)
-            .read_timeout(limit)
-            .write_timeout(limit)
-            .close_policy(ClosePolicy::JoinTimeout(Duration::from_secs(1)))
-            .on_error(|err: &ConnError| tracing::debug!("metrics: {err}"))
-            .session_factory(MetricsHttp::new(page))
-            .bind()
-            .with_context(|| format!("cannot serve metrics on {addr}"))?;
-        let endpoint = server.local_endpoint().clone();
-        let stop = server.shutdown_handle();
-        let thread = thread::Builder::new()
-            .name("metrics".into())
-            .spawn(move || {
-                if let Err(e) = server.serve() {
-                    tracing::error!("metrics server: {e}");
-                }
-                let _ = server.close();
-            })
-            .context("cannot start the metrics thread")?;
-        Ok(MetricsServer {
-            endpoint,
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// The page's URL, with the real port: `http://HOST:PORT/metrics`.
-    pub fn url(&self) -> String {
-        let addr = self.endpoint.socket_addr().expect("a TCP endpoint");
-        format!("http://{addr}/metrics")
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Starts the metrics server when `--metrics` asks for one, and prints
-/// `metrics on URL` to stderr.
-///
-/// # Errors
-///
-/// See [`MetricsServer::start`].
-pub fn serve(
-    addr: Option<SocketAddr>,
-    servers: &[Server],
-    app: AppMetrics,
-) -> Result<Option<MetricsServer>> {
-    let Some(addr) = addr else { return Ok(None) };
-    let metrics = MetricsServer::start(addr, servers, app)?;
-    crate::logging::status(format_args!("metrics on {}", metrics.url()));
-    Ok(Some(metrics))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +216,7 @@ mod tests {
             ],
             chat: None,
             http: None,
+            reloads: None,
         });
         let expected_start = "\
 # HELP sockserv_connections_active Connections (or datagrams) being served now.
@@ -348,6 +255,7 @@ sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
                 dropped: 5,
             }),
             http: None,
+            reloads: None,
         });
         assert!(page.ends_with(
             "# HELP sockserv_chat_members Members in the chat room now.\n\

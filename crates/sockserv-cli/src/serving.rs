@@ -1,20 +1,20 @@
 //! Runs servers from the command line: bind every endpoint, print `listening on`, serve
-//! until SIGINT/SIGTERM, then drain.
+//! until SIGINT/SIGTERM (or an upgrade's hand-over, SIGUSR2), then drain; SIGHUP reloads.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 
 use anyhow::{bail, Context, Result};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook::iterator::Signals;
+use sockserv::report::{ConnError, Failure};
 use sockserv::tls::TlsAcceptor;
-use sockserv::{
-    Builder, ClosePolicy, ConnError, Endpoint, Failure, Listener, PeerAddr, Server, ShutdownHandle,
-};
+use sockserv::transport::Listener;
+use sockserv::{Builder, ClosePolicy, Endpoint, PeerAddr, Server, ShutdownHandle};
 
 use crate::cli::{AccessArgs, ListenSpec, ServeArgs, DEFAULT_LISTEN};
+use crate::pid_file::PidFile;
 
 /// The error hook: a timed-out client is routine (logged at debug level); anything
 /// else is a warning with the peer's address.
@@ -54,7 +54,9 @@ pub fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         return Ok(None);
     };
-    Ok(Some(TlsAcceptor::from_pem_files(cert, key)?))
+    let acceptor = TlsAcceptor::from_pem_files(cert, key)?;
+    crate::reload::watch_tls(&acceptor, cert.clone(), key.clone());
+    Ok(Some(acceptor))
 }
 
 /// Where one server listens: an endpoint to bind, or a socket passed by the parent.
@@ -127,7 +129,7 @@ fn adopt(fd: i32) -> std::io::Result<Listener> {
     // SAFETY: the operator named fd N as the socket the parent passed for this process
     // to serve; `sources` runs before the process opens any descriptor of its own and
     // takes each number once (repeats are refused above), so nothing else owns it.
-    let fd = unsafe { sockserv::claim_inherited_fd(fd)? };
+    let fd = unsafe { sockserv::transport::claim_inherited_fd(fd)? };
     Listener::from_inherited_fd(fd)
 }
 
@@ -169,8 +171,18 @@ pub fn serve_all_with(
     // Inherited descriptors first, before this process opens any of its own (see
     // `sources`); then signal handling, before any bind: "listening on" promises a server
     // that can be stopped cleanly.
-    let sources = sources(args)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let mut handover = crate::upgrade::Handover::take()?;
+    let extra_count = extra.as_ref().map_or(0, |extra| extra.endpoints.len());
+    let (sources, extra_inherited): (Vec<Source>, _) = match &mut handover {
+        Some(handover) => {
+            let (main, extra) = handover.take_listeners(extra_count);
+            (main.into_iter().map(Source::Inherited).collect(), extra)
+        }
+        None => (sources(args)?, Vec::new()),
+    };
+    let mut extra_inherited = extra_inherited.into_iter();
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2])
+        .context("cannot install signal handlers")?;
     if let (Some(reason), Some(source)) = (stream_only, sources.iter().find(|s| s.is_datagram())) {
         bail!(
             "{} is a datagram endpoint; this needs a stream one (tcp://, unix:): {reason}",
@@ -178,12 +190,17 @@ pub fn serve_all_with(
         );
     }
     let main = sources.into_iter().map(|source| (source, None));
-    let extra_sources = extra.iter().flat_map(|extra| {
-        extra.endpoints.iter().map(|addr| {
-            let source = Source::Bind(Endpoint::Tcp(*addr));
-            (source, Some((extra.scheme, extra.build)))
-        })
-    });
+    let mut extra_sources = Vec::new();
+    if let Some(extra) = &extra {
+        for addr in extra.endpoints {
+            // After an upgrade, the old process's sockets for these too.
+            let source = match extra_inherited.next() {
+                Some(listener) => Source::Inherited(listener),
+                None => Source::Bind(Endpoint::Tcp(*addr)),
+            };
+            extra_sources.push((source, Some((extra.scheme, extra.build))));
+        }
+    }
     let mut servers = Vec::new();
     let mut schemes = Vec::new();
     for (source, special) in main.chain(extra_sources).collect::<Vec<_>>() {
@@ -209,7 +226,11 @@ pub fn serve_all_with(
     }
     // Bound (and announced) before `listening on`: a script that waits for those lines
     // can scrape at once. Dropped, so stopped, when serving ends.
-    let _metrics = crate::metrics::serve(args.metrics, &servers, app)?;
+    let inherited_metrics = handover.as_mut().and_then(|h| h.metrics.take());
+    let metrics = crate::metrics::serve(args.metrics, inherited_metrics, &servers, app)?;
+    let upgrader = crate::upgrade::Upgrader::new(&servers, metrics.as_ref(), args.upgrade_timeout)?;
+    // Before `listening on`: a script that waits for those lines finds the file.
+    let pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
     for (server, scheme) in servers.iter().zip(schemes) {
         match (scheme, server.local_endpoint()) {
             (Some(scheme), Endpoint::Tcp(addr)) => {
@@ -218,30 +239,55 @@ pub fn serve_all_with(
             (_, endpoint) => crate::logging::status(format_args!("listening on {endpoint}")),
         }
     }
+    crate::upgrade::announce_ready(handover, &mut servers);
+    let handed_over = AtomicBool::new(false);
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
-    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping = AtomicBool::new(false);
     let signal_handle = signals.handle();
-    {
-        let stopping = Arc::clone(&stopping);
-        thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
-                        crate::logging::status(format_args!("second interrupt: exiting now"));
-                        std::process::exit(130);
+    thread::scope(|scope| -> Result<ExitCode> {
+        let stopping = &stopping;
+        let (handed_over, pid_file) = (&handed_over, &pid_file);
+        let signal_thread =
+            thread::Builder::new()
+                .name("signals".into())
+                .spawn_scoped(scope, move || {
+                    for signal in signals.forever() {
+                        match signal {
+                            SIGHUP => {
+                                crate::reload::reload_all();
+                                continue;
+                            }
+                            SIGUSR2 if stopping.load(Ordering::Acquire) => {
+                                crate::logging::status(format_args!(
+                                    "upgrade: ignored, this process is stopping already"
+                                ));
+                                continue;
+                            }
+                            SIGUSR2 => {
+                                if upgrader.upgrade_logged(pid_file.as_ref()) {
+                                    stopping.store(true, Ordering::Release);
+                                    handed_over.store(true, Ordering::Release);
+                                    for handle in &handles {
+                                        handle.shutdown();
+                                    }
+                                }
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        if stopping.swap(true, Ordering::AcqRel) && signal == SIGINT {
+                            crate::logging::status(format_args!("second interrupt: exiting now"));
+                            std::process::exit(130);
+                        }
+                        crate::logging::status(format_args!(
+                            "shutting down: no new connections; waiting for clients to finish"
+                        ));
+                        on_stop();
+                        for handle in &handles {
+                            handle.shutdown();
+                        }
                     }
-                    crate::logging::status(format_args!(
-                        "shutting down: no new connections; waiting for clients to finish"
-                    ));
-                    on_stop();
-                    for handle in &handles {
-                        handle.shutdown();
-                    }
-                }
-            })?;
-    }
-    let results: Vec<Result<()>> = thread::scope(|scope| {
+                })?;
         let workers: Vec<_> = servers
             .into_iter()
             .map(|mut server| {
@@ -250,6 +296,10 @@ pub fn serve_all_with(
                     server
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
+                    if handed_over.load(Ordering::Acquire) {
+                        // The new process serves this socket now: its file stays.
+                        server.keep_socket_file();
+                    }
                     let report = server.close()?;
                     if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
@@ -262,17 +312,19 @@ pub fn serve_all_with(
                 })
             })
             .collect();
-        workers
+        let results: Vec<Result<()>> = workers
             .into_iter()
             .map(|w| {
                 w.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a server thread panicked")))
             })
-            .collect()
-    });
-    signal_handle.close();
-    for result in results {
-        result?;
-    }
-    Ok(ExitCode::SUCCESS)
+            .collect();
+        // Ends `forever`; joined before the pid file is dropped (removed).
+        signal_handle.close();
+        let _ = signal_thread.join();
+        for result in results {
+            result?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -7,8 +7,7 @@
 
 use std::time::Duration;
 
-use sockserv::group::{Group, Member};
-use sockserv::{Output, Server, Session};
+use sockserv::{Group, Member, Output, Server, Session};
 
 struct Broadcast(Group, Option<Member>);
 

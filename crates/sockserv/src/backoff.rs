@@ -3,7 +3,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// Back-off after accept errors such as EMFILE: the listener stays readable while the
 /// process is out of descriptors, so retrying at once would spin at 100% CPU.

@@ -8,28 +8,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::acl::AccessList;
-use crate::drive::Blocking;
+use crate::conn::Conn;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{ConnError, Error};
-use crate::handler::{Conn, ConnSettings, DatagramHandler, StreamHandler};
+use crate::handler::{DatagramHandler, StreamHandler};
 use crate::proxied::ProxyConfig;
+use crate::pump::ConnSettings;
 use crate::request::{CloseHook, ErrorHook, TickHook, TimeoutHook, VerifyFn};
 use crate::server::Server;
-use crate::session::{Session, SessionFactory};
+use crate::session::{self, OpenFn, Session, SessionFactory};
 use crate::stats::Closed;
-use crate::strategy::{ClosePolicy, OpenFn, Strategy};
+use crate::strategy::{ClosePolicy, Strategy};
 use crate::transport::{Listener, SocketOptions};
 
 use self::plan::Target;
 
+/// What serves each request, as registered: one variant per kind of handler.
 enum Handler {
     Stream(Arc<dyn StreamHandler>),
     Datagram(Arc<dyn DatagramHandler>),
-    Session {
-        stream: Arc<dyn StreamHandler>,
-        datagram: Arc<dyn DatagramHandler>,
-        open: OpenFn,
-    },
+    Session(OpenFn),
 }
 
 enum Source {
@@ -61,7 +59,8 @@ impl Server {
 /// Configures a [`Server`]; [`bind`](Builder::bind) makes it.
 ///
 /// Defaults: [`Strategy::Threads`], [`ClosePolicy::Join`], [`SocketOptions::default`], no
-/// per-connection timeouts, `max_packet_size` 8192, errors printed to stderr.
+/// per-connection timeouts, `max_packet_size` 8192, failed requests reported as `tracing`
+/// error events (a library does not print; install a subscriber to see them).
 #[must_use = "a builder does nothing until .bind()"]
 pub struct Builder {
     source: Source,
@@ -95,7 +94,9 @@ impl Builder {
             proxy: None,
             handler: None,
             verify: None,
-            on_error: Arc::new(|err: &ConnError| eprintln!("sockserv: {err}")),
+            on_error: Arc::new(|err: &ConnError| {
+                tracing::error!(peer = %err.peer, error = %err.failure, "request failed");
+            }),
             on_close: None,
             on_timeout: None,
             on_tick: None,
@@ -172,15 +173,7 @@ impl Builder {
 
     /// Serves each connection (or datagram) with a fresh [`Session`] from `factory`.
     pub fn session_factory(mut self, factory: impl SessionFactory) -> Self {
-        let driver = Arc::new(Blocking(factory));
-        let factory = Arc::clone(&driver);
-        let open: OpenFn =
-            Arc::new(move |peer: &PeerAddr| -> Box<dyn Session> { Box::new(factory.0.open(peer)) });
-        self.handler = Some(Handler::Session {
-            stream: driver.clone(),
-            datagram: driver,
-            open,
-        });
+        self.handler = Some(Handler::Session(session::erase(factory)));
         self
     }
 

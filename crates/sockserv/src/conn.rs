@@ -5,9 +5,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use crate::handler::ConnSettings;
+use crate::endpoint::PeerAddr;
 use crate::lines::{read_line_max, ReadLine};
-use crate::{PeerAddr, Stream};
+use crate::transport::Stream;
 
 /// One connection as a handler sees it: a buffered reader (Python's `rfile`, 8 KiB), an
 /// unbuffered writer that never writes partially (`wfile`), and the peer's address.
@@ -41,8 +41,6 @@ pub struct Conn {
     /// Where `write!` formats before its one send; kept for the next one.
     formatted: Vec<u8>,
     peer: PeerAddr,
-    /// The timeouts the server set, for a driver that keeps them itself.
-    settings: ConnSettings,
 }
 
 /// The socket under the reader, counting the bytes that come in.
@@ -68,15 +66,6 @@ impl Conn {
             written: 0,
             formatted: Vec::new(),
             peer,
-            settings: ConnSettings::default(),
-        }
-    }
-
-    /// Wraps an accepted stream served with `settings` (the caller applies them).
-    pub(crate) fn with_settings(stream: Stream, peer: PeerAddr, settings: ConnSettings) -> Conn {
-        Conn {
-            settings,
-            ..Conn::new(stream, peer)
         }
     }
 
@@ -94,18 +83,6 @@ impl Conn {
     /// Bytes received and sent so far: `(in, out)`.
     pub fn traffic(&self) -> (u64, u64) {
         (self.reader.get_ref().read, self.written)
-    }
-
-    /// The timeouts the server set (the socket has them too, folded for blocking calls).
-    pub(crate) fn settings(&self) -> &ConnSettings {
-        &self.settings
-    }
-
-    /// Counts traffic that bypassed the reader and writer (a driver's own reads and
-    /// writes on [`stream`](Conn::stream)).
-    pub(crate) fn count(&mut self, (read, written): (u64, u64)) {
-        self.reader.get_mut().read += read;
-        self.written += written;
     }
 
     /// Bounds every later read: a read that waits longer fails with `WouldBlock` or

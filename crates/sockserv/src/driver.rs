@@ -7,14 +7,16 @@
 //! it, and delivers wake-ups. That is this module: [`OutputExt`] is the driver's view of
 //! an `Output` (the bytes to send, the file range at the front, the waker's other end),
 //! [`WakeSource`] receives wake-ups, [`FileRange`] is a queued range of a file, and
-//! [`Relay`] keeps a wrapper Session's account of its inner Session's output.
+//! [`Relay`] keeps a wrapper Session's account of its inner Session's output, and
+//! [`InMemory`] drives one Session without a socket, as the strategies would — the way
+//! to unit-test a Session.
 //!
 //! # Examples
 //!
 //! Testing a Session in memory, as a driver would run it:
 //!
 //! ```
-//! use sockserv::driver::OutputExt;
+//! use sockserv::driver::InMemory;
 //! use sockserv::{Output, Session};
 //!
 //! struct Shout;
@@ -25,16 +27,31 @@
 //!     }
 //! }
 //!
+//! let mut conn = InMemory::open(Shout);
+//! conn.feed(b"hello");
+//! assert_eq!(conn.output().queued(), 5); // not sent until the peer reads
+//! assert_eq!(conn.transmit()?, b"HELLO");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Taking the output by hand, as a driver (or a wrapping Session) does:
+//!
+//! ```
+//! use sockserv::driver::OutputExt;
+//! use sockserv::Output;
+//!
 //! let mut out = Output::new();
-//! Shout.on_data(b"hello", &mut out);
-//! assert_eq!(out.take(), b"HELLO"); // what a driver would send
+//! out.write(b"hello");
+//! assert_eq!(out.take(), b"hello"); // what a driver would send
 //! assert_eq!(out.queued(), 0);
 //! ```
 
 use std::io;
 
+mod memory;
 mod relay;
 
+pub use self::memory::InMemory;
 pub use self::relay::Relay;
 pub use crate::output::FileRange;
 pub use crate::session::WakeSource;
@@ -108,5 +125,5 @@ mod sealed {
     /// alone, so methods can be added to it.
     pub trait Sealed {}
 
-    impl Sealed for crate::Output {}
+    impl Sealed for crate::output::Output {}
 }

@@ -183,7 +183,7 @@ pub enum Failure {
     /// The peer left while the handler was reading or writing (`EPIPE`, `ECONNRESET`):
     /// how the connection ended, not a fault of the handler. It is not reported to the
     /// error hook nor counted as a handler error; the close hook sees it
-    /// ([`Closed::reason`](crate::Closed::reason) is `disconnected`).
+    /// ([`Closed::reason`](crate::report::Closed::reason) is `disconnected`).
     Disconnected(io::Error),
     /// The worker for this connection could not be started (thread spawn or fork failed);
     /// the connection was closed.

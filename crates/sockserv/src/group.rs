@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::{Output, SessionWaker};
+use crate::output::Output;
+use crate::session::SessionWaker;
 
 /// A broadcast group: messages sent to it are queued for every member, and each
 /// member's session drains its queue into its connection when woken.
@@ -52,8 +53,7 @@ use crate::{Output, SessionWaker};
 ///
 /// ```
 /// use sockserv::driver::OutputExt; // the drivers' view: wake-ups, what was written
-/// use sockserv::group::Group;
-/// use sockserv::Output;
+/// use sockserv::{Group, Output};
 ///
 /// let group = Group::new(1 << 20);
 /// let (mut out_a, mut out_b) = (Output::new(), Output::new());
@@ -73,8 +73,7 @@ use crate::{Output, SessionWaker};
 /// what comes in.
 ///
 /// ```
-/// use sockserv::group::{Group, Member};
-/// use sockserv::{Output, Session};
+/// use sockserv::{Group, Member, Output, Session};
 ///
 /// struct Broadcast {
 ///     group: Group,

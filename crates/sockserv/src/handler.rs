@@ -1,12 +1,10 @@
 //! Blocking handlers, as in Python: [`StreamHandler`] over a [`Conn`], and
 //! [`DatagramHandler`] over one [`Datagram`].
 
-use std::io::{self, Read};
-use std::net::Shutdown;
-use std::time::Duration;
+use std::io;
 
-pub use crate::conn::Conn;
-use crate::{PeerAddr, Stream};
+use crate::conn::Conn;
+use crate::endpoint::PeerAddr;
 
 /// Serves one stream connection, blocking: Python's `StreamRequestHandler`.
 ///
@@ -68,75 +66,6 @@ where
 {
     fn handle(&self, conn: &mut Conn) -> io::Result<()> {
         self(conn)
-    }
-}
-
-/// Per-connection settings the server applies before a handler runs.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct ConnSettings {
-    pub read_timeout: Option<Duration>,
-    pub write_timeout: Option<Duration>,
-    pub idle_timeout: Option<Duration>,
-}
-
-impl ConnSettings {
-    /// The socket timeouts a blocking handler runs with: a blocked read or write is
-    /// bounded by its own timeout and by the idle timeout, whichever is shorter.
-    pub(crate) fn socket_timeouts(&self) -> (Option<Duration>, Option<Duration>) {
-        let min = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        (
-            min(self.read_timeout, self.idle_timeout),
-            min(self.write_timeout, self.idle_timeout),
-        )
-    }
-}
-
-/// A socket timeout surfaces as `WouldBlock` (EAGAIN); say what it is.
-pub(crate) fn name_timeout(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::WouldBlock {
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the peer stayed silent (or did not read) past the timeout",
-        )
-    } else {
-        e
-    }
-}
-
-/// Half-close (FIN after every written byte), then close. The peer may be gone already.
-pub(crate) fn close_stream(stream: Stream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    if stream.set_nonblocking(true).is_ok() {
-        discard_unread(&stream);
-    }
-}
-
-/// Closes an event loop's connection: already non-blocking, and the only handle to its
-/// socket (no fork, no dup), so reading away unread input and dropping it sends the FIN
-/// after every written byte, as `shutdown` then `close` would, in one syscall less.
-pub(crate) fn close_nonblocking(stream: Stream) {
-    discard_unread(&stream);
-}
-
-/// Closing a socket with unread input makes the kernel reset the connection (TCP sends
-/// RST instead of FIN; a Unix peer reads ECONNRESET), which can destroy the reply still on
-/// its way to the peer. So read away what has already arrived, without waiting for more.
-/// Reads what has arrived, without waiting (the stream must be non-blocking).
-fn discard_unread(stream: &Stream) {
-    const LIMIT: usize = 4 << 20;
-    let mut reader = stream;
-    let mut buf = [0u8; 8192];
-    let mut discarded = 0;
-    while discarded < LIMIT {
-        match reader.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => discarded += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
     }
 }
 

@@ -8,9 +8,10 @@
 //!
 //! Around that core: [`Group`] for 1:N broadcast with bounded per-member queues,
 //! [`LineBuffer`] for bounded line framing, TLS for any Session (the `tls` module,
-//! rustls), the PROXY protocol ([`Builder::proxy_protocol`]), CIDR [`AccessList`]s,
-//! per-server [`Stats`] and a per-connection close hook, and socket activation
-//! ([`Listener::from_systemd`]). Code that runs Sessions itself — a Session wrapping
+//! rustls), the PROXY protocol ([`Builder::proxy_protocol`]), CIDR
+//! [`AccessList`](acl::AccessList)s, per-server [`Stats`](report::Stats) and a
+//! per-connection close hook, and socket activation
+//! ([`Listener::from_systemd`](transport::Listener::from_systemd)). Code that runs Sessions itself — a Session wrapping
 //! another, a unit test reading what a Session wrote — takes their output through the
 //! [`driver`] module.
 //!
@@ -64,14 +65,18 @@
 //!
 //! # The names, on one screen
 //!
+//! One path per name: the root holds what a newcomer needs first; the rest lives in the
+//! module named for its concept.
+//!
 //! | part | items |
 //! |---|---|
-//! | where | [`Endpoint`] (or text: `"tcp://HOST:PORT"`), [`PeerAddr`], [`SocketOptions`]; [`Listener`] and [`UnboundSocket`] for sockets made or inherited by hand |
-//! | what | [`StreamHandler`] over a [`Conn`] (its socket: [`Stream`]; bounded lines: [`ReadLine`]); [`DatagramHandler`] over a [`Datagram`]; [`Session`] made by a [`SessionFactory`], writing to an [`Output`], woken by a [`SessionWaker`]; [`LineSession`] run by [`Lines`] |
-//! | how many at once | [`Strategy`], and at close [`ClosePolicy`] → [`CloseReport`] |
-//! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`], [`StopOnSignals`], [`Server::serve_until_signal`]; [`Outcome`] of `handle_one`; [`Stats`], [`StatsSnapshot`], [`Closed`] |
-//! | errors | [`Error`] (with [`Unsupported`]) from `bind`; [`ConnError`] and [`Failure`] for one connection; [`ParseEndpointError`], [`ParseStrategyError`] |
-//! | around the core | [`group`], [`acl`], [`proxy`], `tls` modules; [`LineBuffer`]; [`claim_inherited_fd`] |
+//! | where | [`Endpoint`] (or text: `"tcp://HOST:PORT"`), [`PeerAddr`]; [`transport`]: [`SocketOptions`](transport::SocketOptions), [`Listener`](transport::Listener) and [`UnboundSocket`](transport::UnboundSocket) for sockets made or inherited by hand, [`claim_inherited_fd`](transport::claim_inherited_fd), and for handing listeners to a new process [`pass_fds`](transport::pass_fds), [`take_passed_fds`](transport::take_passed_fds), [`ListenerHandle`](transport::ListenerHandle) |
+//! | what | [`StreamHandler`] over a [`Conn`] (its socket: [`transport::Stream`]; bounded lines: [`ReadLine`]); [`DatagramHandler`] over a [`Datagram`]; [`Session`] made by a [`SessionFactory`], writing to an [`Output`], woken by a [`SessionWaker`]; [`LineSession`] run by [`Lines`] |
+//! | how many at once | [`Strategy`], and at close [`ClosePolicy`] |
+//! | the server | [`Server::builder`] → [`Builder`] → [`Server`]; [`ShutdownHandle`], [`StopOnSignals`], [`Server::serve_until_signal`] |
+//! | errors | [`Error`] (with [`Unsupported`]) from `bind`; [`ParseEndpointError`], [`ParseStrategyError`]; [`BadLine`] |
+//! | what it reports | [`report`]: [`ConnError`](report::ConnError) and [`Failure`](report::Failure) for one connection, [`Closed`](report::Closed), [`Stats`](report::Stats), [`Outcome`](report::Outcome) of `handle_one`, [`CloseReport`](report::CloseReport) |
+//! | around the core | [`Group`], [`Member`], [`MemberId`]; [`LineBuffer`], [`Line`]; the [`acl`], [`proxy`], `tls` and [`driver`] modules |
 //!
 //! # Lifecycle without Python's traps
 //!
@@ -104,20 +109,33 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+// One path per public name. The root holds what a newcomer needs first: the three axes
+// (Endpoint, the handlers, Strategy), the server around them, and their errors. The rest
+// lives in a public module named for its concept, never also at the root:
+//   acl        CIDR access lists                     driver     running Sessions yourself
+//   proxy      the PROXY protocol v1/v2              report     what a server reports
+//   tls        TLS for any Session (feature "tls")   transport  sockets by hand
+// Every other module is private; the crate's own code imports from the module that
+// defines an item, never through these re-exports.
+
 pub mod acl;
+pub mod driver;
+pub mod proxy;
+pub mod report;
+#[cfg(feature = "tls")]
+pub mod tls;
+pub mod transport;
+
 mod backoff;
 mod builder;
 mod conn;
-mod drive;
-pub mod driver;
 mod endpoint;
 mod error;
-pub mod group;
+mod group;
 mod handler;
 mod lines;
 mod output;
 mod proxied;
-pub mod proxy;
 mod pump;
 mod request;
 mod server;
@@ -126,25 +144,24 @@ mod shutdown;
 mod stats;
 mod strategy;
 mod sys;
-#[cfg(feature = "tls")]
-pub mod tls;
-mod transport;
 
-pub use acl::{AccessList, Cidr, ParseCidrError};
-pub use builder::Builder;
+// Where: an endpoint, and who is on the other end.
 pub use endpoint::{Endpoint, ParseEndpointError, PeerAddr};
-pub use error::{ConnError, Error, Failure, Unsupported};
-pub use group::{Group, Member, MemberId};
-pub use handler::{Conn, Datagram, DatagramHandler, StreamHandler};
-pub use lines::{BadLine, Line, LineBuffer, LineSession, Lines, ReadLine};
+// What: a blocking handler over a Conn or a Datagram, or a sans-IO Session.
+pub use conn::Conn;
+pub use handler::{Datagram, DatagramHandler, StreamHandler};
 pub use output::Output;
-pub use proxy::{ProxyError, ProxyHeader};
-pub use server::{Outcome, Server, StopOnSignals};
 pub use session::{Session, SessionFactory, SessionWaker};
+// How many at once.
+pub use strategy::{ClosePolicy, ParseStrategyError, Strategy};
+// The server and its lifecycle.
+pub use builder::Builder;
+pub use error::{Error, Unsupported};
+pub use server::{Server, StopOnSignals};
 pub use shutdown::ShutdownHandle;
-pub use stats::{Closed, Stats, StatsSnapshot};
-pub use strategy::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};
-pub use sys::claim_inherited_fd;
+// What Sessions build on: 1:N groups, bounded line framing.
+pub use group::{Group, Member, MemberId};
+pub use lines::{BadLine, Line, LineBuffer, LineSession, Lines, ReadLine};
 
 // The code blocks of the README and of docs/python-mapping.md compile (`cargo test --doc`).
 #[cfg(doctest)]
@@ -153,4 +170,3 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/python-mapping.md")]
 struct PythonMappingDoctests;
-pub use transport::{Listener, SocketOptions, Stream, UnboundSocket};

@@ -7,8 +7,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::driver::{OutputExt, WakeSource};
-use crate::session::{SessionWaker, WakeCell};
+use crate::driver::OutputExt;
+use crate::session::{SessionWaker, WakeCell, WakeSource};
 
 /// What a [`Session`](crate::Session) wants sent: bytes to write, ranges of files to send,
 /// and whether to close afterwards.

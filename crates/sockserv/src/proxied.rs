@@ -5,8 +5,10 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Duration;
 
+use crate::acl::AccessList;
+use crate::endpoint::PeerAddr;
 use crate::proxy::{self, ProxyHeader};
-use crate::{AccessList, PeerAddr, Stream};
+use crate::transport::Stream;
 
 /// How long a connection may take to send its PROXY header (balancers send it at once).
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);

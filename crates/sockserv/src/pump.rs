@@ -1,5 +1,5 @@
 //! [`Pump`]: one connection's Session state machine, the same for every driver — the
-//! event loops and both blocking drivers.
+//! event loops and both blocking drivers ([`blocking`]).
 //!
 //! The pump owns the Session and its [`Output`] and decides everything between the
 //! socket and the Session: when to read (a read budget per step, no reading while output
@@ -13,13 +13,19 @@
 use std::io::{self, ErrorKind, Read};
 use std::time::{Duration, Instant};
 
-use crate::driver::{OutputExt, WakeSource};
-use crate::handler::ConnSettings;
-use crate::{Output, Session, Stream};
+use crate::driver::OutputExt;
+use crate::output::Output;
+use crate::session::{Session, WakeSource};
+use crate::transport::Stream;
 
+pub(crate) mod blocking;
+mod close;
 mod send;
+mod timeouts;
 
+pub(crate) use close::{close_nonblocking, close_stream};
 pub(crate) use send::{is_disconnect, send_queued, LOAD_CHUNK};
+pub(crate) use timeouts::{name_timeout, ConnSettings};
 
 /// Queued output above which the pump stops reading until the peer catches up.
 pub(crate) const HIGH_WATER: u64 = 256 * 1024;

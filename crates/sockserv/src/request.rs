@@ -10,14 +10,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conn::Conn;
 use crate::endpoint::PeerAddr;
 use crate::error::{ConnError, Failure};
-use crate::handler::{
-    close_stream, name_timeout, Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler,
-};
+use crate::handler::{Datagram, DatagramHandler, StreamHandler};
 use crate::proxied::{self, ProxyConfig};
-use crate::pump::is_disconnect;
+use crate::pump::{blocking, close_stream, is_disconnect, name_timeout, ConnSettings};
 use crate::server::drain::Live;
+use crate::session::OpenFn;
 use crate::stats::{Closed, Stats};
 use crate::transport::{DatagramSocket, Stream};
 
@@ -59,11 +59,13 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The service a server runs, type-erased.
+/// The service a server runs, type-erased: a blocking handler for its kind of endpoint,
+/// or a Session factory (stream and datagram endpoints, every strategy).
 #[derive(Clone)]
 pub(crate) enum Service {
     Stream(Arc<dyn StreamHandler>),
     Datagram(Arc<dyn DatagramHandler>),
+    Session(OpenFn),
 }
 
 /// One request: an accepted connection or a received datagram.
@@ -129,6 +131,9 @@ impl Context {
             (Job::Stream { stream, peer }, Service::Stream(handler)) => {
                 serve_stream(&**handler, stream, peer, self.settings, &self.live)
             }
+            (Job::Stream { stream, peer }, Service::Session(open)) => {
+                serve_session(open, stream, &peer, &self.settings, &self.live)
+            }
             (
                 Job::Datagram {
                     data,
@@ -136,7 +141,14 @@ impl Context {
                     peer,
                 },
                 Service::Datagram(handler),
-            ) => self.serve_datagram(&**handler, &data, truncated, &peer),
+            ) => self.serve_datagram(&data, &peer, |reply| {
+                handler.handle(&Datagram::new(&data, &peer, truncated), reply)
+            }),
+            (Job::Datagram { data, peer, .. }, Service::Session(open)) => {
+                self.serve_datagram(&data, &peer, |reply| {
+                    blocking::reply(open, &peer, &data, reply)
+                })
+            }
             // The builder refuses mismatched handlers; a stray job is just dropped.
             (job, _) => {
                 job.reject();
@@ -197,7 +209,7 @@ impl Context {
         self.stats.closed(&closed);
         if let Some(hook) = &self.on_close {
             if catch_panic(|| hook(&closed)).is_err() {
-                eprintln!("sockserv: the close hook panicked for {peer}");
+                tracing::error!(%peer, "the close hook panicked");
             }
         }
         match failure {
@@ -211,17 +223,17 @@ impl Context {
         }
     }
 
+    /// Serves one datagram: `answer` writes the reply, which is sent back unless empty.
     fn serve_datagram(
         &self,
-        handler: &dyn DatagramHandler,
         data: &[u8],
-        truncated: bool,
         peer: &PeerAddr,
+        answer: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
     ) -> (Result<(), Failure>, (u64, u64)) {
         let mut reply = Vec::new();
         let mut sent = 0;
         let result = run_guarded(|| {
-            handler.handle(&Datagram::new(data, peer, truncated), &mut reply)?;
+            answer(&mut reply)?;
             if let (Some(socket), false) = (&self.reply, reply.is_empty()) {
                 sent = socket.send_to(&reply, peer)? as u64;
             }
@@ -234,7 +246,11 @@ impl Context {
     pub(crate) fn report(&self, peer: PeerAddr, failure: Failure) {
         let err = ConnError { peer, failure };
         if catch_panic(|| (self.on_error)(&err)).is_err() {
-            eprintln!("sockserv: the error hook panicked while reporting: {err}");
+            tracing::error!(
+                peer = %err.peer,
+                error = %err.failure,
+                "the error hook panicked while reporting"
+            );
         }
     }
 }
@@ -249,23 +265,46 @@ fn serve_stream(
     live: &Live,
 ) -> (Result<(), Failure>, (u64, u64)) {
     let tracked = live.add(&stream);
-    let mut conn = Conn::with_settings(stream, peer, settings);
-    let (read, write) = settings.socket_timeouts();
-    let result = run_guarded(|| {
-        conn.set_read_timeout(read)?;
-        conn.set_write_timeout(write)
-    })
-    .and_then(|()| run_guarded(|| handler.setup(&mut conn)))
-    .and_then(|()| {
-        let handled = run_guarded(|| handler.handle(&mut conn).map_err(name_timeout));
-        let finished = run_guarded(|| handler.finish(&mut conn).map_err(name_timeout));
-        handled.and(finished)
-    });
+    let mut conn = Conn::new(stream, peer);
+    let result = run_guarded(|| set_socket_timeouts(conn.stream(), &settings))
+        .and_then(|()| run_guarded(|| handler.setup(&mut conn)))
+        .and_then(|()| {
+            let handled = run_guarded(|| handler.handle(&mut conn).map_err(name_timeout));
+            let finished = run_guarded(|| handler.finish(&mut conn).map_err(name_timeout));
+            handled.and(finished)
+        });
     let traffic = conn.traffic();
     // Untracked before it is closed: a drain never touches a reused descriptor.
     live.remove(tracked);
     close_stream(conn.into_stream());
     (result, traffic)
+}
+
+/// Serves one connection with a Session, then half-closes and closes it.
+fn serve_session(
+    open: &OpenFn,
+    stream: Stream,
+    peer: &PeerAddr,
+    settings: &ConnSettings,
+    live: &Live,
+) -> (Result<(), Failure>, (u64, u64)) {
+    let tracked = live.add(&stream);
+    let served = match run_guarded(|| set_socket_timeouts(&stream, settings)) {
+        Ok(()) => blocking::serve(open, peer, &stream, settings),
+        Err(failure) => (Err(failure), (0, 0)),
+    };
+    // Untracked before it is closed: a drain never touches a reused descriptor.
+    live.remove(tracked);
+    close_stream(stream);
+    served
+}
+
+/// Gives a blocking connection its read and write timeouts, each folded with the idle
+/// timeout.
+fn set_socket_timeouts(stream: &Stream, settings: &ConnSettings) -> io::Result<()> {
+    let (read, write) = settings.socket_timeouts();
+    stream.set_read_timeout(read)?;
+    stream.set_write_timeout(write)
 }
 
 impl std::fmt::Debug for Context {

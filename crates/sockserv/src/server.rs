@@ -14,13 +14,16 @@ use crate::error::Error;
 use crate::request::{Context, TickHook, TimeoutHook};
 use crate::shutdown::{Control, ShutdownHandle};
 use crate::stats::Stats;
-use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, OpenFn, Strategy};
+use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, Strategy};
 use crate::transport::Listener;
 
 mod accept;
 pub(crate) mod drain;
+mod handover;
 mod signals;
 
+pub use handover::ListenerHandle;
+use handover::Slot;
 pub use signals::StopOnSignals;
 
 const LISTENER: Token = Token(0);
@@ -34,8 +37,6 @@ pub(crate) struct Setup {
     pub(crate) close_policy: ClosePolicy,
     pub(crate) max_packet_size: usize,
     pub(crate) max_connections: Option<usize>,
-    /// The Session opener, for event loops (`None` for blocking handlers).
-    pub(crate) open: Option<OpenFn>,
     pub(crate) on_timeout: Option<TimeoutHook>,
     pub(crate) on_tick: Option<(Duration, TickHook)>,
 }
@@ -95,6 +96,8 @@ pub enum Outcome {
 /// ```
 pub struct Server {
     listener: Option<Listener>,
+    /// What [`ListenerHandle`]s see of the listener.
+    slot: Arc<Slot>,
     endpoint: Endpoint,
     poll: Poll,
     events: Events,
@@ -141,7 +144,6 @@ impl Server {
             Arc::clone(&setup.ctx),
             wake,
             listener.as_raw_fd(),
-            setup.open,
             setup.max_connections,
         )
         .map_err(io)?;
@@ -152,6 +154,7 @@ impl Server {
         };
         Ok(Server {
             endpoint,
+            slot: Slot::new(listener.as_raw_fd(), listener.owns_socket_file()),
             listener: Some(listener),
             poll,
             events: Events::with_capacity(256),
@@ -178,6 +181,42 @@ impl Server {
     /// The strategy this server runs.
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    /// Leaves the Unix socket file on disk when the server closes, for a hand-over: another
+    /// process was passed the listening socket (see [`pass_fds`](crate::transport::pass_fds)) and
+    /// serves it on. Nothing changes for other endpoints, or after `close`.
+    pub fn keep_socket_file(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.keep_socket_file();
+            self.slot.set_owns_file(false);
+        }
+    }
+
+    /// Whether closing the server removes a Unix socket file (its listener created it).
+    pub fn owns_socket_file(&self) -> bool {
+        self.listener
+            .as_ref()
+            .is_some_and(Listener::owns_socket_file)
+    }
+
+    /// Removes the Unix socket file when the server closes, as if it had created it: for
+    /// the process a hand-over passed the socket to, once it is the one serving (see
+    /// [`Listener::adopt_socket_file`]).
+    pub fn adopt_socket_file(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.adopt_socket_file();
+            self.slot.set_owns_file(listener.owns_socket_file());
+        }
+    }
+
+    /// The listening socket, for another thread: copies of it to hand over to a new
+    /// process while this server serves (see [`ListenerHandle`]).
+    pub fn listener_handle(&self) -> ListenerHandle {
+        ListenerHandle {
+            slot: Arc::clone(&self.slot),
+            endpoint: self.endpoint.clone(),
+        }
     }
 
     /// A handle that stops [`serve`](Server::serve) from any thread.
@@ -357,6 +396,7 @@ impl Server {
     }
 
     fn close_with(&mut self, policy: ClosePolicy) -> CloseReport {
+        self.slot.clear();
         // Counted before the listener goes: a request that ends right after (its client
         // saw the refusal and said goodbye) was still running when close began.
         let running = self.dispatch.active();

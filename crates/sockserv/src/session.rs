@@ -10,7 +10,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::{Output, PeerAddr};
+use crate::endpoint::PeerAddr;
+use crate::output::Output;
 
 /// An event-driven, sans-IO connection handler (asyncio's `Protocol`, in Rust).
 ///
@@ -22,7 +23,7 @@ use crate::{Output, PeerAddr};
 /// # Examples
 ///
 /// ```
-/// use sockserv::driver::OutputExt; // a driver's view, to see what the Session wrote
+/// use sockserv::driver::InMemory; // runs it as a server would, in a unit test
 /// use sockserv::{Output, Session};
 ///
 /// /// Echoes every byte back.
@@ -34,9 +35,12 @@ use crate::{Output, PeerAddr};
 ///     }
 /// }
 ///
-/// let mut out = Output::new();
-/// Echo.on_data(b"hello", &mut out);
-/// assert_eq!(out.pending(), b"hello");
+/// let mut conn = InMemory::open(Echo);
+/// conn.feed(b"hello");
+/// conn.eof(); // the default on_eof closes once everything is sent
+/// assert_eq!(conn.transmit()?, b"hello");
+/// assert!(conn.is_closed());
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub trait Session: Send + 'static {
     /// The connection is open; a greeting written here is sent first.
@@ -123,6 +127,15 @@ where
     fn open(&self, peer: &PeerAddr) -> S {
         self(peer)
     }
+}
+
+/// A [`SessionFactory`] with its Session type erased: how the builder keeps a factory
+/// and every driver opens Sessions.
+pub(crate) type OpenFn = Arc<dyn Fn(&PeerAddr) -> Box<dyn Session> + Send + Sync>;
+
+/// Erases `factory`'s Session type.
+pub(crate) fn erase(factory: impl SessionFactory) -> OpenFn {
+    Arc::new(move |peer: &PeerAddr| -> Box<dyn Session> { Box::new(factory.open(peer)) })
 }
 
 #[derive(Default)]

@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::{Failure, PeerAddr};
+use crate::endpoint::PeerAddr;
+use crate::error::Failure;
 
 /// Counters of one server, shared by its workers and readable at any time (for metrics).
 ///

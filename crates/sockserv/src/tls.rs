@@ -10,6 +10,10 @@
 //! socket itself and is served in plaintext. The stock servers are Sessions. Serve TLS on
 //! stream endpoints only (TCP, Unix): a datagram is not a connection.
 //!
+//! Certificates are replaced in place: [`TlsAcceptor::reload_pem_files`] (or
+//! [`TlsAcceptor::replace`]) changes what every later handshake uses, in every factory
+//! the acceptor made, while connections already established keep theirs.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -41,20 +45,34 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::{PeerAddr, SessionFactory};
+use crate::endpoint::PeerAddr;
+use crate::session::SessionFactory;
 
 /// The rustls this module is built on, for building a [`rustls::ServerConfig`] by hand.
 pub use rustls;
 pub use session::TlsSession;
 
-/// Makes TLS server sessions from one [`rustls::ServerConfig`]. Cheap to clone.
+/// Makes TLS server sessions from a [`rustls::ServerConfig`] that can be replaced while
+/// serving (a renewed certificate). Cheap to clone; clones share the configuration.
 #[derive(Clone)]
 pub struct TlsAcceptor {
-    config: Arc<ServerConfig>,
+    config: Shared,
+}
+
+/// The configuration every clone of an acceptor and every factory it made reads at each
+/// new connection: one lock-free load per handshake, nothing per byte. Not a lock: under
+/// the fork strategy a child opens its session in a copy of the parent, which must not
+/// hold a lock another thread (a reload) took.
+type Shared = Arc<ArcSwap<ServerConfig>>;
+
+fn current(config: &Shared) -> Arc<ServerConfig> {
+    config.load_full()
 }
 
 impl TlsAcceptor {
@@ -64,10 +82,10 @@ impl TlsAcceptor {
     ///
     /// [`TlsError::Config`] if rustls cannot start a server connection with `config`.
     pub fn new(config: Arc<ServerConfig>) -> Result<TlsAcceptor, TlsError> {
-        // Fail here, once, rather than on every connection.
-        rustls::ServerConnection::new(Arc::clone(&config))
-            .map_err(|source| TlsError::Config { source })?;
-        Ok(TlsAcceptor { config })
+        check(&config)?;
+        Ok(TlsAcceptor {
+            config: Arc::new(ArcSwap::new(config)),
+        })
     }
 
     /// An acceptor for a PEM certificate chain (the server's certificate first, then
@@ -87,43 +105,87 @@ impl TlsAcceptor {
     /// A [`TlsError`] naming the file that cannot be read or holds nothing usable, or
     /// [`TlsError::Config`] when the key does not match the certificate.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
-        let pem_error = |path: &Path, what, source| TlsError::Pem {
-            path: path.to_owned(),
-            what,
-            source,
-        };
-        let chain = CertificateDer::pem_file_iter(cert)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|source| pem_error(cert, "certificate", source))?;
-        if chain.is_empty() {
-            return Err(TlsError::NoCertificates {
-                path: cert.to_owned(),
-            });
-        }
-        let key = PrivateKeyDer::from_pem_file(key)
-            .map_err(|source| pem_error(key, "private key", source))?;
-        // The process-default provider: one the application installed, else the one
-        // this crate's features select (ring). `rustls::crypto::ring::default_provider` is
-        // deprecated since rustls 0.23.48.
-        let config = ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|source| TlsError::Config { source })?;
-        TlsAcceptor::new(Arc::new(config))
+        TlsAcceptor::new(config_from_pem_files(cert, key)?)
     }
 
-    /// The rustls configuration every session starts from.
-    pub fn config(&self) -> &Arc<ServerConfig> {
-        &self.config
+    /// Makes every later handshake use `config`, in every clone of this acceptor and
+    /// every factory it made. Connections already established, and handshakes already
+    /// begun, keep the configuration they started with.
+    ///
+    /// # Errors
+    ///
+    /// [`TlsError::Config`] if rustls cannot start a server connection with `config`;
+    /// the previous configuration stays then.
+    pub fn replace(&self, config: Arc<ServerConfig>) -> Result<(), TlsError> {
+        check(&config)?;
+        self.config.store(config);
+        Ok(())
     }
 
-    /// A factory whose sessions run `factory`'s sessions over TLS.
+    /// Reads `cert` and `key` again (as [`TlsAcceptor::from_pem_files`] does) and
+    /// [`replace`](TlsAcceptor::replace)s the configuration with them: how a renewed
+    /// certificate is taken without a restart.
+    ///
+    /// # Panics
+    ///
+    /// As [`TlsAcceptor::from_pem_files`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TlsAcceptor::from_pem_files`]; nothing changes then, so a half-written or
+    /// mismatched pair never replaces a working one.
+    pub fn reload_pem_files(&self, cert: &Path, key: &Path) -> Result<(), TlsError> {
+        self.replace(config_from_pem_files(cert, key)?)
+    }
+
+    /// The rustls configuration new sessions start from now.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        current(&self.config)
+    }
+
+    /// A factory whose sessions run `factory`'s sessions over TLS, with the configuration
+    /// current when each connection opens.
     pub fn wrap<F: SessionFactory>(&self, factory: F) -> TlsFactory<F> {
         TlsFactory {
             config: Arc::clone(&self.config),
             inner: factory,
         }
     }
+}
+
+/// Fails here, once, rather than on every connection.
+fn check(config: &Arc<ServerConfig>) -> Result<(), TlsError> {
+    rustls::ServerConnection::new(Arc::clone(config))
+        .map(drop)
+        .map_err(|source| TlsError::Config { source })
+}
+
+/// rustls's safe defaults (TLS 1.2 and 1.3, the process-default provider, no client
+/// authentication) with the PEM chain in `cert` and the PEM key in `key`.
+fn config_from_pem_files(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let pem_error = |path: &Path, what, source| TlsError::Pem {
+        path: path.to_owned(),
+        what,
+        source,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| pem_error(cert, "certificate", source))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificates {
+            path: cert.to_owned(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|source| pem_error(key, "private key", source))?;
+    // The process-default provider: one the application installed, else the one this
+    // crate's features select (ring). `rustls::crypto::ring::default_provider` is
+    // deprecated since rustls 0.23.48.
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|source| TlsError::Config { source })?;
+    Ok(Arc::new(config))
 }
 
 impl fmt::Debug for TlsAcceptor {
@@ -135,7 +197,7 @@ impl fmt::Debug for TlsAcceptor {
 /// A [`SessionFactory`] making [`TlsSession`]s around another factory's sessions (see
 /// [`TlsAcceptor::wrap`]).
 pub struct TlsFactory<F> {
-    config: Arc<ServerConfig>,
+    config: Shared,
     inner: F,
 }
 
@@ -143,8 +205,8 @@ impl<F: SessionFactory> SessionFactory for TlsFactory<F> {
     type Session = TlsSession<F::Session>;
 
     fn open(&self, peer: &PeerAddr) -> TlsSession<F::Session> {
-        let conn = rustls::ServerConnection::new(Arc::clone(&self.config))
-            .expect("TlsAcceptor::new checked that this config makes connections");
+        let conn = rustls::ServerConnection::new(current(&self.config))
+            .expect("TlsAcceptor::new and replace checked that this config makes connections");
         TlsSession::new(conn, self.inner.open(peer))
     }
 }

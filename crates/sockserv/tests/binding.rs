@@ -8,9 +8,8 @@ use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 
-use sockserv::{
-    Endpoint, Error, Listener, Server, SocketOptions, Strategy, UnboundSocket, Unsupported,
-};
+use sockserv::transport::{Listener, SocketOptions, UnboundSocket};
+use sockserv::{Endpoint, Error, Server, Strategy, Unsupported};
 use util::{Serving, Transport};
 
 // #15 test_tcpserver_bind_leak (bpo-22435): failed binds close their sockets.

@@ -10,7 +10,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use sockserv::{Conn, ConnError, Endpoint, Outcome, Server, Strategy};
+use sockserv::report::{ConnError, Outcome};
+use sockserv::{Conn, Endpoint, Server, Strategy};
 use util::{Client, Serving, WAIT};
 
 /// A line-echo server (serving until each client closes) running in a thread.
@@ -133,8 +134,9 @@ fn finished_threads_are_forgotten() {
         assert_eq!(reply, util::HELLO);
     }
     assert!(server.active_workers() < 10, "{}", server.active_workers());
-    util::wait_until("finished workers to be forgotten", || {
-        server.active_workers() == 0
+    testkit::wait_until(WAIT, "finished workers forgotten", || {
+        let active = server.active_workers();
+        (active == 0, format!("{active} active"))
     });
     assert_eq!(server.close().unwrap().left, 0);
 }

@@ -69,7 +69,7 @@ fn empty_replies_and_failed_handlers_send_nothing() {
                     }
                 },
             )
-            .on_error(|_: &sockserv::ConnError| {})
+            .on_error(|_: &sockserv::report::ConnError| {})
             .bind()
             .unwrap();
         let serving = Serving::start(server);

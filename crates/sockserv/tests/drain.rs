@@ -8,9 +8,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sockserv::{
-    Builder, ClosePolicy, CloseReport, Conn, LineSession, Lines, Output, Server, Strategy,
-};
+use sockserv::report::CloseReport;
+use sockserv::{Builder, ClosePolicy, Conn, LineSession, Lines, Output, Server, Strategy};
 use util::{Client, WAIT};
 
 /// Greets, answers `bye` with `bye` and closes; stays silent otherwise.
@@ -96,8 +95,11 @@ fn drain_one_willing_one_idle(strategy: Strategy, builder: Builder) {
             let _ = done.send(server.close().unwrap());
         });
         // The listener goes first: once connecting is refused, the drain has begun.
-        util::wait_until("the listener closed", || {
-            std::net::TcpStream::connect(addr).is_err()
+        testkit::wait_until(WAIT, "the listener closed", || {
+            (
+                std::net::TcpStream::connect(addr).is_err(),
+                "still accepting".into(),
+            )
         });
         willing.write_all(b"bye\n").unwrap();
         assert_eq!(willing.read_line().unwrap(), b"bye\n", "{strategy}");

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 
-use sockserv::{Conn, ConnError, Endpoint, Failure, Outcome, PeerAddr, Server, Strategy};
+use sockserv::report::{ConnError, Failure, Outcome};
+use sockserv::{Conn, Endpoint, PeerAddr, Server, Strategy};
 use util::{Client, Serving, Transport, WAIT};
 
 /// A line handler: `fail\n` returns an error, `panic\n` panics, anything else is echoed.

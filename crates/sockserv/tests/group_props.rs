@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use sockserv::driver::{OutputExt, WakeSource};
-use sockserv::group::{Group, Member};
-use sockserv::Output;
+use sockserv::{Group, Member, Output};
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -9,9 +9,8 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sockserv::{
-    ClosePolicy, CloseReport, Conn, Endpoint, Outcome, Server, ShutdownHandle, Strategy,
-};
+use sockserv::report::{CloseReport, Outcome};
+use sockserv::{ClosePolicy, Conn, Endpoint, Server, ShutdownHandle, Strategy};
 use util::{Client, Serving, Transport, WAIT};
 
 /// A handler that counts its calls, then echoes one line.

@@ -12,10 +12,10 @@ mod util;
 
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sockserv::{ClosePolicy, Conn, ConnError, Failure, Output, Server, Session, Strategy};
+use sockserv::report::{ConnError, Failure};
+use sockserv::{ClosePolicy, Conn, Output, Server, Session, Strategy};
 use util::{serial, Client, Serving};
 
 /// Bound on every wait in this file.
@@ -65,22 +65,18 @@ fn round_trip(client: &mut Client, line: &[u8], what: &str) {
     assert_eq!(client.round_trip(line), line, "{what}");
 }
 
-/// The hook log's lines, waiting (bounded) until there are at least `n`.
+/// The hook log's lines, waiting (bounded) until there are at least `n`: the hook
+/// writes a file (possibly from a forked child), which nothing can signal.
 fn hook_lines(log: &Path, n: usize, what: &str) -> Vec<String> {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let read = || -> Vec<String> {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= n {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the error hook reported {lines:?}, expected {n} line(s)"
-        );
-        // Polling a file the hook (possibly in a forked child) writes; bounded above.
-        thread::sleep(Duration::from_millis(5));
-    }
+        text.lines().map(str::to_owned).collect()
+    };
+    testkit::wait_until(WAIT, &format!("{what}: {n} hook line(s)"), || {
+        let lines = read();
+        (lines.len() >= n, format!("{lines:?}"))
+    });
+    read()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -180,5 +176,48 @@ fn a_panicking_blocking_handler_is_contained_under_every_strategy_that_runs_one(
             continue; // Events runs Sessions only.
         }
         run_case(strategy, Kind::Handler);
+    }
+}
+
+/// Panics on its first data; its `on_close` appends `closed` to a file (under `Fork` it
+/// runs in the child).
+struct PanicsThenCloses(PathBuf);
+
+impl Session for PanicsThenCloses {
+    fn on_data(&mut self, _data: &[u8], _out: &mut Output) {
+        panic!("boom in the session");
+    }
+
+    fn on_close(&mut self) {
+        util::append_line(&self.0, "closed");
+    }
+}
+
+/// Regression: the blocking strategies' driver dropped a Session that panicked without
+/// `on_close`, which an event loop calls (and the trait promises: exactly once, last).
+#[test]
+fn a_session_that_panics_still_hears_on_close_once_under_every_strategy() {
+    let _serial = serial();
+    for strategy in util::STRATEGIES {
+        let what = format!("on_close after a panic under {strategy}");
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("closed.log");
+        let session_log = log.clone();
+        let server = Server::builder("tcp://127.0.0.1:0")
+            .strategy(strategy)
+            .close_policy(ClosePolicy::JoinTimeout(WAIT))
+            .on_error(|_: &ConnError| {})
+            .session(move |_: &sockserv::PeerAddr| PanicsThenCloses(session_log.clone()))
+            .bind()
+            .expect("bind");
+        let serving = Serving::start(server);
+        let mut client = Client::connect(&serving.endpoint);
+        client.write_all(b"boom\n").unwrap();
+        // EOF or a reset, within the bound: either way the connection is over.
+        util::expect_closed(&mut client, WAIT, &what);
+        assert_eq!(hook_lines(&log, 1, &what), ["closed"], "{what}");
+        drop(client);
+        serving.stop().close().expect("close");
+        assert_eq!(hook_lines(&log, 1, &what), ["closed"], "{what}: only once");
     }
 }

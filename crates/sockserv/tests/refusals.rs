@@ -9,9 +9,11 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use sockserv::acl::AccessList;
+use sockserv::transport::Listener;
 use sockserv::{
-    AccessList, Builder, Conn, Datagram, Endpoint, Error, Listener, Output, PeerAddr, Server,
-    Session, Strategy, Unsupported,
+    Builder, Conn, Datagram, Endpoint, Error, Output, PeerAddr, Server, Session, Strategy,
+    Unsupported,
 };
 
 fn echo_line(conn: &mut Conn) -> io::Result<()> {

@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sockserv::{Closed, Output, PeerAddr, Server, Session, Strategy};
+use sockserv::report::Closed;
+use sockserv::{Output, PeerAddr, Server, Session, Strategy};
 use util::{Client, Serving};
 
 /// What the close hook saw: bytes in, bytes out, reason.
@@ -159,7 +160,7 @@ fn errors_panics_and_timeouts_are_counted_apart() {
             .strategy(strategy)
             .read_timeout(Some(std::time::Duration::from_millis(200)))
             .session(move |_: &PeerAddr| Failing(file.clone()))
-            .on_error(|_: &sockserv::ConnError| {})
+            .on_error(|_: &sockserv::report::ConnError| {})
             .bind()
             .unwrap();
         let stats = server.stats();
@@ -180,8 +181,9 @@ fn errors_panics_and_timeouts_are_counted_apart() {
             let got = util::read_until_closed(&mut client, util::WAIT, &format!("{strategy}"));
             assert_eq!(got, want, "{strategy}: after {send:?}");
         }
-        util::wait_until("the four connections closed", || {
-            stats.snapshot().closed == 4
+        testkit::wait_until(util::WAIT, "the four connections closed", || {
+            let closed = stats.snapshot().closed;
+            (closed == 4, format!("{closed} closed"))
         });
         let snap = stats.snapshot();
         assert_eq!(

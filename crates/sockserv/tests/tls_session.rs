@@ -39,7 +39,7 @@ fn handshake_then_echo_of_a_large_payload() {
     let (echo, closed) = pair.received();
     assert!(echo == payload, "the echo differs ({} bytes)", echo.len());
     assert!(!closed);
-    assert!(!pair.out.is_closing());
+    assert!(!pair.server.is_closing());
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn client_close_notify_is_the_inner_eof_and_the_server_answers_with_its_own() {
     pair.client.send_close_notify();
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"last words\n".to_vec(), true));
-    assert!(pair.out.is_closing());
+    assert!(pair.server.is_closing());
 }
 
 #[test]
@@ -68,8 +68,8 @@ fn transport_eof_without_close_notify_still_ends_the_inner_session() {
     let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
     pair.pump().unwrap();
-    pair.server.on_eof(&mut pair.out);
-    assert!(pair.out.is_closing());
+    pair.server.eof();
+    assert!(pair.server.is_closing());
     pair.pump().unwrap();
     assert_eq!(pair.received(), (Vec::new(), true));
 }
@@ -78,8 +78,8 @@ fn transport_eof_without_close_notify_still_ends_the_inner_session() {
 fn eof_in_the_middle_of_the_handshake_closes() {
     let certs = Certs::generate();
     let mut pair = Pair::open(&certs, echo_factory());
-    pair.server.on_eof(&mut pair.out);
-    assert!(pair.out.is_closing());
+    pair.server.eof();
+    assert!(pair.server.is_closing());
 }
 
 #[test]
@@ -91,17 +91,17 @@ fn a_plaintext_client_gets_an_alert_and_is_closed() {
         &[0xff; 64],
     ] {
         let mut pair = Pair::open(&certs, echo_factory());
-        pair.server.on_data(garbage, &mut pair.out);
-        assert!(pair.out.is_closing(), "{garbage:?} did not close");
+        assert!(pair.server.feed(garbage));
+        assert!(pair.server.is_closing(), "{garbage:?} did not close");
         // A TLS alert record (content type 21), if anything.
-        let sent = pair.out.take();
+        let sent = pair.server.transmit().unwrap();
         assert!(
             sent.is_empty() || sent[0] == 21,
             "{garbage:?}: sent {sent:?}"
         );
-        // Nothing more is accepted.
-        pair.server.on_data(b"more", &mut pair.out);
-        assert!(pair.out.pending().is_empty());
+        // The connection is over: nothing more is read.
+        assert!(pair.server.is_closed());
+        assert!(!pair.server.feed(b"more"));
     }
 }
 
@@ -125,13 +125,13 @@ fn a_greeting_waits_for_the_handshake_and_an_inner_close_sends_close_notify() {
     let certs = Certs::generate();
     let mut pair = Pair::open(&certs, |_: &PeerAddr| Greeter);
     // The greeting is held back: the client has not said hello yet.
-    assert!(pair.out.pending().is_empty());
+    assert!(pair.server.output().pending().is_empty());
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"hello\n".to_vec(), false));
     pair.send(b"x\n");
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"bye x\n".to_vec(), true));
-    assert!(pair.out.is_closing());
+    assert!(pair.server.is_closing());
 }
 
 /// Hands its waker out; writes `woken` on every wake-up.
@@ -167,7 +167,8 @@ fn an_inner_wake_up_wakes_the_connection_and_its_output_is_encrypted() {
         closed: Arc::clone(&c),
     });
     let source = pair
-        .out
+        .server
+        .output()
         .wake_source()
         .expect("the wrapper asks for a waker");
     let notified = Arc::new(AtomicUsize::new(0));
@@ -185,20 +186,19 @@ fn an_inner_wake_up_wakes_the_connection_and_its_output_is_encrypted() {
         1,
         "the driver was notified"
     );
-    assert!(source.take());
-    pair.server.on_wake(&mut pair.out);
+    assert!(pair.server.wake(), "the wake-up was pending");
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"woken\n".to_vec(), false));
 
     // A second wake-up is delivered too (the inner wake-up was taken).
     inner_waker.wake();
     assert_eq!(notified.load(Ordering::SeqCst), 2);
-    assert!(source.take());
-    pair.server.on_wake(&mut pair.out);
+    assert!(pair.server.wake(), "the second wake-up was pending");
+    assert!(!pair.server.wake(), "delivered once");
     pair.pump().unwrap();
     assert_eq!(pair.received(), (b"woken\n".to_vec(), false));
 
-    pair.server.on_close();
+    pair.server.close();
     assert_eq!(closed.load(Ordering::SeqCst), 1);
 }
 
@@ -206,7 +206,7 @@ fn an_inner_wake_up_wakes_the_connection_and_its_output_is_encrypted() {
 fn an_inner_session_without_a_waker_costs_no_waker() {
     let certs = Certs::generate();
     let pair = Pair::open(&certs, echo_factory());
-    assert!(pair.out.wake_source().is_none());
+    assert!(pair.server.output().wake_source().is_none());
 }
 
 #[test]
@@ -256,11 +256,7 @@ fn the_inner_output_shows_plaintext_the_driver_has_not_sent() {
     pair.pump().unwrap();
     let send_raw = |pair: &mut Pair<Backlog>, data: &[u8]| {
         pair.send(data);
-        let mut records = Vec::new();
-        while pair.client.wants_write() {
-            pair.client.write_tls(&mut records).unwrap();
-        }
-        pair.server.on_data(&records, &mut pair.out);
+        pair.send_records();
     };
     send_raw(&mut pair, b"aaaa");
     assert_eq!(backlog.load(Ordering::SeqCst), 0);

@@ -131,8 +131,9 @@ fn big_write_arrives_whole(transport: Transport, interrupt: bool) {
         // 16 MiB does not fit the socket buffers: the handler blocks in its send, and
         // stays blocked (the client reads nothing more) while the stops come.
         let thread = thread_dir.recv_timeout(WAIT).unwrap();
-        util::wait_until("the handler blocked in its send", || {
-            blocked_in_a_write(&thread)
+        testkit::wait_until(WAIT, "the handler blocked in its send", || {
+            let syscall = std::fs::read_to_string(thread.join("syscall")).unwrap_or_default();
+            (blocked_in_a_write(&thread), syscall)
         });
         stop_and_continue_this_process(20);
     }

@@ -1,6 +1,7 @@
 //! A test CA and a server certificate it signed, made at run time with rcgen.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
@@ -19,11 +20,15 @@ impl Certs {
     pub fn generate() -> Certs {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // Distinct names: a leaf named like its issuer looks self-signed to OpenSSL.
+        // Distinct names: a leaf named like its issuer looks self-signed to OpenSSL, and
+        // a client trusting two of these CAs (a certificate rotation test) picks the
+        // issuer by name.
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
         ca_params.distinguished_name = DistinguishedName::new();
         ca_params
             .distinguished_name
-            .push(DnType::CommonName, "sockserv test CA");
+            .push(DnType::CommonName, format!("sockserv test CA {n}"));
         let ca_key = KeyPair::generate().unwrap();
         let ca = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);

@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sockserv::Endpoint;
 
@@ -208,17 +208,13 @@ impl Write for Client {
 /// Waits (bounded by [`WAIT`]) until a connection to `addr` is refused: the server has
 /// closed its listener. Probes that still connect are dropped at once.
 pub fn wait_until_refused(addr: SocketAddr) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match TcpStream::connect(addr) {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return,
+    crate::wait_until(
+        WAIT,
+        &format!("{addr} refusing connections"),
+        || match TcpStream::connect(addr) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => (true, String::new()),
             Err(e) => panic!("probe connect to {addr}: {e}"),
-            Ok(_) => assert!(
-                Instant::now() < deadline,
-                "{addr} still accepts after {WAIT:?}"
-            ),
-        }
-        // Probe pacing: nothing reports the close; the bound is the deadline.
-        thread::sleep(Duration::from_millis(5));
-    }
+            Ok(_) => (false, "still accepting".to_owned()),
+        },
+    );
 }

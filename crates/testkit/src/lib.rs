@@ -1,5 +1,6 @@
 //! Test support shared by the library's and the binary's tests: bounded stream and
-//! datagram clients, test certificates made at run time, and child-process helpers.
+//! datagram clients, test certificates made at run time, child-process helpers, and the
+//! one bounded wait for unsignalled state ([`wait_until`]).
 //!
 //! One crate rather than a copy in each crate's `tests/util`: cargo compiles every
 //! `tests/*.rs` as a crate of its own and cannot share a module between two packages.
@@ -12,6 +13,7 @@ mod closed;
 mod datagram;
 mod process;
 mod tools;
+mod wait;
 
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -25,6 +27,7 @@ pub use process::{
     exit_within, lines_in_background, read_all_in_background, send_signal, wait_for_exit,
 };
 pub use tools::{find_program, require_program, tool_ready, tools_required, REQUIRE_TOOLS};
+pub use wait::wait_until;
 
 /// The bound on a client's every read and write: generous, so a loaded CI machine
 /// passes, yet a hang fails the test instead of stalling the run.

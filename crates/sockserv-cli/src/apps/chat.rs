@@ -23,8 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use sockserv::group::{Group, Member};
-use sockserv::{Line, LineBuffer, Output, PeerAddr, Session, SessionFactory};
+use sockserv::{Group, Line, LineBuffer, Member, Output, PeerAddr, Session, SessionFactory};
 
 const SHUTDOWN_NOTICE: &str = "* server shutting down\n";
 const HELP: &str = "\

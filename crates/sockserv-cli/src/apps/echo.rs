@@ -15,19 +15,18 @@ impl Session for Echo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockserv::driver::OutputExt;
+    use sockserv::driver::InMemory;
 
     #[test]
     fn echoes_in_order_and_closes_after_eof() {
-        let mut echo = Echo;
-        let mut out = Output::new();
-        echo.on_open(&mut out);
-        assert!(out.pending().is_empty());
-        echo.on_data(b"hello ", &mut out);
-        echo.on_data(b"world", &mut out);
-        assert_eq!(out.pending(), b"hello world");
-        echo.on_eof(&mut out);
-        assert!(out.is_closing());
-        assert_eq!(out.pending(), b"hello world");
+        let mut echo = InMemory::open(Echo);
+        assert_eq!(echo.transmit().unwrap(), b"", "no greeting");
+        echo.feed(b"hello ");
+        echo.feed(b"world");
+        echo.eof();
+        assert!(echo.is_closing());
+        assert!(!echo.is_closed(), "the echo is still to be sent");
+        assert_eq!(echo.transmit().unwrap(), b"hello world");
+        assert!(echo.is_closed());
     }
 }

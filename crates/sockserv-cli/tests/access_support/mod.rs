@@ -8,7 +8,8 @@ pub use std::thread;
 pub use std::time::{Duration, Instant};
 
 pub use crate::util::{run, Client, Server};
-pub use sockserv::{Endpoint, ProxyHeader};
+pub use sockserv::proxy::ProxyHeader;
+pub use sockserv::Endpoint;
 
 /// The modes the access rules are checked under (fork too: the verify hook runs in the
 /// parent there, before the fork).

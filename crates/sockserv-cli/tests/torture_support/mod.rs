@@ -29,6 +29,7 @@ pub use std::time::{Duration, Instant};
 
 pub use crate::util::{payload, serial, Client, Server, WAIT};
 pub use sockserv::Endpoint;
+pub use testkit::wait_until;
 
 pub const MIB: u64 = 1024 * 1024;
 
@@ -102,24 +103,6 @@ pub fn children(pid: u32) -> usize {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .map(|s| s.split_whitespace().count())
         .unwrap_or(0)
-}
-
-/// Waits (bounded by `limit`) until `ready()` holds, sampling every 10 ms; panics with
-/// `what` and the last observation otherwise.
-pub fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> (bool, String)) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (ok, seen) = ready();
-        if ok {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {limit:?} (last seen: {seen})"
-        );
-        // Monitor pacing: /proc is sampled, not waited on; the bound is the deadline.
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// CPU seconds and wall time of the server over a stretch of the test.

@@ -208,6 +208,24 @@ impl Server {
         }
     }
 
+    /// Reads stderr until every process holding it has exited (the server and any it
+    /// started, e.g. the new process of an upgrade), at most `limit`. Panics if one is
+    /// still running then.
+    pub fn wait_for_stderr_close(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.stderr.push(line),
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "stderr still open after {limit:?}: a process runs on; so far: {:?}",
+                    self.stderr
+                ),
+            }
+        }
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

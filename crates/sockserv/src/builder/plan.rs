@@ -6,13 +6,13 @@ use std::sync::Arc;
 use super::{Builder, Handler, Source};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Unsupported};
-use crate::handler::ConnSettings;
 use crate::proxied::ProxyConfig;
+use crate::pump::ConnSettings;
 use crate::request::{CloseHook, Context, ErrorHook, Service, TickHook, TimeoutHook, VerifyFn};
 use crate::server::drain::Live;
 use crate::server::{Server, Setup};
 use crate::stats::Stats;
-use crate::strategy::{ClosePolicy, OpenFn, Strategy};
+use crate::strategy::{ClosePolicy, Strategy};
 use crate::transport::{Listener, SocketOptions};
 
 /// Where the server will listen, once every check has passed.
@@ -33,7 +33,6 @@ pub(super) struct Plan {
     max_connections: Option<usize>,
     proxy: Option<ProxyConfig>,
     service: Service,
-    open: Option<OpenFn>,
     verify: Option<Arc<VerifyFn>>,
     on_error: ErrorHook,
     on_close: Option<CloseHook>,
@@ -81,20 +80,14 @@ impl Builder {
             }
             .into());
         }
-        let open = match &handler {
-            Handler::Session { open, .. } => Some(Arc::clone(open)),
-            _ => None,
-        };
-        if let (Strategy::Events { .. }, None, false) = (strategy, &open, datagram) {
+        let blocking = !matches!(handler, Handler::Session(_));
+        if let (Strategy::Events { .. }, true, false) = (strategy, blocking, datagram) {
             return Err(Unsupported::BlockingHandlerUnderEvents.into());
         }
         let service = match (handler, datagram) {
-            (Handler::Stream(h), false) | (Handler::Session { stream: h, .. }, false) => {
-                Service::Stream(h)
-            }
-            (Handler::Datagram(h), true) | (Handler::Session { datagram: h, .. }, true) => {
-                Service::Datagram(h)
-            }
+            (Handler::Session(open), _) => Service::Session(open),
+            (Handler::Stream(h), false) => Service::Stream(h),
+            (Handler::Datagram(h), true) => Service::Datagram(h),
             (Handler::Stream(_), true) => {
                 return Err(Unsupported::StreamHandlerOnDatagram {
                     endpoint: endpoint(),
@@ -123,7 +116,6 @@ impl Builder {
             max_connections,
             proxy,
             service,
-            open,
             verify,
             on_error,
             on_close,
@@ -176,7 +168,6 @@ impl Plan {
             close_policy: self.close_policy,
             max_packet_size: self.max_packet_size,
             max_connections: self.max_connections,
-            open: self.open,
             on_timeout: self.on_timeout,
             on_tick: self.on_tick,
         };

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::OutputExt;
-use crate::Output;
+use crate::output::Output;
 
 /// The bookkeeping of a Session that wraps another and re-encodes its output (TLS
 /// encrypts it, a WebSocket frames it): which of the inner [`Output`]'s pending bytes

@@ -1,7 +1,8 @@
 //! Unit tests of the broadcast group: queues, eviction, wake-ups.
 
 use super::*;
-use crate::driver::{OutputExt, WakeSource};
+use crate::driver::OutputExt;
+use crate::session::WakeSource;
 
 struct Conn {
     out: Output,

@@ -1,7 +1,8 @@
 //! [`LineSession`]: a Session spoken in lines, and [`Lines`], the adapter that runs it.
 
 use super::{Line, LineBuffer};
-use crate::{Output, Session};
+use crate::output::Output;
+use crate::session::Session;
 
 /// A [`Session`] for a line protocol: called once per line, never with a partial or an
 /// over-long one. Run it by wrapping it in [`Lines`], which frames the input with a

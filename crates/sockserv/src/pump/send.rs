@@ -5,7 +5,8 @@ use std::io::{self, ErrorKind, Write};
 use std::os::fd::AsFd;
 
 use crate::driver::OutputExt;
-use crate::{Output, Stream};
+use crate::output::Output;
+use crate::transport::Stream;
 
 /// Most bytes of a file range handed to one `sendfile` call.
 const SENDFILE_CHUNK: usize = 1 << 20;

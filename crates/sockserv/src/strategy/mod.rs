@@ -16,12 +16,11 @@ use mio::{Registry, Token};
 
 use crate::endpoint::PeerAddr;
 use crate::output::Output;
-use crate::request::{Context, Job};
-use crate::session::Session;
+use crate::request::{Context, Job, Service};
+use crate::session::{OpenFn, Session};
 
 pub use choice::{ClosePolicy, CloseReport, ParseStrategyError, Strategy};
 use events::Events;
-pub(crate) use events::OpenFn;
 use fork::Fork;
 use pool::Pool;
 use sequential::Sequential;
@@ -54,7 +53,6 @@ pub(crate) fn dispatcher(
     ctx: Arc<Context>,
     wake: Arc<dyn Fn() + Send + Sync>,
     listener_fd: RawFd,
-    open: Option<OpenFn>,
     max_connections: Option<usize>,
 ) -> std::io::Result<Box<dyn Dispatch>> {
     let limit = max_connections.unwrap_or(usize::MAX);
@@ -68,16 +66,17 @@ pub(crate) fn dispatcher(
             Box::new(fork)
         }
         Strategy::Events { loops } => {
-            let open = open.unwrap_or_else(|| {
-                Arc::new(|_: &PeerAddr| -> Box<dyn Session> { Box::new(Refuse) })
-            });
+            let open: OpenFn = match &ctx.service {
+                Service::Session(open) => Arc::clone(open),
+                _ => Arc::new(|_: &PeerAddr| -> Box<dyn Session> { Box::new(Refuse) }),
+            };
             Box::new(Events::new(ctx, loops, open, limit, wake)?)
         }
     })
 }
 
-/// Stands in for a missing session factory (datagram endpoints under `events`, where
-/// no stream ever arrives); it closes anything it is given.
+/// Stands in for a missing session factory (a datagram handler under `events`: no
+/// stream ever arrives on its endpoint); it closes anything it is given.
 struct Refuse;
 
 impl Session for Refuse {

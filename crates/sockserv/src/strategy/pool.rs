@@ -21,7 +21,6 @@ struct Queue {
 #[derive(Default)]
 struct Jobs {
     queue: VecDeque<Job>,
-    busy: usize,
     closing: bool,
 }
 
@@ -59,7 +58,7 @@ impl Pool {
                 Ok(h) => pool.handles.push(h),
                 Err(e) => {
                     // Stop the workers already started before failing the build.
-                    pool.close(ClosePolicy::Join, None);
+                    pool.stop(ClosePolicy::Join);
                     return Err(e);
                 }
             }
@@ -67,7 +66,8 @@ impl Pool {
         Ok(pool)
     }
 
-    fn close(&mut self, policy: ClosePolicy, _registry: Option<&Registry>) -> CloseReport {
+    /// Stops taking jobs and waits for the workers under `policy`.
+    fn stop(&mut self, policy: ClosePolicy) -> CloseReport {
         self.shared
             .jobs
             .lock()
@@ -112,7 +112,6 @@ fn work(shared: &Queue, ctx: &Context) {
             let mut jobs = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner);
             loop {
                 if let Some(job) = jobs.queue.pop_front() {
-                    jobs.busy += 1;
                     break job;
                 }
                 if jobs.closing {
@@ -125,11 +124,6 @@ fn work(shared: &Queue, ctx: &Context) {
             }
         };
         ctx.run(job);
-        shared
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .busy -= 1;
         shared.running.end();
     }
 }
@@ -154,7 +148,7 @@ impl Dispatch for Pool {
         self.shared.running.get()
     }
 
-    fn close(&mut self, policy: ClosePolicy, registry: &Registry) -> CloseReport {
-        Pool::close(self, policy, Some(registry))
+    fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
+        self.stop(policy)
     }
 }

@@ -1,9 +1,12 @@
-//! The only unsafe code of the crate: process control for the fork strategy, taking
-//! ownership of descriptors inherited at exec, and `sendfile(2)`.
+//! The only unsafe code of the crate: process control for the fork strategy, passing
+//! descriptors to a program started and taking ownership of those inherited at exec,
+//! and `sendfile(2)`.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
@@ -110,29 +113,46 @@ fn check_inherited(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether systemd's descriptors were taken already: they are taken once per process.
-static SYSTEMD_FDS_TAKEN: AtomicBool = AtomicBool::new(false);
+/// Whether the descriptors passed at exec (by systemd, or by [`pass_fds`] in the parent)
+/// were taken already: they are taken once per process.
+static PASSED_FDS_TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// Takes descriptors 3 to 3 + `count` − 1, passed by systemd's socket activation; empty
-/// on every call after the first.
-pub(crate) fn take_systemd_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
-    if SYSTEMD_FDS_TAKEN.swap(true, Ordering::AcqRel) {
+/// Takes descriptors 3 to 3 + `count` − 1, which the parent passed at exec (systemd's
+/// socket activation, or [`pass_fds`]): the child half of [`pass_fds`]. Empty on every
+/// call after the first, whoever made it ([`Listener::from_systemd`] takes them through
+/// here too), so no descriptor gets two owners.
+///
+/// Call it at startup, before the process opens files or sockets of its own, and only
+/// when the parent says it passed `count` descriptors (an environment variable naming
+/// this process, as `LISTEN_PID` does, or the parent's pid checked against
+/// [`std::os::unix::process::parent_id`]).
+///
+/// # Errors
+///
+/// A descriptor in the range that is not open; none is taken then.
+///
+/// [`Listener::from_systemd`]: crate::transport::Listener::from_systemd
+pub fn take_passed_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
+    let range = FIRST_SYSTEMD_FD..FIRST_SYSTEMD_FD + RawFd::from(count);
+    range.clone().try_for_each(check_inherited)?;
+    if PASSED_FDS_TAKEN.swap(true, Ordering::AcqRel) {
         return Ok(Vec::new());
     }
-    (FIRST_SYSTEMD_FD..FIRST_SYSTEMD_FD + RawFd::from(count))
+    range
         .map(|fd| {
-            check_inherited(fd)?;
-            // SAFETY: the fd is open (checked above). systemd passed it to this process
-            // (LISTEN_PID named us) for exactly this use, the flag above lets this run
-            // once per process, and sockserv opens nothing else under these numbers
-            // before (they were occupied since exec), so this OwnedFd is its only owner.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            // SAFETY: the fd is open (checked above). The parent passed it to this
+            // process for exactly this use (the caller checked that it says so), the flag
+            // above lets this run once per process, and sockserv opens nothing else under
+            // these numbers before (they were occupied since exec), so this OwnedFd is its
+            // only owner.
+            unsafe { OwnedFd::from_raw_fd(fd) }
         })
+        .map(Ok)
         .collect()
 }
 
 /// Takes ownership of descriptor number `fd`, which the parent process passed (for
-/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::Listener::from_inherited_fd).
+/// example `--listen fd:3`), for [`Listener::from_inherited_fd`](crate::transport::Listener::from_inherited_fd).
 ///
 /// # Safety
 ///
@@ -140,7 +160,7 @@ pub(crate) fn take_systemd_fds(count: u16) -> io::Result<Vec<OwnedFd>> {
 /// call it at startup, before the process opens any file or socket of its own (one of
 /// those could otherwise have been given the number, if the parent did not pass it),
 /// once per number, and not for a descriptor
-/// [`Listener::from_systemd`](crate::Listener::from_systemd) takes.
+/// [`Listener::from_systemd`](crate::transport::Listener::from_systemd) takes.
 ///
 /// # Errors
 ///
@@ -149,6 +169,68 @@ pub unsafe fn claim_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     check_inherited(fd)?;
     // SAFETY: open (checked above) and owned by nothing else (the caller's contract).
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Passes `fds` to the program `command` starts, as its descriptors 3, 4, ... in order:
+/// the parent half of [`claim_inherited_fd`] and of socket activation. Only these cross
+/// the exec besides stdio (every descriptor Rust opens is close-on-exec); this process
+/// keeps its own copies, and `command` holds `fds` until it is dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use std::process::Command;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let mut command = Command::new("/usr/bin/sockserv");
+/// command.args(["echo", "--listen", "fd:3"]);
+/// sockserv::transport::pass_fds(&mut command, vec![listener.as_fd().try_clone_to_owned()?]);
+/// let child = command.spawn()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn pass_fds(command: &mut Command, fds: Vec<OwnedFd>) {
+    let first_free = FIRST_SYSTEMD_FD + fds.len() as RawFd;
+    // Filled in the child; allocated here, because the child of a threaded process must
+    // not allocate between fork and exec.
+    let mut moved: Vec<RawFd> = vec![-1; fds.len()];
+    let place = move || -> io::Result<()> {
+        // Out of the way first (a source may sit on a target number), then onto the
+        // targets: dup2's copy has no close-on-exec flag, the temporary copies keep theirs.
+        for (fd, slot) in fds.iter().zip(moved.iter_mut()) {
+            // SAFETY: fcntl on a descriptor `fds` keeps open; no memory is passed.
+            let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, first_free) };
+            if copy == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            *slot = copy;
+        }
+        for (target, &copy) in (FIRST_SYSTEMD_FD..).zip(moved.iter()) {
+            // SAFETY: dup2 between two descriptor numbers of this (single-threaded, forked)
+            // child; no memory is passed.
+            if unsafe { libc::dup2(copy, target) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs between fork and exec, so it may only make
+    // async-signal-safe calls: it calls fcntl and dup2 and writes into memory allocated
+    // beforehand; `io::Error::last_os_error` does not allocate.
+    unsafe { command.pre_exec(place) };
+}
+
+/// A new, close-on-exec descriptor for the open file `fd` (`F_DUPFD_CLOEXEC`): for a
+/// number the crate holds open for the duration of the call (see
+/// [`ListenerHandle`](crate::transport::ListenerHandle)).
+pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl takes no memory; the caller keeps `fd` open during the call.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if copy == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just made this descriptor for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 /// Sends up to `count` bytes of `file` from `offset` to the socket `socket` with

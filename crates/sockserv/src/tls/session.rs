@@ -5,8 +5,9 @@ use std::io::{self, ErrorKind, Read, Write};
 
 use rustls::ServerConnection;
 
-use crate::driver::{OutputExt, Relay, WakeSource};
-use crate::{Output, Session};
+use crate::driver::{OutputExt, Relay};
+use crate::output::Output;
+use crate::session::{Session, WakeSource};
 
 /// Most plaintext rustls buffers for sending (before the handshake completes, or while
 /// records wait): beyond it the inner Session's output waits in its own [`Output`].

@@ -16,7 +16,7 @@ impl Listener {
     ///
     /// Taking an [`OwnedFd`] keeps this safe: whoever turns a descriptor number into an
     /// `OwnedFd` vouches that nothing else owns it. For a number named on a command line
-    /// (`--listen fd:N`) see [`claim_inherited_fd`](crate::claim_inherited_fd); for
+    /// (`--listen fd:N`) see [`claim_inherited_fd`](crate::transport::claim_inherited_fd); for
     /// systemd's sockets, [`Listener::from_systemd`].
     ///
     /// # Errors
@@ -82,7 +82,7 @@ impl Listener {
             .trim()
             .parse()
             .map_err(|_| bad("LISTEN_FDS", &count))?;
-        crate::sys::take_systemd_fds(count)?
+        crate::sys::take_passed_fds(count)?
             .into_iter()
             .map(Listener::from_inherited_fd)
             .collect()

@@ -1,4 +1,7 @@
-//! Listening sockets for every transport, bound with explicit options (socket2).
+//! Sockets by hand: a [`Listener`] bound with explicit [`SocketOptions`] or inherited
+//! from a parent ([`claim_inherited_fd`], socket activation), an [`UnboundSocket`] to
+//! configure before it binds, and the [`Stream`] of an accepted connection. One file per
+//! transport concern (socket2 underneath).
 
 mod inet;
 mod inherited;
@@ -12,6 +15,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::PathBuf;
 
+pub use crate::server::ListenerHandle;
+pub use crate::sys::{claim_inherited_fd, pass_fds, take_passed_fds};
 pub(crate) use stream::DatagramSocket;
 pub use stream::Stream;
 pub use unbound::UnboundSocket;
@@ -102,6 +107,29 @@ impl Listener {
     /// The real endpoint: with port 0, the port the OS picked.
     pub fn local_endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// Leaves the Unix socket file this listener created on disk when it is dropped:
+    /// another process serves the same socket now (a hand-over, see
+    /// [`pass_fds`]).
+    pub fn keep_socket_file(&mut self) {
+        self._file = std::mem::take(&mut self._file).keep();
+    }
+
+    /// Whether dropping this listener removes a Unix socket file (it created the file).
+    pub fn owns_socket_file(&self) -> bool {
+        self._file.path().is_some()
+    }
+
+    /// Removes this Unix socket's file when the listener is dropped, as if it had created
+    /// it: the process a hand-over passed the socket to takes the file over once it is
+    /// the one serving. Nothing changes for other endpoints.
+    pub fn adopt_socket_file(&mut self) {
+        if let (Endpoint::Unix(path) | Endpoint::UnixDatagram(path), None) =
+            (&self.endpoint, self._file.path())
+        {
+            self._file = unix::SocketFile::new(path.clone());
+        }
     }
 
     /// Whether this is a datagram socket.

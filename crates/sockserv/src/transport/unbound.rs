@@ -22,7 +22,8 @@ use crate::error::{Error, Unsupported};
 /// # Examples
 ///
 /// ```
-/// use sockserv::{Endpoint, SocketOptions, UnboundSocket};
+/// use sockserv::transport::{SocketOptions, UnboundSocket};
+/// use sockserv::Endpoint;
 ///
 /// let ep: Endpoint = "127.0.0.1:0".parse().unwrap();
 /// let mut socket = UnboundSocket::new(&ep, &SocketOptions::default()).unwrap();

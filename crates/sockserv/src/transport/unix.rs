@@ -64,6 +64,11 @@ impl SocketFile {
         SocketFile { path: Some(path) }
     }
 
+    /// The file removed on drop, if any.
+    pub(super) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
     /// Forgets the file: it stays on disk.
     pub(super) fn keep(mut self) -> Self {
         self.path = None;

@@ -1,5 +1,6 @@
 //! An in-memory TLS pair for the `TlsSession` tests: a rustls client and the wrapped
-//! Session, pumping bytes through `Output`s — no sockets, no timing.
+//! Session under `sockserv::driver::InMemory`, pumping bytes both ways — no sockets, no
+//! timing.
 #![allow(dead_code)]
 
 use std::io::{ErrorKind, Read, Write};
@@ -7,9 +8,9 @@ use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
-use sockserv::driver::OutputExt;
+use sockserv::driver::InMemory;
 use sockserv::tls::{TlsAcceptor, TlsSession};
-use sockserv::{Output, PeerAddr, Session, SessionFactory};
+use sockserv::{PeerAddr, Session, SessionFactory};
 use testkit::Certs;
 
 /// The server side of `certs`.
@@ -34,24 +35,31 @@ pub fn tls_client(certs: &Certs) -> ClientConnection {
 /// A rustls client and a TLS server session, connected in memory.
 pub struct Pair<S: Session> {
     pub client: ClientConnection,
-    pub server: TlsSession<S>,
-    pub out: Output,
+    pub server: InMemory<TlsSession<S>>,
     pub got: Vec<u8>,
     pub got_close_notify: bool,
+    /// The most output the server held after a transmit (what it read ahead).
+    pub most_queued: u64,
 }
 
 impl<S: Session> Pair<S> {
     pub fn open(certs: &Certs, factory: impl SessionFactory<Session = S>) -> Pair<S> {
+        Pair::open_with(tls_client(certs), &acceptor(certs).wrap(factory))
+    }
+
+    /// `client` against a session `factory` opens (an acceptor's factory).
+    pub fn open_with(
+        client: ClientConnection,
+        factory: &impl SessionFactory<Session = TlsSession<S>>,
+    ) -> Pair<S> {
         let peer = PeerAddr::Inet("127.0.0.1:1".parse().unwrap());
-        let mut server = acceptor(certs).wrap(factory).open(&peer);
-        let mut out = Output::new();
-        server.on_open(&mut out);
+        let server = InMemory::open(factory.open(&peer));
         Pair {
-            client: tls_client(certs),
+            client,
             server,
-            out,
             got: Vec::new(),
             got_close_notify: false,
+            most_queued: 0,
         }
     }
 
@@ -62,10 +70,9 @@ impl<S: Session> Pair<S> {
             while self.client.wants_write() {
                 self.client.write_tls(&mut to_server).unwrap();
             }
-            if !to_server.is_empty() {
-                self.server.on_data(&to_server, &mut self.out);
-            }
-            let to_client = self.out.take();
+            self.server.feed(&to_server);
+            let to_client = self.server.transmit().expect("queued files are readable");
+            self.most_queued = self.most_queued.max(self.server.output().queued());
             let mut rest = &to_client[..];
             while !rest.is_empty() {
                 self.client.read_tls(&mut rest).unwrap();
@@ -99,5 +106,15 @@ impl<S: Session> Pair<S> {
 
     pub fn send(&mut self, data: &[u8]) {
         self.client.writer().write_all(data).unwrap();
+    }
+
+    /// The client's pending TLS records, handed to the server without reading its answer
+    /// (a peer that does not read).
+    pub fn send_records(&mut self) {
+        let mut records = Vec::new();
+        while self.client.wants_write() {
+            self.client.write_tls(&mut records).unwrap();
+        }
+        self.server.feed(&records);
     }
 }

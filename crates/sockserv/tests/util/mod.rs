@@ -358,16 +358,6 @@ pub fn isolate_for(strategy: Strategy) -> Isolation {
     isolate(matches!(strategy, Strategy::Fork { .. }))
 }
 
-/// Waits (bounded) until `condition` holds, checking every millisecond: for server
-/// state the test cannot be told about (a worker finishing after its client saw EOF).
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Reads a whole line from a buffered reader with the given timeout already set.
 pub fn read_line_from<R: Read>(reader: &mut BufReader<R>) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
@@ -402,7 +392,9 @@ pub fn zombie_children() -> Vec<u32> {
 
 /// An error hook that appends each report to `path`: it works in forked children too,
 /// where a hook's changes to memory are lost.
-pub fn log_errors_to(path: PathBuf) -> impl Fn(&sockserv::ConnError) + Send + Sync + 'static {
+pub fn log_errors_to(
+    path: PathBuf,
+) -> impl Fn(&sockserv::report::ConnError) + Send + Sync + 'static {
     move |err| append_line(&path, &err.to_string())
 }
 

@@ -14,7 +14,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use sockserv::driver::OutputExt;
+use sockserv::driver::InMemory;
 
 /// What came out of one run: the sender's own output, what another member received, and
 /// whether the sender's connection was asked to close.
@@ -26,16 +26,13 @@ struct Transcript {
 }
 
 /// Feeds `input`, cut before each index in `cuts`, to one member of a fresh room while
-/// another member (joined first) listens; then EOF.
+/// another member (joined first) listens; then EOF. Both run under `InMemory`, reading
+/// everything they are sent.
 fn run(config: ChatConfig, input: &[u8], cuts: &[usize]) -> Transcript {
     let room = ChatRoom::new(config);
     let peer = PeerAddr::Inet(([127, 0, 0, 1], 4000).into());
-    let mut observer = room.session(&peer);
-    let mut observer_out = Output::new();
-    observer.on_open(&mut observer_out);
-    let mut sender = room.session(&peer);
-    let mut out = Output::new();
-    sender.on_open(&mut out);
+    let mut observer = InMemory::open(room.session(&peer));
+    let mut sender = InMemory::open(room.session(&peer));
 
     let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(input.len())).collect();
     bounds.push(0);
@@ -44,43 +41,41 @@ fn run(config: ChatConfig, input: &[u8], cuts: &[usize]) -> Transcript {
     bounds.dedup();
 
     let mut transcript = Transcript {
-        sender: out.take(),
-        observer: observer_out.take(),
+        sender: sender.transmit().unwrap(),
+        observer: observer.transmit().unwrap(),
         closed: false,
     };
     let limit = config.max_line + 1;
     for piece in bounds.windows(2).map(|w| &input[w[0]..w[1]]) {
-        if out.is_closing() {
+        if !sender.feed(piece) {
             break; // a driver stops reading once the session closes
         }
-        sender.on_data(piece, &mut out);
+        let lines = &sender.session().lines;
         assert!(
-            sender.lines.buffered() <= limit,
+            lines.buffered() <= limit,
             "{} bytes of a partial line buffered (max_line {})",
-            sender.lines.buffered(),
+            lines.buffered(),
             config.max_line
         );
         assert!(
-            sender.lines.capacity() <= (2 * limit).max(8),
+            lines.capacity() <= (2 * limit).max(8),
             "line buffer capacity {} for max_line {}",
-            sender.lines.capacity(),
+            lines.capacity(),
             config.max_line
         );
         // Deliver what the room queued: to the other member, and to the sender (notices
         // such as its own rename).
-        sender.on_wake(&mut out);
-        transcript.sender.extend(out.take());
-        observer.on_wake(&mut observer_out);
-        transcript.observer.extend(observer_out.take());
+        sender.wake();
+        transcript.sender.extend(sender.transmit().unwrap());
+        observer.wake();
+        transcript.observer.extend(observer.transmit().unwrap());
     }
-    if !out.is_closing() {
-        sender.on_eof(&mut out);
-    }
-    transcript.closed = out.is_closing();
-    transcript.sender.extend(out.take());
-    sender.on_close();
-    observer.on_wake(&mut observer_out);
-    transcript.observer.extend(observer_out.take());
+    sender.eof();
+    transcript.closed = sender.is_closing();
+    transcript.sender.extend(sender.transmit().unwrap());
+    sender.close();
+    observer.wake();
+    transcript.observer.extend(observer.transmit().unwrap());
     transcript
 }
 

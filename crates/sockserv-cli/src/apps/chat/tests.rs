@@ -1,21 +1,19 @@
-//! The chat protocol, pumped in memory: every client is a session with its own output.
+//! The chat protocol, pumped in memory: every client is a session under
+//! `sockserv::driver::InMemory`.
 
 use super::*;
-use sockserv::driver::{OutputExt, WakeSource};
+use sockserv::driver::{InMemory, OutputExt};
 
 struct Client {
-    session: ChatSession,
-    out: Output,
-    wake: WakeSource,
+    conn: InMemory<ChatSession>,
     inbox: Vec<u8>,
-    /// The peer reads what it is sent (otherwise output piles up in `out`).
+    /// The peer reads what it is sent (otherwise output piles up in the session's output).
     reading: bool,
     /// The driver is stuck: wake-ups are not delivered.
     stalled: bool,
-    closed: bool,
 }
 
-/// A tiny in-memory driver for several sessions of one room.
+/// Several in-memory connections of one room.
 struct Pump {
     room: ChatRoom,
     clients: Vec<Client>,
@@ -31,18 +29,16 @@ impl Pump {
 
     fn connect(&mut self) -> usize {
         let peer = PeerAddr::Inet(([127, 0, 0, 1], 4000).into());
-        let mut session = self.room.session(&peer);
-        let mut out = Output::new();
-        session.on_open(&mut out);
-        let wake = out.wake_source().expect("chat sessions ask for a waker");
+        let conn = InMemory::open(self.room.session(&peer));
+        assert!(
+            conn.output().wake_source().is_some(),
+            "chat sessions ask for a waker"
+        );
         self.clients.push(Client {
-            session,
-            out,
-            wake,
+            conn,
             inbox: Vec::new(),
             reading: true,
             stalled: false,
-            closed: false,
         });
         self.settle();
         self.clients.len() - 1
@@ -50,46 +46,39 @@ impl Pump {
 
     fn send(&mut self, i: usize, data: &[u8]) {
         let c = &mut self.clients[i];
-        assert!(!c.closed, "client {i} is closed");
-        c.session.on_data(data, &mut c.out);
+        assert!(!c.conn.is_closed(), "client {i} is closed");
+        c.conn.feed(data);
         self.settle();
     }
 
     fn eof(&mut self, i: usize) {
-        let c = &mut self.clients[i];
-        c.session.on_eof(&mut c.out);
+        self.clients[i].conn.eof();
         self.settle();
     }
 
     /// The connection breaks (reset): only `on_close`.
     fn reset(&mut self, i: usize) {
-        let c = &mut self.clients[i];
-        c.closed = true;
-        c.session.on_close();
+        self.clients[i].conn.close();
         self.settle();
     }
 
-    /// Delivers wake-ups until none is pending (bounded).
+    /// Delivers wake-ups and output until nothing moves (bounded). A client that does not
+    /// read still has its connection end once its session closed with nothing unsent.
     fn settle(&mut self) {
         for _ in 0..100 {
-            let mut woke = false;
-            for c in self.clients.iter_mut().filter(|c| !c.closed && !c.stalled) {
-                if c.wake.take() {
-                    c.session.on_wake(&mut c.out);
-                    woke = true;
-                }
+            let mut moved = false;
+            for c in self.clients.iter_mut().filter(|c| !c.stalled) {
+                moved |= c.conn.wake();
             }
-            for c in self.clients.iter_mut().filter(|c| !c.closed) {
-                if c.reading {
-                    c.inbox.extend(c.out.take());
+            for c in &mut self.clients {
+                if c.conn.is_closed() || !(c.reading || c.conn.output().queued() == 0) {
+                    continue;
                 }
-                if c.out.is_closing() && c.out.pending().is_empty() {
-                    c.closed = true;
-                    c.session.on_close();
-                    woke = true;
-                }
+                let got = c.conn.transmit().expect("chat output is bytes");
+                c.inbox.extend(got);
+                moved |= c.conn.is_closed() || (c.reading && c.conn.output().queued() > 0);
             }
-            if !woke {
+            if !moved {
                 return;
             }
         }
@@ -105,7 +94,7 @@ impl Pump {
     }
 
     fn closed(&self, i: usize) -> bool {
-        self.clients[i].closed
+        self.clients[i].conn.is_closed()
     }
 }
 
@@ -241,7 +230,7 @@ fn long_line_is_dropped_without_buffering_and_reported_once() {
     p.send(0, b"abcde");
     p.send(0, b"fghij");
     p.send(0, &[b'x'; 1000]);
-    assert!(p.clients[0].session.lines.buffered() <= 9);
+    assert!(p.clients[0].conn.session().lines.buffered() <= 9);
     p.send(0, b"kl\nok\n");
     assert_eq!(p.lines(0), ["* error: line too long (max 8 bytes)"]);
     assert_eq!(p.lines(1), ["guest1: ok"]);
@@ -267,7 +256,7 @@ fn reader_that_stops_reading_is_dropped_and_others_get_everything() {
     }
     assert!(p.closed(2));
     assert!(
-        p.clients[2].out.pending().is_empty(),
+        p.clients[2].conn.output().pending().is_empty(),
         "unsent output dropped"
     );
     expected.push("* guest3 left (too slow)".into());
@@ -292,7 +281,13 @@ fn member_whose_queue_overflows_is_evicted() {
     for _ in 0..10 {
         p.send(0, b"0123456789\n");
     }
-    assert!(p.clients[1].session.member.as_ref().unwrap().is_evicted());
+    assert!(p.clients[1]
+        .conn
+        .session()
+        .member
+        .as_ref()
+        .unwrap()
+        .is_evicted());
     p.clients[1].stalled = false;
     p.settle();
     assert!(p.closed(1));

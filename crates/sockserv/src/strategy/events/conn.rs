@@ -9,11 +9,13 @@ use std::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::handler::{close_nonblocking, ConnSettings};
+use crate::endpoint::PeerAddr;
+use crate::output::Output;
 use crate::proxied::{HeaderBuffer, HEADER_TIMEOUT};
 use crate::proxy::ProxyHeader;
-use crate::pump::{Pump, Step};
-use crate::{Output, PeerAddr, Session, Stream};
+use crate::pump::{close_nonblocking, ConnSettings, Pump, Step};
+use crate::session::Session;
+use crate::transport::Stream;
 
 pub(super) struct Connection {
     stream: Stream,

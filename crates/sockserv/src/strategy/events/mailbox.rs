@@ -5,7 +5,8 @@ use std::sync::{Mutex, PoisonError};
 
 use mio::Waker;
 
-use crate::{PeerAddr, Stream};
+use crate::endpoint::PeerAddr;
+use crate::transport::Stream;
 
 /// Keep serving.
 pub(super) const RUN: u8 = 0;

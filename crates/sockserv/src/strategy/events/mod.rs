@@ -26,10 +26,7 @@ use crate::endpoint::PeerAddr;
 use crate::error::Failure;
 use crate::pump::Step;
 use crate::request::{catch_panic, Context, Job};
-use crate::session::Session;
-
-/// Opens a type-erased Session for a new connection.
-pub(crate) type OpenFn = Arc<dyn Fn(&PeerAddr) -> Box<dyn Session> + Send + Sync>;
+use crate::session::OpenFn;
 
 const WAKE: Token = Token(usize::MAX);
 

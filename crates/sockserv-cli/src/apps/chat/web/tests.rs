@@ -8,7 +8,7 @@ mod protocol;
 use std::io::Cursor;
 use std::time::Duration;
 
-use sockserv::driver::{OutputExt, WakeSource};
+use sockserv::driver::{InMemory, OutputExt};
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::frame::{Frame, FrameHeader};
 
@@ -21,27 +21,24 @@ fn peer() -> PeerAddr {
     PeerAddr::Inet(([127, 0, 0, 1], 5000).into())
 }
 
-/// One browser: the front Session, its output, its waker's other end.
+/// One browser: the front Session under `sockserv::driver::InMemory`.
 struct Browser {
-    session: WebSession,
-    out: Output,
-    wake: WakeSource,
+    conn: InMemory<WebSession>,
     /// What the server sent and the test has not looked at yet.
     received: Vec<u8>,
-    /// The peer reads what it is sent (else it piles up in `out`).
+    /// The peer reads what it is sent (else it piles up in the session's output).
     reading: bool,
 }
 
 impl Browser {
     fn connect(web: &WebChat) -> Browser {
-        let mut session = web.session(&peer());
-        let mut out = Output::new();
-        session.on_open(&mut out);
-        let wake = out.wake_source().expect("the front asks for a waker");
+        let conn = InMemory::open(web.session(&peer()));
+        assert!(
+            conn.output().wake_source().is_some(),
+            "the front asks for a waker"
+        );
         Browser {
-            session,
-            out,
-            wake,
+            conn,
             received: Vec::new(),
             reading: true,
         }
@@ -57,20 +54,17 @@ impl Browser {
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.session.on_data(bytes, &mut self.out);
+        self.conn.feed(bytes);
         self.deliver();
     }
 
+    /// A wake-up, then (if the browser reads) what was sent and what `on_drained` added.
     fn deliver(&mut self) {
-        if self.wake.take() {
-            self.session.on_wake(&mut self.out);
-        }
+        self.conn.wake();
         if self.reading {
-            let had = self.out.queued() > 0;
-            self.received.extend(self.out.take());
-            if had && !self.out.is_closing() {
-                self.session.on_drained(&mut self.out);
-                self.received.extend(self.out.take());
+            for _ in 0..2 {
+                let sent = self.conn.transmit().expect("no files");
+                self.received.extend(sent);
             }
         }
     }
@@ -207,7 +201,7 @@ fn the_page_and_its_files_are_served_and_the_connection_closes() {
             String::from_utf8_lossy(&b.received).contains(marker),
             "{path}"
         );
-        assert!(b.out.is_closing());
+        assert!(b.conn.is_closing());
     }
     // The script never builds HTML from what it receives.
     assert!(!CHAT_JS.contains("innerHTML"));
@@ -263,7 +257,7 @@ fn bad_requests_get_their_status() {
             "{}: {head}",
             String::from_utf8_lossy(&request[..request.len().min(60)])
         );
-        assert!(b.out.is_closing());
+        assert!(b.conn.is_closing());
     }
     let mut b = Browser::connect(&web);
     b.send(&upgrade_request(&["Origin: HTTP://good.example/"]));

@@ -13,10 +13,7 @@ fn browsers_and_line_members_share_the_room() {
     assert_eq!(b.texts(), ["* welcome, you are guest2"]);
 
     // A line member of the same room.
-    let mut line = web.room.session(&peer());
-    let mut line_out = Output::new();
-    line.on_open(&mut line_out);
-    let line_wake = line_out.wake_source().unwrap();
+    let mut line = InMemory::open(web.room.session(&peer()));
     settle(&mut [&mut a, &mut b]);
 
     a.say("hello <img src=x onerror=alert(1)>");
@@ -38,10 +35,9 @@ fn browsers_and_line_members_share_the_room() {
         OpCode::Data(Data::Continue),
         true,
     )));
-    line.on_data(b"from the line\n", &mut line_out);
+    line.feed(b"from the line\n");
     settle(&mut [&mut a, &mut b]);
-    assert!(line_wake.take());
-    line.on_wake(&mut line_out);
+    assert!(line.wake(), "the room woke the line member");
     settle(&mut [&mut a, &mut b]);
 
     let seen_by_a = a.texts();
@@ -65,12 +61,12 @@ fn browsers_and_line_members_share_the_room() {
             "guest3: from the line",
         ]
     );
-    let line_text = String::from_utf8(line_out.take()).unwrap();
+    let line_text = String::from_utf8(line.transmit().unwrap()).unwrap();
     assert!(
         line_text.ends_with("alice: two\nalice: lines\nalice: fragment\n"),
         "{line_text}"
     );
-    line.on_close();
+    line.close();
 }
 
 #[test]
@@ -159,7 +155,7 @@ fn protocol_errors_close_with_their_codes() {
         a.frames();
         a.send(&bytes);
         assert_eq!(a.close_code(), Some(code), "case {i}");
-        assert!(a.out.is_closing(), "case {i}");
+        assert!(a.conn.is_closing(), "case {i}");
     }
     // Split UTF-8 that completes across fragments is fine.
     let mut a = Browser::upgraded(&web);
@@ -174,7 +170,7 @@ fn protocol_errors_close_with_their_codes() {
         OpCode::Data(Data::Continue),
         true,
     )));
-    assert!(!a.out.is_closing());
+    assert!(!a.conn.is_closing());
 }
 
 #[test]
@@ -191,8 +187,8 @@ fn a_close_from_the_browser_is_answered_and_the_member_leaves() {
         },
     ))));
     assert_eq!(b.close_code(), Some(CloseCode::Normal));
-    assert!(b.out.is_closing());
-    b.session.on_close();
+    assert!(b.conn.is_closing());
+    b.conn.close();
     settle(&mut [&mut a]);
     assert_eq!(a.texts(), ["* guest2 left"]);
 }
@@ -207,16 +203,16 @@ fn quit_closes_normally_and_shutdown_says_going_away() {
     a.say("/quit");
     assert_eq!(a.close_code(), Some(CloseCode::Normal));
     // The close handshake: the connection ends when the browser answers.
-    assert!(!a.out.is_closing());
+    assert!(!a.conn.is_closing());
     a.send(&masked(Frame::close(None)));
-    assert!(a.out.is_closing());
+    assert!(a.conn.is_closing());
 
     // A connection that has not sent its request yet closes at shutdown.
     let mut idle = Browser::connect(&web);
     web.room.shutdown();
     web.shutdown();
     settle(&mut [&mut b, &mut idle]);
-    assert!(idle.out.is_closing());
+    assert!(idle.conn.is_closing());
     let texts = b.texts();
     assert_eq!(
         texts.last().map(String::as_str),
@@ -225,10 +221,10 @@ fn quit_closes_normally_and_shutdown_says_going_away() {
     );
     // (texts() took the frames; the close frame came after the notice.)
     b.send(&masked(Frame::close(None)));
-    assert!(b.out.is_closing());
+    assert!(b.conn.is_closing());
     let mut c = Browser::connect(&web);
     c.send(&upgrade_request(&[]));
-    assert!(c.out.is_closing(), "no new members while shutting down");
+    assert!(c.conn.is_closing(), "no new members while shutting down");
 }
 
 #[test]
@@ -262,8 +258,8 @@ fn a_browser_that_does_not_read_is_dropped_as_too_slow() {
         talker.say(&format!("{i:03} {}", "y".repeat(500)));
         settle(&mut [&mut slow, &mut talker]);
     }
-    assert!(slow.out.is_closing(), "the slow browser was dropped");
-    slow.received.extend(slow.out.take());
+    assert!(slow.conn.is_closing(), "the slow browser was dropped");
+    slow.received.extend(slow.conn.transmit().unwrap());
     assert_eq!(slow.close_code(), Some(CloseCode::Policy));
     let texts = talker.texts();
     assert!(
@@ -296,12 +292,12 @@ fn a_quiet_browser_is_pinged_and_dropped_when_it_does_not_answer() {
     web.ticker.wake_all();
     a.deliver();
     assert_eq!(a.frames().len(), 1);
-    assert!(!a.out.is_closing());
+    assert!(!a.conn.is_closing());
     // No answer this time.
     web.ticker.wake_all();
     a.deliver();
     assert!(
-        a.out.is_closing(),
+        a.conn.is_closing(),
         "an unanswered ping closes the connection"
     );
 }

@@ -1,5 +1,5 @@
-//! Drives a [`Session`] over a blocking connection: how the blocking strategies run
-//! sans-IO handlers, with the same [`Pump`] as the event loops.
+//! The blocking strategies' Session driver: a [`Session`] over one blocking connection
+//! (or one datagram), with the same [`Pump`] as the event loops.
 //!
 //! A session that never asks for a waker gets the cheapest loop: blocking `read`, then
 //! `write` (two syscalls per message), with the socket's own timeouts. One that asks for a
@@ -9,63 +9,82 @@
 
 use std::io::{self, ErrorKind};
 use std::os::fd::AsRawFd;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::timeouts::{name_timeout, ConnSettings};
+use super::{Input, Pump, Step, LOAD_CHUNK};
 use crate::driver::OutputExt;
-use crate::handler::{Conn, ConnSettings, Datagram, DatagramHandler, StreamHandler};
-use crate::pump::{Input, Pump, Step, LOAD_CHUNK};
-use crate::{Output, Session, SessionFactory, Stream};
+use crate::endpoint::PeerAddr;
+use crate::error::Failure;
+use crate::output::Output;
+use crate::request::run_guarded;
+use crate::session::{OpenFn, Session};
+use crate::transport::Stream;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// A [`SessionFactory`] seen as a blocking handler.
-pub(crate) struct Blocking<F>(pub(crate) F);
+/// Serves one connection with a Session from `open`, to the end: `stream` is blocking
+/// and already has the connection's socket timeouts. The Session hears `on_close` exactly
+/// once, last, whatever ended the connection (an error, a timeout, its own panic), as
+/// under an event loop. Returns the failure, if any, and the traffic `(in, out)`.
+pub(crate) fn serve(
+    open: &OpenFn,
+    peer: &PeerAddr,
+    stream: &Stream,
+    settings: &ConnSettings,
+) -> (Result<(), Failure>, (u64, u64)) {
+    let mut pump = None;
+    let served = run_guarded(|| {
+        let pump = pump.insert(Pump::new(open(peer), Instant::now()));
+        drive(pump, stream, settings).map_err(name_timeout)
+    });
+    let Some(mut pump) = pump else {
+        // The factory itself failed: no Session to tell.
+        return (served, (0, 0));
+    };
+    let closed = run_guarded(|| {
+        pump.close();
+        Ok(())
+    });
+    (served.and(closed), pump.traffic())
+}
 
-impl<F: SessionFactory> StreamHandler for Blocking<F> {
-    fn handle(&self, conn: &mut Conn) -> io::Result<()> {
-        let mut pump = Pump::new(self.0.open(conn.peer_addr()), Instant::now());
-        let result = catch_unwind(AssertUnwindSafe(|| drive(&mut pump, conn)));
-        // The pump does its own reads and writes: count them, even after a panic.
-        conn.count(pump.traffic());
-        match result {
-            Ok(result) => {
-                pump.close();
-                result
-            }
-            Err(panic) => resume_unwind(panic),
+/// Serves one datagram with a Session from `open`: a short-lived Session, opened, fed
+/// the payload, told EOF and closed; what it wrote (files included) is the reply.
+///
+/// # Errors
+///
+/// Reading a file the Session queued failed.
+pub(crate) fn reply(
+    open: &OpenFn,
+    peer: &PeerAddr,
+    data: &[u8],
+    reply: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut session = open(peer);
+    let mut out = Output::new();
+    session.on_open(&mut out);
+    if !data.is_empty() {
+        session.on_data(data, &mut out);
+    }
+    session.on_eof(&mut out);
+    session.on_close();
+    loop {
+        reply.extend_from_slice(&out.take());
+        if out.load(LOAD_CHUNK)? == 0 && out.pending().is_empty() {
+            return Ok(());
         }
     }
 }
 
-impl<F: SessionFactory> DatagramHandler for Blocking<F> {
-    /// One datagram is one short-lived session: opened, fed the payload, told EOF; what
-    /// it wrote is the reply.
-    fn handle(&self, request: &Datagram<'_>, reply: &mut Vec<u8>) -> io::Result<()> {
-        let mut session = self.0.open(request.peer_addr());
-        let mut out = Output::new();
-        session.on_open(&mut out);
-        if !request.data().is_empty() {
-            session.on_data(request.data(), &mut out);
-        }
-        session.on_eof(&mut out);
-        session.on_close();
-        loop {
-            reply.extend_from_slice(&out.take());
-            if out.load(LOAD_CHUNK)? == 0 && out.pending().is_empty() {
-                return Ok(());
-            }
-        }
-    }
-}
-
-fn drive<S: Session>(pump: &mut Pump<S>, conn: &Conn) -> io::Result<()> {
-    // The pump reads the socket itself: nothing has read through the Conn's buffer yet
-    // (this handler has no `setup`), so no byte is left behind in it.
-    let stream = conn.stream();
+fn drive<S: Session>(
+    pump: &mut Pump<S>,
+    stream: &Stream,
+    settings: &ConnSettings,
+) -> io::Result<()> {
     let Some(source) = pump.open() else {
         return drive_blocking(pump, stream);
     };
@@ -75,7 +94,7 @@ fn drive<S: Session>(pump: &mut Pump<S>, conn: &Conn) -> io::Result<()> {
         // A failed wake means the poller is gone: the connection is over anyway.
         let _ = waker.wake();
     });
-    drive_polled(pump, stream, poll, conn.settings())
+    drive_polled(pump, stream, poll, settings)
 }
 
 /// The loop for sessions without a waker: a blocking read, then a blocking write. The

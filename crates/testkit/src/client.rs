@@ -212,7 +212,15 @@ pub fn wait_until_refused(addr: SocketAddr) {
         WAIT,
         &format!("{addr} refusing connections"),
         || match TcpStream::connect(addr) {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => (true, String::new()),
+            // A reset: the probe was in the backlog when the listener closed.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                (true, String::new())
+            }
             Err(e) => panic!("probe connect to {addr}: {e}"),
             Ok(_) => (false, "still accepting".to_owned()),
         },

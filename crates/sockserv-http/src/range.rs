@@ -1,0 +1,66 @@
+//! `Range: bytes=...` (RFC 9110, 14.2): single, suffix, open and multiple ranges.
+//!
+//! A header that does not parse, or asks for more than [`MAX_RANGES`] ranges, is
+//! ignored (the whole file is served, as the RFC allows). Ranges past the end are
+//! dropped; if none is left the answer is 416. Ranges are not merged: they are served
+//! in the order asked.
+
+/// Most ranges served in one multipart response; a request for more gets the whole file.
+pub const MAX_RANGES: usize = 16;
+
+/// What a `Range` header asks of a file of a given length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ranges {
+    /// Serve the whole file (no usable `Range`).
+    Whole,
+    /// Serve these inclusive `(first, last)` byte ranges, each within the file.
+    Parts(Vec<(u64, u64)>),
+    /// No range is within the file: 416.
+    Unsatisfiable,
+}
+
+/// Parses `header` for a file of `len` bytes.
+pub fn parse(header: &str, len: u64) -> Ranges {
+    let header = header.trim();
+    let Some(unit_end) = header.find('=') else {
+        return Ranges::Whole;
+    };
+    if !header[..unit_end].trim().eq_ignore_ascii_case("bytes") {
+        return Ranges::Whole;
+    }
+    let mut parts = Vec::new();
+    let mut count = 0;
+    for spec in header[unit_end + 1..].split(',').map(str::trim) {
+        if spec.is_empty() {
+            continue;
+        }
+        count += 1;
+        if count > MAX_RANGES {
+            return Ranges::Whole;
+        }
+        let Some((first, last)) = spec.split_once('-') else {
+            return Ranges::Whole;
+        };
+        let (first, last) = (first.trim(), last.trim());
+        let number = |s: &str| {
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+        };
+        let range = match (number(first), number(last)) {
+            // bytes=-N: the last N bytes.
+            (None, Some(suffix)) if first.is_empty() => {
+                (suffix > 0 && len > 0).then(|| (len - suffix.min(len), len - 1))
+            }
+            // bytes=A-: from A to the end.
+            (Some(a), None) if last.is_empty() => (a < len).then(|| (a, len - 1)),
+            (Some(a), Some(b)) if a <= b => (a < len).then(|| (a, b.min(len - 1))),
+            _ => return Ranges::Whole,
+        };
+        parts.extend(range);
+    }
+    match (count, parts.is_empty()) {
+        (0, _) => Ranges::Whole,
+        (_, true) => Ranges::Unsatisfiable,
+        (_, false) => Ranges::Parts(parts),
+    }
+}

@@ -215,6 +215,7 @@ pub fn serve_all_with(
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
             .read_timeout(ServeArgs::limit(args.read_timeout))
             .write_timeout(ServeArgs::limit(args.write_timeout))
+            .high_water(args.high_water)
             .on_error(report)
             .on_close(crate::logging::log_close);
         if args.max_conns > 0 {

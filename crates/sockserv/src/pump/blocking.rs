@@ -1,45 +1,47 @@
 //! The blocking strategies' Session driver: a [`Session`] over one blocking connection
 //! (or one datagram), with the same [`Pump`] as the event loops.
 //!
-//! A session that never asks for a waker gets the cheapest loop: blocking `read`, then
-//! `write` (two syscalls per message), with the socket's own timeouts. One that asks for a
-//! waker (a broadcast group member) gets a per-connection poller, so wake-ups are served
-//! while the peer is quiet and a peer that stops reading never blocks the thread in
-//! `write`; it keeps the connection's timeouts itself, as an event loop does.
+//! Each connection gets a per-connection poller over its socket (made non-blocking) and
+//! one waker, so wake-ups, the Session's timer and the server's drain notice are served
+//! while the peer is quiet, and a peer that stops reading never blocks the thread in
+//! `write`; it keeps the connection's timeouts itself, as an event loop does. (A plain
+//! blocking read could not hear the drain begin while the peer is silent.)
 
 use std::io::{self, ErrorKind};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::timeouts::{name_timeout, ConnSettings};
-use super::{Input, Pump, Step, LOAD_CHUNK};
+use super::{Pump, Step, LOAD_CHUNK};
 use crate::driver::OutputExt;
 use crate::endpoint::PeerAddr;
 use crate::error::Failure;
 use crate::output::Output;
 use crate::request::run_guarded;
-use crate::session::{OpenFn, Session};
+use crate::session::{OpenFn, Session, WakeSource};
 use crate::transport::Stream;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Serves one connection with a Session from `open`, to the end: `stream` is blocking
-/// and already has the connection's socket timeouts. The Session hears `on_close` exactly
+/// Serves one connection with a Session from `open`, to the end. The Session hears `on_close` exactly
 /// once, last, whatever ended the connection (an error, a timeout, its own panic), as
 /// under an event loop. Returns the failure, if any, and the traffic `(in, out)`.
+/// `shutdown` is woken when the server begins to drain: the Session hears `on_shutdown`.
 pub(crate) fn serve(
     open: &OpenFn,
     peer: &PeerAddr,
     stream: &Stream,
     settings: &ConnSettings,
+    shutdown: &WakeSource,
 ) -> (Result<(), Failure>, (u64, u64)) {
     let mut pump = None;
     let served = run_guarded(|| {
-        let pump = pump.insert(Pump::new(open(peer), Instant::now()));
-        drive(pump, stream, settings).map_err(name_timeout)
+        let pump = pump.insert(Pump::new(open(peer), Instant::now(), settings.high_water));
+        drive(pump, stream, settings, shutdown).map_err(name_timeout)
     });
     let Some(mut pump) = pump else {
         // The factory itself failed: no Session to tell.
@@ -84,52 +86,17 @@ fn drive<S: Session>(
     pump: &mut Pump<S>,
     stream: &Stream,
     settings: &ConnSettings,
+    shutdown: &WakeSource,
 ) -> io::Result<()> {
-    let Some(source) = pump.open() else {
-        return drive_blocking(pump, stream);
-    };
     let poll = Poll::new()?;
-    let waker = Waker::new(poll.registry(), WAKE)?;
-    source.set_notify(move || {
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    if let Some(source) = pump.open() {
+        let waker = Arc::clone(&waker);
         // A failed wake means the poller is gone: the connection is over anyway.
-        let _ = waker.wake();
-    });
-    drive_polled(pump, stream, poll, settings)
-}
-
-/// The loop for sessions without a waker: a blocking read, then a blocking write. The
-/// socket's timeouts bound both.
-fn drive_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result<()> {
-    let mut buf = vec![0; READ_CHUNK];
-    loop {
-        if flush_blocking(pump, stream)? == Step::Done || pump.is_closing() {
-            return Ok(());
-        }
-        match pump.read(stream, &mut buf)? {
-            Input::Data => {}
-            Input::Eof => return flush_blocking(pump, stream).map(drop),
-            // A blocking read stops short only when the read timeout expired.
-            Input::Dry => return Err(ErrorKind::WouldBlock.into()),
-            Input::Gone => return Ok(()),
-        }
+        source.set_notify(move || drop(waker.wake()));
     }
-}
-
-/// Sends everything queued, telling the session each time it has all gone out.
-fn flush_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result<Step> {
-    loop {
-        if pump.flush(stream)? == Step::Done {
-            return Ok(Step::Done);
-        }
-        if pump.queued() > 0 {
-            // A blocking socket stops short only when its write timeout expired.
-            return Err(io::Error::new(ErrorKind::TimedOut, "write timed out"));
-        }
-        // The drain budget is for sharing a thread; this one serves a single connection.
-        if !pump.drain_due() {
-            return Ok(Step::Open);
-        }
-    }
+    shutdown.set_notify(move || drop(waker.wake()));
+    drive_polled(pump, stream, poll, settings, shutdown)
 }
 
 const SOCKET: Token = Token(0);
@@ -142,6 +109,7 @@ fn drive_polled<S: Session>(
     stream: &Stream,
     mut poll: Poll,
     settings: &ConnSettings,
+    shutdown: &WakeSource,
 ) -> io::Result<()> {
     let fd = stream.as_raw_fd();
     stream.set_nonblocking(true)?;
@@ -151,6 +119,9 @@ fn drive_polled<S: Session>(
     let mut events = Events::with_capacity(4);
     let mut buf = vec![0; READ_CHUNK];
     loop {
+        if shutdown.take() {
+            pump.shutdown();
+        }
         pump.wake();
         if pump.step(stream, &mut buf)? == Step::Done {
             return Ok(());

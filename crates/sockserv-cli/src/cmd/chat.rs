@@ -43,8 +43,6 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
         scheme: if tls.is_some() { "https" } else { "http" },
         build: &build_web,
     });
-    let stop_room = room.clone();
-    let stop_web = web.clone();
     serve_all_with(
         &args.serve,
         Some("a chat member is a connection"),
@@ -56,10 +54,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
             .needs_shared_state()
         },
         extra,
-        move || {
-            stop_room.shutdown();
-            stop_web.shutdown();
-        },
+        // Every member's Session hears the drain (`on_shutdown`) and says goodbye.
+        || {},
         AppMetrics::Chat(room.clone()),
     )
 }

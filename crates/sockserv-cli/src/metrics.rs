@@ -10,10 +10,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use sockserv::report::StatsSnapshot;
+use sockserv_http::Counters;
 
 pub use self::server::{serve, MetricsServer};
 use crate::apps::chat::ChatRoom;
-use crate::apps::http::HttpCounters;
 
 /// Gauges of the application behind the servers, beyond the library's counters.
 #[derive(Clone, Default)]
@@ -24,7 +24,7 @@ pub enum AppMetrics {
     /// The chat room's members and slow members dropped.
     Chat(ChatRoom),
     /// The HTTP server's responses by status class.
-    Http(Arc<HttpCounters>),
+    Http(Arc<Counters>),
 }
 
 /// The chat room at one moment.

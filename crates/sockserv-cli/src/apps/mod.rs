@@ -1,5 +1,4 @@
-//! The stock servers, written as sans-IO Sessions.
+//! The stock servers, written as sans-IO Sessions (HTTP ones on sockserv-http).
 pub mod chat;
 pub mod echo;
-pub mod http;
 pub mod metrics;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use sockserv::{Builder, Endpoint};
+use sockserv_http::files::Root;
+use sockserv_http::{FileServer, Http};
 
-use crate::apps::http::{Http, HttpConfig, Root};
 use crate::cli::{HttpArgs, ServeArgs};
 use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
@@ -21,11 +22,8 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
         args.serve.default_listen = Some(Endpoint::Tcp(addr));
     }
     crate::logging::status(format_args!("serving {}", root.dir().display()));
-    let http = Http::new(HttpConfig {
-        root,
-        gzip: args.gzip,
-        header_timeout: ServeArgs::limit(args.header_timeout),
-    });
+    let http = Http::new(FileServer::new(root).gzip(args.gzip))
+        .header_timeout(ServeArgs::limit(args.header_timeout));
     let tls = tls_acceptor(&args.serve)?;
     let counters = http.counters();
     serve_all(

@@ -12,7 +12,7 @@ use sockserv::transport::{Listener, ListenerHandle};
 use sockserv::{ClosePolicy, Endpoint, Server, ShutdownHandle};
 
 use super::{render, AppMetrics, ChatCounts, Scrape};
-use crate::apps::metrics::MetricsHttp;
+use crate::apps::metrics::MetricsPage;
 
 /// The running metrics server. Dropping it stops it and joins its thread.
 pub struct MetricsServer {
@@ -75,7 +75,7 @@ impl MetricsServer {
             .write_timeout(limit)
             .close_policy(ClosePolicy::JoinTimeout(Duration::from_secs(1)))
             .on_error(|err: &ConnError| tracing::debug!("metrics: {err}"))
-            .session_factory(MetricsHttp::new(page))
+            .session_factory(MetricsPage::http(page))
             .bind()
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let endpoint = server.local_endpoint().clone();

@@ -1,48 +1,16 @@
-//! HTTP/1.x spoken by hand over a `TcpStream`: requests as bytes, responses parsed with
-//! the RFC 9112 framing rules, so the tests see exactly what the server put on the wire.
+//! HTTP/1.x spoken by hand over a `TcpStream`: requests as bytes, responses read with the
+//! RFC 9112 framing rules (testkit's reader), so the tests see exactly what the server put
+//! on the wire.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 
+use testkit::http::read_response;
+
 use crate::util::WAIT;
 
-/// One parsed response.
-#[derive(Debug)]
-pub struct Response {
-    /// `HTTP/1.1` or `HTTP/1.0`.
-    pub version: String,
-    /// The status code.
-    pub status: u16,
-    /// The header fields, in order, as sent.
-    pub headers: Vec<(String, String)>,
-    /// The body, after chunked decoding when the server used it.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first field called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every field called `name`.
-    pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// The body as text (lossy), for messages and `contains` checks.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+pub use testkit::http::Response;
 
 /// A client connection: write requests, read responses one at a time.
 pub struct Conn {
@@ -75,42 +43,11 @@ impl Conn {
     /// Reads the next response. `head` says it answers a HEAD request (no body whatever
     /// the headers say, RFC 9112 §6.3).
     pub fn response(&mut self, head: bool) -> Response {
-        let status_line = self.line();
-        assert!(
-            !status_line.is_empty(),
-            "the server closed the connection instead of responding"
-        );
-        let status_line = String::from_utf8_lossy(&status_line).into_owned();
-        let mut words = status_line.splitn(3, ' ');
-        let version = words.next().unwrap_or_default().to_string();
-        assert!(
-            version == "HTTP/1.1" || version == "HTTP/1.0",
-            "bad status line {status_line:?}"
-        );
-        let status = words
-            .next()
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line();
-            let line = String::from_utf8_lossy(&line).into_owned();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line
-                .split_once(':')
-                .unwrap_or_else(|| panic!("bad header line {line:?}"));
-            headers.push((name.to_string(), value.trim().to_string()));
+        match read_response(&mut self.reader, head) {
+            Ok(Some(response)) => response,
+            Ok(None) => panic!("the server closed the connection instead of responding"),
+            Err(e) => panic!("no whole response: {e}"),
         }
-        let mut response = Response {
-            version,
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        response.body = self.body(&response, head);
-        response
     }
 
     /// Asserts the server closes the connection now, sending nothing more.
@@ -127,62 +64,6 @@ impl Conn {
             "extra bytes after the response: {:?}",
             String::from_utf8_lossy(&rest)
         );
-    }
-
-    /// One line without its CRLF (empty at end of stream or for the blank line).
-    fn line(&mut self) -> Vec<u8> {
-        let mut line = Vec::new();
-        self.reader
-            .read_until(b'\n', &mut line)
-            .expect("read a response line");
-        while matches!(line.last(), Some(b'\n' | b'\r')) {
-            line.pop();
-        }
-        line
-    }
-
-    fn body(&mut self, response: &Response, head: bool) -> Vec<u8> {
-        let bodiless = head || response.status / 100 == 1 || matches!(response.status, 204 | 304);
-        if bodiless {
-            return Vec::new();
-        }
-        let chunked = response
-            .header("transfer-encoding")
-            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-        if chunked {
-            return self.chunked_body();
-        }
-        let mut body = Vec::new();
-        match response.header("content-length") {
-            Some(length) => {
-                let length: usize = length.parse().expect("a numeric Content-Length");
-                body.resize(length, 0);
-                self.reader.read_exact(&mut body).expect("read the body");
-            }
-            // No framing: the body runs to the end of the connection (HTTP/1.0 style).
-            None => {
-                self.reader.read_to_end(&mut body).expect("read to EOF");
-            }
-        }
-        body
-    }
-
-    fn chunked_body(&mut self) -> Vec<u8> {
-        let mut body = Vec::new();
-        loop {
-            let size_line = String::from_utf8(self.line()).expect("chunk size line");
-            let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
-                .unwrap_or_else(|_| panic!("bad chunk size {size_line:?}"));
-            if size == 0 {
-                // Trailer fields, then the blank line.
-                while !self.line().is_empty() {}
-                return body;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            self.reader.read_exact(&mut body[start..]).expect("chunk");
-            assert!(self.line().is_empty(), "CRLF after a chunk");
-        }
     }
 }
 

@@ -45,19 +45,24 @@ pub fn http(addr: SocketAddr, request: &[u8]) -> String {
 
 /// `GET /metrics`: checks the status and headers, returns the body.
 pub fn scrape(addr: SocketAddr) -> String {
-    let response = http(addr, b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a complete head");
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(
-        head.contains("\r\nContent-Type: text/plain; version=0.0.4\r\n"),
-        "{head}"
+    let raw = http(addr, b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+    let responses = testkit::http::parse_responses(raw.as_bytes(), &[false]);
+    let [response] = &responses[..] else {
+        panic!("one response, then the close: {raw}");
+    };
+    assert_eq!((response.minor, response.status), (1, 200), "{raw}");
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; version=0.0.4"),
+        "{raw}"
     );
-    assert!(
-        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
-        "{head}"
+    assert_eq!(
+        response.header("Content-Length"),
+        Some(response.body.len().to_string().as_str()),
+        "{raw}"
     );
-    assert!(head.contains("\r\nConnection: close"), "{head}");
-    body.to_owned()
+    assert_eq!(response.header("Connection"), Some("close"), "{raw}");
+    response.text()
 }
 
 /// The value of sample `name` (summed over its label sets); panics if it is absent.

@@ -1,11 +1,12 @@
-//! HTTP/1.x responses read from a byte stream, sans-IO: heads parsed by httparse, bodies
-//! counted by Content-Length and, if asked, compared with the expected bytes.
+//! HTTP/1.x responses read from a byte stream, sans-IO: heads parsed by sockserv-http's
+//! [`ResponseHead`], bodies counted by Content-Length and, if asked, compared with the
+//! expected bytes.
 use std::fmt;
+
+use sockserv_http::client::{HeadError, ResponseHead};
 
 /// A head longer than this is refused rather than buffered.
 pub const MAX_HEAD: usize = 64 * 1024;
-/// More header lines than this make the head malformed.
-const MAX_HEADERS: usize = 64;
 
 /// Why a response does not count as a good one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,46 +204,28 @@ struct Head {
     keep_alive: bool,
 }
 
-/// `Ok(None)` while the head is incomplete.
+/// `Ok(None)` while the head is incomplete; an error for anything but a 200 with a
+/// Content-Length.
 fn parse_head(buf: &[u8]) -> Result<Option<Head>, BadResponse> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(BadResponse::Malformed(e.to_string())),
-    };
-    let code = response.code.unwrap_or(0);
-    if code != 200 {
-        let reason = response.reason.unwrap_or("").to_owned();
-        return Err(BadResponse::Status(code, reason));
-    }
-    // HTTP/1.1 keeps the connection unless told otherwise; HTTP/1.0 closes it unless told.
-    let mut keep_alive = response.version == Some(1);
-    let mut content_length = None;
-    for header in response.headers.iter() {
-        let value = std::str::from_utf8(header.value).unwrap_or("").trim();
-        if header.name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse::<u64>()
-                .map_err(|_| BadResponse::Malformed(format!("Content-Length {value:?}")))?;
-            content_length = Some(n);
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(BadResponse::NoLength);
-        } else if header.name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("close") {
-                    keep_alive = false;
-                } else if token.eq_ignore_ascii_case("keep-alive") && response.version == Some(0) {
-                    keep_alive = true;
-                }
-            }
+    let head = match ResponseHead::parse(buf) {
+        Ok(Some(head)) => head,
+        Ok(None) => return Ok(None),
+        Err(HeadError::ContentLength(value)) => {
+            return Err(BadResponse::Malformed(format!("Content-Length {value:?}")))
         }
+        Err(HeadError::Malformed(why)) => return Err(BadResponse::Malformed(why.to_string())),
+        Err(other) => return Err(BadResponse::Malformed(other.to_string())),
+    };
+    if head.status != 200 {
+        return Err(BadResponse::Status(head.status, head.reason.to_owned()));
+    }
+    if head.encoded {
+        return Err(BadResponse::NoLength);
     }
     Ok(Some(Head {
-        len,
-        content_length,
-        keep_alive,
+        len: head.len,
+        content_length: head.content_length,
+        keep_alive: head.keep_alive,
     }))
 }
 

@@ -1,14 +1,23 @@
-use super::*;
+//! Request heads: what parses, what waits for more, what is refused and with which status.
+
+use sockserv_http::request::{
+    parse, Parsed, Reject, RequestBody, MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE,
+};
+use sockserv_http::{Request, Status};
+
+fn parsed(input: &[u8]) -> Parsed<'_> {
+    parse(input, MAX_HEAD)
+}
 
 fn complete(input: &[u8]) -> (Request<'_>, usize) {
-    match parse(input) {
+    match parsed(input) {
         Parsed::Complete(request, len) => (request, len),
         other => panic!("not complete: {other:?}"),
     }
 }
 
 fn rejected(input: &[u8]) -> Reject {
-    match parse(input) {
+    match parsed(input) {
         Parsed::Invalid(reject) => reject,
         other => panic!("not rejected: {other:?}"),
     }
@@ -24,7 +33,7 @@ fn a_simple_get_parses_with_its_length() {
         ("GET", "/a?b", 1)
     );
     assert!(request.keep_alive);
-    assert_eq!(request.body, Body::None);
+    assert_eq!(request.body, RequestBody::None);
 }
 
 #[test]
@@ -36,7 +45,7 @@ fn partial_heads_wait_for_more() {
         b"GET / HTTP/2",
     ] {
         assert_eq!(
-            parse(input),
+            parsed(input),
             Parsed::Partial,
             "{:?}",
             String::from_utf8_lossy(input)
@@ -75,14 +84,20 @@ fn the_fields_used_are_picked_case_insensitively() {
           If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nIf-Match: *\r\n\
           If-Unmodified-Since: x\r\nAccept-Encoding: gzip\r\nX-Other: y\r\n\r\n",
     );
-    let f = request.fields;
-    assert_eq!(f.range, Some("bytes=0-1"));
-    assert_eq!(f.if_range, Some("\"e\""));
-    assert_eq!(f.if_none_match, Some("\"a\""));
-    assert_eq!(f.if_modified_since, Some("Sun, 06 Nov 1994 08:49:37 GMT"));
-    assert_eq!(f.if_match, Some("*"));
-    assert_eq!(f.if_unmodified_since, Some("x"));
-    assert_eq!(f.accept_encoding, Some("gzip"));
+    let h = request.headers;
+    assert_eq!(h.get("Range"), Some("bytes=0-1"));
+    assert_eq!(h.get("if-range"), Some("\"e\""));
+    assert_eq!(h.get("If-None-Match"), Some("\"a\""));
+    assert_eq!(
+        h.get("If-Modified-Since"),
+        Some("Sun, 06 Nov 1994 08:49:37 GMT")
+    );
+    assert_eq!(h.get("If-Match"), Some("*"));
+    assert_eq!(h.get("If-Unmodified-Since"), Some("x"));
+    assert_eq!(h.get("Accept-Encoding"), Some("gzip"));
+    assert_eq!(h.get("X-Other"), Some("y"));
+    assert_eq!(h.get("Missing"), None);
+    assert_eq!(h.iter().count(), 8);
 }
 
 #[test]
@@ -90,23 +105,23 @@ fn bodies_are_recognised() {
     let body = |input: &[u8]| complete(input).0.body;
     assert_eq!(
         body(b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"),
-        Body::Length(5)
+        RequestBody::Length(5)
     );
     assert_eq!(
         body(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
-        Body::None
+        RequestBody::None
     );
     assert_eq!(
         body(b"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
-        Body::Length(5)
+        RequestBody::Length(5)
     );
     assert_eq!(
         body(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        Body::Encoded
+        RequestBody::Encoded
     );
     assert_eq!(
         body(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
-        Body::Encoded
+        RequestBody::Encoded
     );
 }
 
@@ -133,7 +148,7 @@ fn a_long_request_line_is_414_before_it_ends() {
     let mut input = b"GET /".to_vec();
     input.resize(MAX_REQUEST_LINE - " HTTP/1.1".len(), b'a');
     input.extend_from_slice(b" HTTP/1.1\r\n\r\n");
-    assert!(matches!(parse(&input), Parsed::Complete(..)));
+    assert!(matches!(parsed(&input), Parsed::Complete(..)));
 }
 
 #[test]
@@ -163,7 +178,7 @@ fn exactly_max_headers_is_fine() {
         input.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
     }
     input.extend_from_slice(b"\r\n");
-    assert!(matches!(parse(&input), Parsed::Complete(..)));
+    assert!(matches!(parsed(&input), Parsed::Complete(..)));
 }
 
 #[test]
@@ -244,4 +259,41 @@ fn malformed_lines_and_fields_are_400() {
         rejected(b"GET /\r\n\r\n").message,
         "Bad request syntax ('GET /')"
     );
+}
+
+#[test]
+fn headers_give_the_first_utf8_value_and_keep_their_order() {
+    let (request, _) = complete(
+        b"\r\nGET / HTTP/1.1\r\nX-A: \xff\r\nx-a:  second \r\nX-B: b\r\nX-A: third\r\n\r\nGET",
+    );
+    assert_eq!(request.headers.get("X-A"), Some("second"));
+    let names: Vec<&str> = request.headers.iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["X-A", "x-a", "X-B", "X-A"]);
+    assert!(!request.headers.is_empty());
+    assert!(complete(b"GET / HTTP/1.1\r\n\r\n").0.headers.is_empty());
+}
+
+#[test]
+fn the_head_limit_is_the_callers() {
+    let input = b"GET / HTTP/1.1\r\nX: aaaaaaaaaaaaaa\r\n\r\n";
+    assert!(matches!(parse(input, input.len()), Parsed::Complete(..)));
+    let too_big = |input, limit| match parse(input, limit) {
+        Parsed::Invalid(reject) => reject.status,
+        other => panic!("not refused: {other:?}"),
+    };
+    assert_eq!(too_big(input, input.len() - 1), Status::HEADERS_TOO_LARGE);
+    // An unfinished head is refused as soon as it passes the limit.
+    assert_eq!(too_big(&input[..20], 19), Status::HEADERS_TOO_LARGE);
+    assert_eq!(parse(&input[..20], 20), Parsed::Partial);
+}
+
+#[test]
+fn several_fields_are_picked_in_one_pass_as_get_finds_them() {
+    let (request, _) = complete(
+        b"GET / HTTP/1.1\r\nRange: bytes=1-\r\nX: \xff\r\nx: y\r\nACCEPT-ENCODING: gzip\r\nRange: no\r\n\r\n",
+    );
+    let names = ["range", "x", "accept-encoding", "absent"];
+    let picked = request.headers.pick(names);
+    assert_eq!(picked, [Some("bytes=1-"), Some("y"), Some("gzip"), None]);
+    assert_eq!(picked, names.map(|name| request.headers.get(name)));
 }

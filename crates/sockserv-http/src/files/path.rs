@@ -230,7 +230,3 @@ fn open(path: &Path, no_follow: bool) -> io::Result<File> {
     let flags = libc::O_NONBLOCK | if no_follow { libc::O_NOFOLLOW } else { 0 };
     OpenOptions::new().read(true).custom_flags(flags).open(path)
 }
-
-#[cfg(test)]
-#[path = "path_tests.rs"]
-mod tests;

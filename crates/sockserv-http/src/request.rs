@@ -4,46 +4,28 @@
 //! a request line over [`MAX_REQUEST_LINE`] bytes is 414; more than [`MAX_HEADERS`]
 //! header fields, or a head over [`MAX_HEAD`] bytes, is 431; a version other than
 //! HTTP/1.0 or 1.1 is 505 when it is well formed (`HTTP/2.0`) and 400 when it is not
-//! (`HTTP/x`), as Python answers; anything else malformed is 400.
+//! (`HTTP/x`), as Python answers; anything else malformed is 400. The head limit is
+//! the caller's ([`parse`]'s `max_head`, [`MAX_HEAD`] by default).
 
-use super::response::Status;
+use crate::headers::Headers;
+use crate::status::Status;
 
 /// Longest request line accepted, in bytes, without its line ending.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Most header fields one request may carry (Python's limit too).
 pub const MAX_HEADERS: usize = 100;
-/// Longest request head (request line, header fields, blank line), in bytes.
+/// Longest request head (request line, header fields, blank line), in bytes, by default.
 pub const MAX_HEAD: usize = 64 * 1024;
 
 /// What a request says about its body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body {
+pub enum RequestBody {
     /// No body.
     None,
     /// `Content-Length` bytes follow the head.
     Length(u64),
     /// `Transfer-Encoding` (chunked or other): its end cannot be found without decoding.
     Encoded,
-}
-
-/// The header fields the file server looks at; each `None` when absent. Values that are
-/// not UTF-8 count as absent: none of these fields can hold such a value validly.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Fields<'a> {
-    /// `Range`.
-    pub range: Option<&'a str>,
-    /// `If-Range`.
-    pub if_range: Option<&'a str>,
-    /// `If-Match`.
-    pub if_match: Option<&'a str>,
-    /// `If-None-Match`.
-    pub if_none_match: Option<&'a str>,
-    /// `If-Modified-Since`.
-    pub if_modified_since: Option<&'a str>,
-    /// `If-Unmodified-Since`.
-    pub if_unmodified_since: Option<&'a str>,
-    /// `Accept-Encoding`.
-    pub accept_encoding: Option<&'a str>,
 }
 
 /// A parsed request head, borrowing the input it was parsed from.
@@ -58,9 +40,20 @@ pub struct Request<'a> {
     /// Whether the connection stays open after the response (version and `Connection`).
     pub keep_alive: bool,
     /// What follows the head.
-    pub body: Body,
-    /// The fields the server uses.
-    pub fields: Fields<'a>,
+    pub body: RequestBody,
+    /// Every header field.
+    pub headers: Headers<'a>,
+    /// The body's bytes (Python's `rfile`), when the connection read them: a
+    /// `Content-Length` body of at most [`Http::max_body`](crate::Http::max_body) bytes.
+    /// Empty otherwise ([`parse`] reads heads only).
+    pub content: &'a [u8],
+}
+
+impl Request<'_> {
+    /// Whether the method is HEAD: the response's head is sent, not its body.
+    pub fn is_head(&self) -> bool {
+        self.method == "HEAD"
+    }
 }
 
 /// A head that is refused: the error status and Python's message for it.
@@ -90,8 +83,9 @@ fn reject(status: Status, message: impl Into<String>) -> Parsed<'static> {
     })
 }
 
-/// Parses the request head at the start of `input`.
-pub fn parse(input: &[u8]) -> Parsed<'_> {
+/// Parses the request head at the start of `input`; a head longer than `max_head` bytes
+/// is refused (431).
+pub fn parse(input: &[u8], max_head: usize) -> Parsed<'_> {
     // Empty lines before a request are allowed (RFC 9112, 2.2); httparse skips them.
     let start = input
         .iter()
@@ -112,17 +106,22 @@ pub fn parse(input: &[u8]) -> Parsed<'_> {
         .allow_multiple_spaces_in_request_line_delimiters(true)
         .parse_request(&mut request, input);
     match parsed {
-        Ok(httparse::Status::Partial) if input.len() > MAX_HEAD => {
+        Ok(httparse::Status::Partial) if input.len() > max_head => {
             reject(Status::HEADERS_TOO_LARGE, "Request header fields too large")
         }
         Ok(httparse::Status::Partial) => Parsed::Partial,
-        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
+        Ok(httparse::Status::Complete(len)) if len > max_head => {
             reject(Status::HEADERS_TOO_LARGE, "Request header fields too large")
         }
-        Ok(httparse::Status::Complete(len)) => match build(&request) {
-            Ok(request) => Parsed::Complete(request, len),
-            Err(rejected) => Parsed::Invalid(rejected),
-        },
+        Ok(httparse::Status::Complete(len)) => {
+            // The fields start after the request line's line ending.
+            let fields_start = start + line_end.map_or(line.len(), |end| end + 1);
+            let headers = Headers::new(&input[fields_start.min(len)..len]);
+            match build(&request, headers) {
+                Ok(request) => Parsed::Complete(request, len),
+                Err(rejected) => Parsed::Invalid(rejected),
+            }
+        }
         Err(httparse::Error::TooManyHeaders) => {
             reject(Status::HEADERS_TOO_LARGE, "Too many headers")
         }
@@ -193,7 +192,10 @@ fn bad_version(line: &[u8]) -> Parsed<'static> {
     }
 }
 
-fn build<'a>(request: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Reject> {
+fn build<'a>(
+    request: &httparse::Request<'_, 'a>,
+    headers: Headers<'a>,
+) -> Result<Request<'a>, Reject> {
     let bad = |message: &str| Reject {
         status: Status::BAD_REQUEST,
         message: message.to_owned(),
@@ -202,16 +204,14 @@ fn build<'a>(request: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Reject>
     let (mut close, mut keep) = (false, false);
     let mut length: Option<u64> = None;
     let mut encoded = false;
-    let mut fields = Fields::default();
     for header in request.headers.iter() {
         let name = header.name;
         let value = std::str::from_utf8(header.value).ok().map(str::trim);
-        let slot = if name.eq_ignore_ascii_case("connection") {
+        if name.eq_ignore_ascii_case("connection") {
             for token in value.unwrap_or("").split(',').map(str::trim) {
                 close |= token.eq_ignore_ascii_case("close");
                 keep |= token.eq_ignore_ascii_case("keep-alive");
             }
-            continue;
         } else if name.eq_ignore_ascii_case("content-length") {
             // Differing or malformed lengths are how requests get smuggled: refuse them.
             let parsed = value
@@ -222,36 +222,14 @@ fn build<'a>(request: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Reject>
                 return Err(bad("Conflicting Content-Length"));
             }
             length = Some(parsed);
-            continue;
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             encoded = true;
-            continue;
-        } else if name.eq_ignore_ascii_case("range") {
-            &mut fields.range
-        } else if name.eq_ignore_ascii_case("if-range") {
-            &mut fields.if_range
-        } else if name.eq_ignore_ascii_case("if-match") {
-            &mut fields.if_match
-        } else if name.eq_ignore_ascii_case("if-none-match") {
-            &mut fields.if_none_match
-        } else if name.eq_ignore_ascii_case("if-modified-since") {
-            &mut fields.if_modified_since
-        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
-            &mut fields.if_unmodified_since
-        } else if name.eq_ignore_ascii_case("accept-encoding") {
-            &mut fields.accept_encoding
-        } else {
-            continue;
-        };
-        // The first occurrence wins; these fields are not lists worth merging here.
-        if slot.is_none() {
-            *slot = value;
         }
     }
     let body = match (encoded, length) {
-        (true, _) => Body::Encoded,
-        (false, Some(0) | None) => Body::None,
-        (false, Some(n)) => Body::Length(n),
+        (true, _) => RequestBody::Encoded,
+        (false, Some(0) | None) => RequestBody::None,
+        (false, Some(n)) => RequestBody::Length(n),
     };
     Ok(Request {
         method: request.method.unwrap_or(""),
@@ -259,10 +237,7 @@ fn build<'a>(request: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Reject>
         minor,
         keep_alive: if minor >= 1 { !close } else { keep && !close },
         body,
-        fields,
+        headers,
+        content: &[],
     })
 }
-
-#[cfg(test)]
-#[path = "head_tests.rs"]
-mod tests;

@@ -1,6 +1,13 @@
-use std::os::unix::fs::symlink;
+//! The file server's helpers: request targets, paths under the root (never out of it),
+//! and Python's directory listing.
 
-use super::*;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use sockserv_http::files::listing::render;
+use sockserv_http::files::{content_type, decode, with_segments, Miss, Root, Target};
 
 fn decoded(path: &str) -> Result<Vec<String>, Miss> {
     with_segments(path, |segments| {
@@ -132,4 +139,97 @@ fn a_root_that_is_not_a_directory_is_an_error() {
     let (dir, _outside) = tree();
     assert!(Root::new(&dir.path().join("sub/f.txt"), false).is_err());
     assert!(Root::new(&dir.path().join("missing"), false).is_err());
+}
+
+/// The listing of a temp dir holding `files` (names as bytes) and `dirs`, titled `shown`.
+fn listing(files: &[&[u8]], dirs: &[&str], shown: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    for name in files {
+        fs::write(dir.path().join(std::ffi::OsStr::from_bytes(name)), b"x").unwrap();
+    }
+    for name in dirs {
+        fs::create_dir(dir.path().join(name)).unwrap();
+    }
+    render(dir.path(), shown).unwrap()
+}
+
+#[test]
+fn the_listing_is_pythons_page() {
+    let html = listing(&[b"b.txt"], &["A"], b"/x/");
+    assert_eq!(
+        String::from_utf8(html).unwrap(),
+        "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Directory listing for /x/</title>\n</head>\n<body>\n\
+         <h1>Directory listing for /x/</h1>\n<hr>\n<ul>\n\
+         <li><a href=\"A/\">A/</a></li>\n<li><a href=\"b.txt\">b.txt</a></li>\n\
+         </ul>\n<hr>\n</body>\n</html>\n"
+    );
+}
+
+#[test]
+fn listed_names_sort_case_insensitively() {
+    let html = listing(&[b"b", b"C", b"a", b"B"], &[], b"/");
+    let text = String::from_utf8(html).unwrap();
+    let order: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("<li><a href=\""))
+        .map(|l| &l[..1])
+        .collect();
+    assert_eq!(order, ["a", "B", "b", "C"]);
+}
+
+#[test]
+fn listed_names_are_escaped_in_text_and_encoded_in_links() {
+    let html = listing(&[b"<a&b> \"q\" %.html"], &[], b"/<t>/");
+    let text = String::from_utf8(html).unwrap();
+    assert!(
+        text.contains("<li><a href=\"%3Ca%26b%3E%20%22q%22%20%25.html\">&lt;a&amp;b&gt; \"q\" %.html</a></li>"),
+        "{text}"
+    );
+    assert!(text.contains("<title>Directory listing for /&lt;t&gt;/</title>"));
+}
+
+#[test]
+fn listed_symlinks_show_an_at_and_dir_links_keep_the_slash() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    symlink("sub", dir.path().join("to-dir")).unwrap();
+    symlink("f.txt", dir.path().join("to-file")).unwrap();
+    let text = String::from_utf8(render(dir.path(), b"/").unwrap()).unwrap();
+    assert!(
+        text.contains(
+            "<li><a href=\"f.txt\">f.txt</a></li>\n<li><a href=\"sub/\">sub/</a></li>\n\
+             <li><a href=\"to-dir/\">to-dir@</a></li>\n<li><a href=\"to-file\">to-file@</a></li>\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn listed_non_utf8_and_unicode_names_are_percent_encoded_in_links() {
+    let html = listing(&[b"caf\xc3\xa9", b"raw\xff"], &[], b"/");
+    let has = |needle: &[u8]| html.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"<a href=\"caf%C3%A9\">caf\xc3\xa9<"));
+    assert!(has(b"<a href=\"raw%ED%B3%BF\">raw\xff<"));
+    // The link decodes back to the name's bytes.
+    assert_eq!(&decode("raw%ED%B3%BF")[..], b"raw\xff");
+}
+
+#[test]
+fn content_types_come_from_the_name() {
+    for (name, expected) in [
+        ("a.html", "text/html"),
+        ("a.txt", "text/plain"),
+        ("a.png", "image/png"),
+        ("a.tar.gz", "application/gzip"),
+        ("a.Z", "application/octet-stream"),
+        ("a.bz2", "application/x-bzip2"),
+        ("a.xz", "application/x-xz"),
+        ("a.JSON", "application/json"),
+        ("noext", "application/octet-stream"),
+        ("a.unknownext", "application/octet-stream"),
+    ] {
+        assert_eq!(content_type(Path::new(name)), expected, "{name}");
+    }
 }

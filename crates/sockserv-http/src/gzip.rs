@@ -1,7 +1,7 @@
-//! `--gzip`: text files compressed on the fly for clients that accept it.
+//! Gzip on the fly: which representation a request gets ([`Coding`]), and compression.
 //!
-//! Only types that compress well (`text/*`, JavaScript, JSON, XML, SVG) and files of at
-//! most [`MAX_GZIP_FILE`] bytes (so one response holds at most that much in memory),
+//! Only types that compress well (`text/*`, JavaScript, JSON, XML, SVG) and bodies of
+//! at most [`MAX_GZIP_FILE`] bytes (so one response holds at most that much in memory),
 //! and never for a `Range` request (ranges are of the file as stored).
 
 use std::io::{self, Read, Write};
@@ -11,6 +11,44 @@ use flate2::Compression;
 
 /// Largest file compressed on the fly; bigger ones are sent as they are.
 pub const MAX_GZIP_FILE: u64 = 1024 * 1024;
+
+/// Which representation of a body a request gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    /// Gzip is not on offer for this body (off, not a compressible type, too big): the
+    /// bytes as stored, and the response does not vary with `Accept-Encoding`.
+    Fixed,
+    /// Gzip is on offer but this request does not get it (no `Accept-Encoding: gzip`, or
+    /// a `Range`): the bytes as stored, with `Vary: Accept-Encoding`.
+    Identity,
+    /// Gzip: `Content-Encoding: gzip` and `Vary: Accept-Encoding`.
+    Gzip,
+}
+
+impl Coding {
+    /// The coding for a body of `len` bytes of `content_type`, when gzip is `enabled`,
+    /// for a request with these `Accept-Encoding` and `Range` values.
+    pub fn choose(
+        enabled: bool,
+        content_type: &str,
+        len: u64,
+        accept_encoding: Option<&str>,
+        range: Option<&str>,
+    ) -> Coding {
+        if !enabled || len > MAX_GZIP_FILE || !compressible(content_type) {
+            Coding::Fixed
+        } else if range.is_none() && accept_encoding.is_some_and(accepts) {
+            Coding::Gzip
+        } else {
+            Coding::Identity
+        }
+    }
+
+    /// Whether the response says `Vary: Accept-Encoding`.
+    pub fn varies(self) -> bool {
+        self != Coding::Fixed
+    }
+}
 
 /// Whether `content_type` is worth compressing.
 pub fn compressible(content_type: &str) -> bool {
@@ -64,66 +102,4 @@ pub fn compress(file: impl Read, len: u64) -> io::Result<Vec<u8>> {
     );
     encoder.write_all(&plain)?;
     encoder.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::read::GzDecoder;
-
-    #[test]
-    fn text_types_compress_and_others_do_not() {
-        for t in [
-            "text/html",
-            "text/plain; charset=utf-8",
-            "application/javascript",
-            "application/json",
-            "image/svg+xml",
-            "application/atom+xml",
-        ] {
-            assert!(compressible(t), "{t}");
-        }
-        for t in [
-            "image/png",
-            "application/octet-stream",
-            "application/gzip",
-            "video/mp4",
-        ] {
-            assert!(!compressible(t), "{t}");
-        }
-    }
-
-    #[test]
-    fn accept_encoding_is_read_with_qualities() {
-        assert!(accepts("gzip"));
-        assert!(accepts("deflate, gzip;q=0.5, br"));
-        assert!(accepts("X-GZIP"));
-        assert!(accepts("*"));
-        assert!(!accepts("gzip;q=0"));
-        assert!(!accepts("gzip;q=0.0, *"));
-        assert!(!accepts("br, deflate"));
-        assert!(!accepts("identity"));
-        assert!(!accepts(""));
-        assert!(!accepts("*;q=0"));
-    }
-
-    #[test]
-    fn compressed_bytes_decode_to_the_file() {
-        let text = "hello gzip ".repeat(1000);
-        let packed = compress(text.as_bytes(), text.len() as u64).unwrap();
-        assert!(packed.len() < text.len() / 10);
-        let mut back = String::new();
-        GzDecoder::new(&packed[..])
-            .read_to_string(&mut back)
-            .unwrap();
-        assert_eq!(back, text);
-    }
-
-    #[test]
-    fn only_len_bytes_are_read() {
-        let packed = compress(&b"abcdef"[..], 3).unwrap();
-        let mut back = Vec::new();
-        GzDecoder::new(&packed[..]).read_to_end(&mut back).unwrap();
-        assert_eq!(back, b"abc");
-    }
 }

@@ -1,9 +1,18 @@
-//! Files, directories, listings, redirects and path safety.
+//! The file server, through the connection in memory: files, directories, listings,
+//! redirects and path safety as the client sees them.
 
+mod util;
+
+use std::ffi::OsStr;
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
+use std::time::Duration;
 
-use super::*;
+use sockserv_http::files::Root;
+use sockserv_http::{FileServer, Http};
+
+use util::{client, site, Client};
 
 #[test]
 fn a_file_comes_with_its_fields_and_exact_bytes() {
@@ -17,19 +26,19 @@ fn a_file_comes_with_its_fields_and_exact_bytes() {
         r.head
     );
     assert_eq!(r.body, b"abcdefghijklmnopqrstuvwxyz");
-    assert_eq!(r.field("Content-Type"), Some("text/plain"));
-    assert_eq!(r.field("Content-Length"), Some("26"));
-    assert_eq!(r.field("Accept-Ranges"), Some("bytes"));
-    assert!(r.field("ETag").unwrap().starts_with('"'));
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+    assert_eq!(r.header("Content-Length"), Some("26"));
+    assert_eq!(r.header("Accept-Ranges"), Some("bytes"));
+    assert!(r.header("ETag").unwrap().starts_with('"'));
     let modified = fs::metadata(dir.path().join("a.txt"))
         .unwrap()
         .modified()
         .unwrap();
-    let last = httpdate::parse_http_date(r.field("Last-Modified").unwrap()).unwrap();
+    let last = httpdate::parse_http_date(r.header("Last-Modified").unwrap()).unwrap();
     assert!(modified.duration_since(last).unwrap() < Duration::from_secs(1));
-    assert!(httpdate::parse_http_date(r.field("Date").unwrap()).is_ok());
-    assert_eq!(r.field("Connection"), None);
-    assert_eq!(r.field("Vary"), None);
+    assert!(httpdate::parse_http_date(r.header("Date").unwrap()).is_ok());
+    assert_eq!(r.header("Connection"), None);
+    assert_eq!(r.header("Vary"), None);
     assert!(!c.closing());
 }
 
@@ -48,11 +57,11 @@ fn head_sends_the_same_fields_without_a_body() {
         "Last-Modified",
         "Accept-Ranges",
     ] {
-        assert_eq!(head.field(name), get.field(name), "{name}");
+        assert_eq!(head.header(name), get.header(name), "{name}");
     }
     let listing = c.get("HEAD /list-dir/ HTTP/1.1\r\n\r\n");
     assert_eq!(listing.status, 200);
-    assert!(listing.body.is_empty() && listing.field("Content-Length").is_some());
+    assert!(listing.body.is_empty() && listing.header("Content-Length").is_some());
     let missing = c.get("HEAD /nope HTTP/1.1\r\n\r\n");
     assert_eq!(missing.status, 404);
     assert!(missing.body.is_empty());
@@ -64,7 +73,7 @@ fn missing_files_are_404_and_keep_the_connection() {
     let mut c = client(dir.path());
     let r = c.get("GET /nope.txt HTTP/1.1\r\n\r\n");
     assert_eq!(r.status, 404);
-    assert_eq!(r.field("Content-Type"), Some("text/html;charset=utf-8"));
+    assert_eq!(r.header("Content-Type"), Some("text/html;charset=utf-8"));
     assert!(String::from_utf8_lossy(&r.body).contains("<p>Message: File not found.</p>"));
     assert!(!c.closing());
     assert_eq!(c.get("GET /nope/ HTTP/1.1\r\n\r\n").status, 404);
@@ -88,15 +97,15 @@ fn a_directory_without_its_slash_is_redirected_with_the_query() {
     let mut c = client(dir.path());
     let r = c.get("GET /list-dir HTTP/1.1\r\n\r\n");
     assert_eq!(
-        (r.status, r.field("Location"), r.field("Content-Length")),
+        (r.status, r.header("Location"), r.header("Content-Length")),
         (301, Some("/list-dir/"), Some("0"))
     );
     let r = c.get("GET /list-dir?hi=1 HTTP/1.1\r\n\r\n");
-    assert_eq!(r.field("Location"), Some("/list-dir/?hi=1"));
+    assert_eq!(r.header("Location"), Some("/list-dir/?hi=1"));
     let r = c.get("GET list-dir HTTP/1.1\r\n\r\n");
-    assert_eq!(r.field("Location"), Some("list-dir/"));
+    assert_eq!(r.header("Location"), Some("list-dir/"));
     let r = c.get("GET http://example.com/list-dir?q HTTP/1.1\r\n\r\n");
-    assert_eq!(r.field("Location"), Some("http://example.com/list-dir/?q"));
+    assert_eq!(r.header("Location"), Some("http://example.com/list-dir/?q"));
     assert_eq!(c.get("GET /list-dir/?hi=2 HTTP/1.1\r\n\r\n").status, 200);
 }
 
@@ -112,7 +121,7 @@ fn a_leading_double_slash_cannot_redirect_to_another_host() {
     ] {
         let r = c.get(&format!("GET {target} HTTP/1.1\r\n\r\n"));
         assert_eq!(r.status, 301, "{target}");
-        let location = r.field("Location").unwrap();
+        let location = r.header("Location").unwrap();
         assert!(
             location.starts_with('/') && !location.starts_with("//"),
             "{target} -> {location}"
@@ -126,7 +135,7 @@ fn index_html_then_index_htm_then_a_listing() {
     let mut c = client(dir.path());
     let r = c.get("GET /index-dir/ HTTP/1.1\r\n\r\n");
     assert_eq!(
-        (r.status, r.body.as_slice(), r.field("Content-Type")),
+        (r.status, r.body.as_slice(), r.header("Content-Type")),
         (200, &b"<p>index</p>"[..], Some("text/html"))
     );
     assert_eq!(c.get("GET /htm-dir/ HTTP/1.1\r\n\r\n").body, b"htm");
@@ -141,8 +150,11 @@ fn a_listing_is_pythons_page() {
     let dir = site();
     let r = client(dir.path()).get("GET /list-dir/?x=1 HTTP/1.1\r\n\r\n");
     assert_eq!(r.status, 200);
-    assert_eq!(r.field("Content-Type"), Some("text/html; charset=utf-8"));
-    assert_eq!(r.field("Content-Length").unwrap(), r.body.len().to_string());
+    assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        r.header("Content-Length").unwrap(),
+        r.body.len().to_string()
+    );
     let page = String::from_utf8(r.body).unwrap();
     assert!(
         page.contains("<title>Directory listing for /list-dir/</title>"),
@@ -190,9 +202,9 @@ fn path_attacks_never_leave_the_root() {
     // `..` inside the root still works, as in Python.
     assert_eq!(c.get("GET /x/../a.txt HTTP/1.1\r\n\r\n").body, b"a");
     assert_eq!(c.get("GET /../a.txt HTTP/1.1\r\n\r\n").body, b"a");
-    let mut followed = client_with(dir.path(), |cfg| {
-        cfg.root = Root::new(dir.path(), true).unwrap()
-    });
+    let mut followed = Client::new(Http::new(FileServer::new(
+        Root::new(dir.path(), true).unwrap(),
+    )));
     assert_eq!(followed.get("GET /link HTTP/1.1\r\n\r\n").body, b"s");
 }
 
@@ -239,7 +251,7 @@ fn absolute_form_targets_and_targets_without_a_slash_are_served() {
 #[test]
 fn undecodable_names_are_linked_and_served_like_python() {
     let dir = site();
-    let name = std::ffi::OsStr::from_bytes(b"\xff.txt");
+    let name = OsStr::from_bytes(b"\xff.txt");
     fs::write(dir.path().join(name), b"raw").unwrap();
     let mut c = client(dir.path());
     let listing = c.get("GET / HTTP/1.1\r\n\r\n").body;

@@ -1,0 +1,279 @@
+//! [`HttpSession`]: one HTTP connection's state machine — buffering, pipelining,
+//! keep-alive, body skipping, limits, the access log — around the user's [`Handler`].
+//!
+//! Requests are answered in order as soon as their head is complete. While more than
+//! [`PAUSE_ABOVE`] bytes of output are queued, parsing stops (the rest waits, bounded by
+//! [`MAX_INPUT`]) and resumes in [`Session::on_drained`]. A request body of at most
+//! [`Http::max_body`](crate::Http::max_body) bytes (none by default) is read whole and
+//! given to the handler in [`Request::content`]; a larger one is skipped when its
+//! `Content-Length` is at most [`MAX_SKIPPED_BODY`] bytes, and a larger or chunked one ends
+//! the connection after the response. A malformed head is
+//! answered (400, 414, 431, 505) and the connection closed; so is a response the
+//! handler marked [closing](crate::Response::closing). A head still incomplete after the
+//! header timeout gets 408.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sockserv::{Output, PeerAddr, Session};
+
+use crate::handler::Handler;
+use crate::request::{self, Parsed, Request, RequestBody};
+use crate::response::Response;
+use crate::server::Shared;
+use crate::status::Status;
+use crate::writer::{Framing, Writer};
+
+/// Queued output above which pipelined requests wait.
+pub const PAUSE_ABOVE: u64 = 256 * 1024;
+/// Largest request body skipped to keep the connection; a larger one closes it.
+pub const MAX_SKIPPED_BODY: u64 = 64 * 1024;
+/// Most unparsed input kept while paused; past it the connection is dropped.
+pub const MAX_INPUT: usize = 1024 * 1024;
+/// Largest [`Http::max_body`](crate::Http::max_body): a head and its body must fit in
+/// [`MAX_INPUT`].
+pub const MAX_BODY: u64 = 512 * 1024;
+
+/// One HTTP connection answered by `H` (made by [`Http`](crate::Http)).
+pub struct HttpSession<H> {
+    shared: Arc<Shared<H>>,
+    peer: PeerAddr,
+    /// Received and not yet parsed (a partial head, or requests waiting while paused).
+    input: Vec<u8>,
+    /// Bytes of a request body still to discard.
+    skip: u64,
+    /// Bytes the request at the start of `input` needs (head and body) once its head
+    /// showed a body to read; 0 otherwise.
+    awaited: usize,
+    /// Turns responses into bytes (its head buffer is reused across requests).
+    writer: Writer,
+    /// When the incomplete head in `input` started arriving.
+    head_since: Option<Instant>,
+    /// The connection is closing: ignore whatever else arrives.
+    done: bool,
+    /// The peer sent EOF.
+    eof: bool,
+    /// Parsing waits for the output to drain.
+    paused: bool,
+}
+
+impl<H: Handler> HttpSession<H> {
+    pub(crate) fn new(shared: Arc<Shared<H>>, peer: PeerAddr) -> HttpSession<H> {
+        HttpSession {
+            shared,
+            peer,
+            input: Vec::new(),
+            skip: 0,
+            awaited: 0,
+            writer: Writer::new(),
+            head_since: None,
+            done: false,
+            eof: false,
+            paused: false,
+        }
+    }
+
+    /// Answers the complete requests at the start of `input`; returns the bytes used.
+    fn serve(&mut self, input: &[u8], out: &mut Output) -> usize {
+        let mut used = 0;
+        while !self.done {
+            if self.skip > 0 {
+                let n = self.skip.min((input.len() - used) as u64);
+                used += n as usize;
+                self.skip -= n;
+                if self.skip > 0 {
+                    break;
+                }
+            }
+            if used == input.len() {
+                break;
+            }
+            if out.queued() > PAUSE_ABOVE {
+                self.paused = true;
+                break;
+            }
+            // A head whose body is still arriving is parsed again only once it is all in.
+            if input.len() - used < self.awaited {
+                break;
+            }
+            match request::parse(&input[used..], self.shared.max_head) {
+                Parsed::Partial => break,
+                Parsed::Complete(mut request, len) => {
+                    let content = match request.body {
+                        RequestBody::Length(n) if n <= self.shared.max_body => n as usize,
+                        _ => 0,
+                    };
+                    if input.len() - used - len < content {
+                        self.awaited = len + content;
+                        break;
+                    }
+                    request.content = &input[used + len..used + len + content];
+                    used += len + content;
+                    self.awaited = 0;
+                    self.head_since = None;
+                    self.answer(&request, out);
+                }
+                Parsed::Invalid(reject) => {
+                    self.refuse(reject.status, &reject.message, out);
+                }
+            }
+        }
+        used
+    }
+
+    fn answer(&mut self, request: &Request<'_>, out: &mut Output) {
+        let mut keep_alive = request.keep_alive;
+        match request.body {
+            RequestBody::None => {}
+            // Read already, into `request.content`.
+            RequestBody::Length(n) if n == request.content.len() as u64 => {}
+            RequestBody::Length(n) if n <= MAX_SKIPPED_BODY => self.skip = n,
+            RequestBody::Length(_) | RequestBody::Encoded => keep_alive = false,
+        }
+        let response = self.shared.handler.respond(request, &self.peer);
+        let framing = Framing {
+            keep_alive: keep_alive && !response.close,
+            minor: request.minor,
+            head_only: request.is_head(),
+        };
+        self.send(request.method, request.target, response, framing, out);
+        if !framing.keep_alive || out.is_closing() {
+            self.finish(out);
+        }
+    }
+
+    /// Answers a head that cannot be served with Python's error page, and closes.
+    fn refuse(&mut self, status: Status, message: &str, out: &mut Output) {
+        let framing = Framing {
+            keep_alive: false,
+            minor: 1,
+            head_only: false,
+        };
+        self.send("-", "-", Response::error(status, message), framing, out);
+        self.finish(out);
+    }
+
+    /// Writes `response`, counts it and logs it.
+    fn send(
+        &mut self,
+        method: &str,
+        target: &str,
+        response: Response,
+        framing: Framing,
+        out: &mut Output,
+    ) {
+        let status = response.status;
+        let bytes = self.writer.write(response, framing, out);
+        self.shared.counters.count(status);
+        tracing::info!(
+            peer = %self.peer,
+            method,
+            target,
+            status = status.0,
+            bytes,
+            "request"
+        );
+    }
+
+    /// Closes once everything queued is sent; nothing more is read.
+    fn finish(&mut self, out: &mut Output) {
+        self.done = true;
+        self.input = Vec::new();
+        out.close();
+    }
+
+    /// Serves what `input` holds plus `data`, keeping the unparsed rest.
+    fn feed(&mut self, data: &[u8], out: &mut Output) {
+        if self.input.is_empty() {
+            // The common case: whole requests in one read, parsed without a copy.
+            let used = self.serve(data, out);
+            if !self.done {
+                self.input.extend_from_slice(&data[used..]);
+            }
+        } else {
+            let mut input = std::mem::take(&mut self.input);
+            input.extend_from_slice(data);
+            let used = self.serve(&input, out);
+            if !self.done {
+                input.drain(..used);
+                self.input = input;
+            }
+        }
+        if self.done {
+            return;
+        }
+        if self.input.len() > MAX_INPUT {
+            tracing::debug!(peer = %self.peer, "too much pipelined input: closing");
+            return self.finish(out);
+        }
+        self.check_header_timeout(out);
+        if self.eof && !self.paused {
+            self.finish(out);
+        }
+    }
+
+    /// A head trickling in slower than the header timeout (slowloris) gets 408.
+    fn check_header_timeout(&mut self, out: &mut Output) {
+        let Some(limit) = self.shared.header_timeout else {
+            return;
+        };
+        if self.paused || self.input.is_empty() || self.skip > 0 {
+            self.head_since = None;
+            return;
+        }
+        let since = *self.head_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > limit {
+            self.refuse(
+                Status::REQUEST_TIMEOUT,
+                "Request head not received in time",
+                out,
+            );
+        }
+    }
+}
+
+impl<H> HttpSession<H> {
+    /// Bytes received and not answered yet (a partial head, or pipelined requests waiting
+    /// for the output to drain): bounded by the head limit, or by [`MAX_INPUT`] while
+    /// paused.
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+}
+
+impl<H> fmt::Debug for HttpSession<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSession")
+            .field("peer", &self.peer)
+            .field("buffered", &self.input.len())
+            .field("skip", &self.skip)
+            .field("paused", &self.paused)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> Session for HttpSession<H> {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        if !self.done {
+            self.feed(data, out);
+        }
+    }
+
+    fn on_eof(&mut self, out: &mut Output) {
+        self.eof = true;
+        // Requests waiting for the output to drain are still answered (in `on_drained`);
+        // an incomplete head is dropped without an answer, as Python does.
+        if !self.done && !self.paused {
+            self.finish(out);
+        }
+    }
+
+    fn on_drained(&mut self, out: &mut Output) {
+        if self.paused && !self.done {
+            self.paused = false;
+            self.feed(&[], out);
+        }
+    }
+}

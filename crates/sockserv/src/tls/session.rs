@@ -176,7 +176,13 @@ impl<S: Session> TlsSession<S> {
 
 impl<S: Session> Session for TlsSession<S> {
     fn on_open(&mut self, out: &mut Output) {
-        self.inner_out.set_high_water(out.high_water());
+        // The connection's output budget is split: half for ciphertext waiting for the
+        // peer (where the driver stops reading), half for the inner Session's plaintext
+        // not yet encrypted (what one read's worth of input can produce meanwhile); the
+        // plaintext kept for accounting until sent is the ciphertext's twin.
+        let half = (out.high_water() / 2).max(1024);
+        out.set_high_water(half);
+        self.inner_out.set_high_water(half);
         self.inner.on_open(&mut self.inner_out);
         if let Some(source) = self.inner_out.wake_source() {
             // The inner waker wakes this connection; on_wake passes it on.

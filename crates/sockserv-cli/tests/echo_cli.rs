@@ -164,6 +164,7 @@ fn clog(client: &Client) {
     loop {
         match (&*tcp).write(&chunk) {
             Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
             Err(e) => panic!("clogging the echo: {e}"),
         }

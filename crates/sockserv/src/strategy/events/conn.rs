@@ -179,8 +179,12 @@ impl Connection {
         self.pump.step(&self.stream, buf)
     }
 
-    /// The server began to drain: the Session hears `on_shutdown`.
+    /// The server began to drain: the Session hears `on_shutdown` (one still waiting for
+    /// its PROXY header hears it once started).
     pub(super) fn on_shutdown(&mut self, buf: &mut [u8], now: Instant) -> io::Result<Step> {
+        if self.header.is_some() {
+            return Ok(Step::Open);
+        }
         self.pump.tick(now);
         self.pump.shutdown();
         self.pump.step(&self.stream, buf)

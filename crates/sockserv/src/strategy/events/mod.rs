@@ -356,6 +356,10 @@ impl EventLoop {
                 }
                 let session = (self.open)(&peer);
                 self.step(key, |conn, buf| conn.start(peer, session, &rest, buf));
+                if self.told_shutdown {
+                    let now = Instant::now();
+                    self.step(key, |conn, buf| conn.on_shutdown(buf, now));
+                }
             }
             Err(e) => {
                 let peer = self.peer_of(key);

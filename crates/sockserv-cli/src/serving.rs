@@ -289,6 +289,7 @@ pub fn serve_all_with(
                         }
                     }
                 })?;
+        let drain_timeout = args.drain_timeout;
         let workers: Vec<_> = servers
             .into_iter()
             .map(|mut server| {
@@ -297,11 +298,15 @@ pub fn serve_all_with(
                     server
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
-                    if handed_over.load(Ordering::Acquire) {
-                        // The new process serves this socket now: its file stays.
+                    let report = if handed_over.load(Ordering::Acquire) {
+                        // The new process serves this socket now: its file stays. The
+                        // clients here are served on until they leave (not told to go, as
+                        // on SIGTERM), for up to the drain timeout.
                         server.keep_socket_file();
-                    }
-                    let report = server.close()?;
+                        server.close_with_policy(ClosePolicy::JoinTimeout(drain_timeout))?
+                    } else {
+                        server.close()?
+                    };
                     if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",

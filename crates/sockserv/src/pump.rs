@@ -308,6 +308,21 @@ impl<S: Session> Pump<S> {
         self.can_read() || self.drain_due
     }
 
+    /// Whether the drain budget ran out before the Session was told its output drained.
+    pub(crate) fn drain_due(&self) -> bool {
+        self.drain_due
+    }
+
+    /// Whether the Session asked to close.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.out.is_closing()
+    }
+
+    /// The Session's wake source, if it asked for a waker when it opened.
+    pub(crate) fn wake_source(&self) -> Option<&WakeSource> {
+        self.wake.as_ref()
+    }
+
     /// Whether to read now: bytes may be waiting and output is not backed up. True after
     /// a step means the read budget ran out with bytes still waiting.
     pub(crate) fn can_read(&self) -> bool {
@@ -320,7 +335,6 @@ impl<S: Session> Pump<S> {
     }
 
     /// Bytes queued and not yet sent.
-    #[cfg(test)]
     pub(crate) fn queued(&self) -> u64 {
         self.out.queued()
     }

@@ -16,7 +16,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::timeouts::{name_timeout, ConnSettings};
-use super::{Pump, Step, LOAD_CHUNK};
+use super::{Input, Pump, Step, LOAD_CHUNK};
 use crate::driver::OutputExt;
 use crate::endpoint::PeerAddr;
 use crate::error::Failure;
@@ -88,9 +88,18 @@ fn drive<S: Session>(
     settings: &ConnSettings,
     shutdown: &WakeSource,
 ) -> io::Result<()> {
-    let poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
-    if let Some(source) = pump.open() {
+    let wants_wake = pump.open().is_some();
+    let (poll, waker) = match poller() {
+        Ok(poller) => poller,
+        Err(_) if !wants_wake => {
+            let (read, write) = settings.socket_timeouts();
+            stream.set_read_timeout(read)?;
+            stream.set_write_timeout(write)?;
+            return drive_blocking(pump, stream);
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(source) = pump.wake_source() {
         let waker = Arc::clone(&waker);
         // A failed wake means the poller is gone: the connection is over anyway.
         source.set_notify(move || drop(waker.wake()));
@@ -98,6 +107,51 @@ fn drive<S: Session>(
     shutdown.set_notify(move || drop(waker.wake()));
     drive_polled(pump, stream, poll, settings, shutdown)
 }
+
+/// A per-connection poller and its waker (two descriptors).
+fn poller() -> io::Result<(Poll, Arc<Waker>)> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    Ok((poll, waker))
+}
+
+/// The fallback for a session without a waker when no poller can be made (the process is
+/// out of descriptors): a blocking read, then a blocking write, bounded by the socket's
+/// timeouts. The connection is served, without timers or the drain notice (rather than
+/// refused, which would turn descriptor exhaustion into a busy accept-and-close loop).
+fn drive_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result<()> {
+    let mut buf = vec![0; READ_CHUNK];
+    loop {
+        if flush_blocking(pump, stream)? == Step::Done || pump.is_closing() {
+            return Ok(());
+        }
+        match pump.read(stream, &mut buf)? {
+            Input::Data => {}
+            Input::Eof => return flush_blocking(pump, stream).map(drop),
+            // A blocking read stops short only when the read timeout expired.
+            Input::Dry => return Err(ErrorKind::WouldBlock.into()),
+            Input::Gone => return Ok(()),
+        }
+    }
+}
+
+/// Sends everything queued, telling the session each time it has all gone out.
+fn flush_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result<Step> {
+    loop {
+        if pump.flush(stream)? == Step::Done {
+            return Ok(Step::Done);
+        }
+        if pump.queued() > 0 {
+            // A blocking socket stops short only when its write timeout expired.
+            return Err(io::Error::new(ErrorKind::TimedOut, "write timed out"));
+        }
+        // The drain budget is for sharing a thread; this one serves a single connection.
+        if !pump.drain_due() {
+            return Ok(Step::Open);
+        }
+    }
+}
+
 
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);

@@ -21,7 +21,7 @@ use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
 use slab::Slab;
 
 use self::conn::Connection;
-use self::mailbox::{Mailbox, DRAIN, STOP_NOW};
+use self::mailbox::{Mailbox, DRAIN, DRAIN_TELLING, STOP_NOW};
 use super::running::Running;
 use super::{ClosePolicy, CloseReport, Dispatch};
 use crate::endpoint::PeerAddr;
@@ -133,10 +133,10 @@ impl Dispatch for Events {
                 cut: 0,
                 left: self.running.get(),
             },
-            // `DRAIN` tells each Session the drain began (`on_shutdown`); stopping the
-            // loops closes what is left: under a drain, that is the cut.
+            // Each Session hears the drain began (`on_shutdown`); stopping the loops
+            // closes what is left: under a drain, that is the cut.
             ClosePolicy::Drain(limit) => {
-                self.stop_loops(DRAIN);
+                self.stop_loops(DRAIN_TELLING);
                 let report = self.running.wait_idle(ClosePolicy::JoinTimeout(limit));
                 CloseReport {
                     cut: report.left,
@@ -231,7 +231,7 @@ impl EventLoop {
                 }
             }
             let stopping = self.mailbox.stopping();
-            if stopping == DRAIN && !self.told_shutdown {
+            if stopping == DRAIN_TELLING && !self.told_shutdown {
                 self.told_shutdown = true;
                 let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
                 for key in keys {
@@ -240,7 +240,7 @@ impl EventLoop {
             }
             match stopping {
                 STOP_NOW => break,
-                DRAIN if self.conns.is_empty() => break,
+                DRAIN | DRAIN_TELLING if self.conns.is_empty() => break,
                 _ => {}
             }
         }

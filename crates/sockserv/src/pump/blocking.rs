@@ -152,7 +152,6 @@ fn flush_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result
     }
 }
 
-
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
 

@@ -238,6 +238,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
 
+    /// Most output kept for one client that does not read what it is sent (plain or
+    /// TLS): past it the server stops reading from that client until it catches up, so a
+    /// slow or hostile client holds about this much memory. A number of bytes, or with a
+    /// unit: 64K, 1M (KiB, MiB). Raised to at least 1K.
+    #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = parse_bytes)]
+    pub high_water: u64,
+
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port;
     /// `metrics on URL` is printed to stderr before the `listening on` lines).
     ///
@@ -391,9 +398,44 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("invalid duration {text:?}: out of range"))
 }
 
+/// Parses a byte count: `65536`, `64K`, `1M` (binary units; `KiB`/`MiB` too).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| {
+        format!("invalid size {text:?}: expected a number of bytes, like 65536 or 64K")
+    })?;
+    let scale: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: unknown unit {unit:?} (use K, M or G)"
+            ))
+        }
+    };
+    value
+        .checked_mul(scale)
+        .ok_or_else(|| format!("invalid size {text:?}: out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert_eq!(parse_bytes("64K"), Ok(64 * 1024));
+        assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
+        assert!(parse_bytes("lots").unwrap_err().contains("invalid size"));
+        assert!(parse_bytes("5Q").unwrap_err().contains("unknown unit"));
+    }
 
     #[test]
     fn durations() {

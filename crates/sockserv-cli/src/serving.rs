@@ -215,6 +215,7 @@ pub fn serve_all_with(
             .idle_timeout(ServeArgs::limit(args.idle_timeout))
             .read_timeout(ServeArgs::limit(args.read_timeout))
             .write_timeout(ServeArgs::limit(args.write_timeout))
+            .high_water(args.high_water)
             .on_error(report)
             .on_close(crate::logging::log_close);
         if args.max_conns > 0 {
@@ -293,6 +294,7 @@ pub fn serve_all_with(
                         }
                     }
                 })?;
+        let drain_timeout = args.drain_timeout;
         let workers: Vec<_> = servers
             .into_iter()
             .map(|mut server| {
@@ -301,15 +303,19 @@ pub fn serve_all_with(
                     server
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
-                    if handed_over.load(Ordering::Acquire) {
-                        // The new process serves this socket now: its file stays.
+                    let report = if handed_over.load(Ordering::Acquire) {
+                        // The new process serves this socket now: its file stays. The
+                        // clients here are served on until they leave (not told to go, as
+                        // on SIGTERM), for up to the drain timeout.
                         server.keep_socket_file();
                         // The last accept loop to stop says the hand-over is complete.
                         if accepting.fetch_sub(1, Ordering::AcqRel) == 1 {
                             crate::upgrade::handed_over(new_pid.load(Ordering::Acquire));
                         }
-                    }
-                    let report = server.close()?;
+                        server.close_with_policy(ClosePolicy::JoinTimeout(drain_timeout))?
+                    } else {
+                        server.close()?
+                    };
                     if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",

@@ -2,9 +2,9 @@
 
 mod util;
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sockserv::Endpoint;
 use util::{datagram_round_trip, payload, run, Client, Server, MODES, WAIT};
@@ -152,14 +152,38 @@ fn port_zero_is_reported_with_the_real_port() {
     assert_eq!(datagram_round_trip(udp, dir.path(), b"ping"), b"ping");
 }
 
-/// The first SIGINT starts the drain, which waits for a connected client; a second
-/// SIGINT ends the process at once instead of waiting out the drain timeout.
+/// Sends to the echo without reading until the server stops reading: it owes this client
+/// an echo the client does not take, so a drain has to wait for it (an idle echo
+/// connection closes at once when the drain begins). The server has stopped once a
+/// write makes no progress for a whole second (a partial write returns at once).
+fn clog(client: &Client) {
+    let tcp = client.tcp().expect("a TCP client");
+    tcp.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let started = Instant::now();
+    loop {
+        match (&*tcp).write(&chunk) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("clogging the echo: {e}"),
+        }
+        assert!(
+            started.elapsed() < WAIT * 4,
+            "the echo never stopped reading"
+        );
+    }
+}
+
+/// The first SIGINT starts the drain, which waits for a client still owed its echo; a
+/// second SIGINT ends the process at once instead of waiting out the drain timeout.
 #[test]
 fn second_sigint_during_drain_exits_at_once() {
     let mut server = Server::start_mode("echo", "threads", &["--drain-timeout", "60s"]);
     let mut client = Client::connect(&server.endpoints[0]);
     // The echo proves the connection is being served, so the drain has to wait for it.
     assert_eq!(client.round_trip(b"hold\n"), b"hold\n");
+    clog(&client);
 
     server.signal("INT");
     server.wait_for_line("shutting down");
@@ -175,13 +199,14 @@ fn second_sigint_during_drain_exits_at_once() {
     drop(client);
 }
 
-/// A client still connected when the drain timeout expires is cut off; the process
+/// A client still owed its echo when the drain timeout expires is cut off; the process
 /// still exits 0 and says so.
 #[test]
-fn drain_timeout_cuts_off_an_idle_client() {
+fn drain_timeout_cuts_off_a_client_that_does_not_read() {
     let mut server = Server::start_mode("echo", "pool:2", &["--drain-timeout", "200ms"]);
     let mut client = Client::connect(&server.endpoints[0]);
     assert_eq!(client.round_trip(b"hold\n"), b"hold\n");
+    clog(&client);
     server.signal("TERM");
     let status = server.wait(WAIT);
     assert!(status.success(), "exit status {status}");
@@ -204,8 +229,8 @@ fn listening_on(port: u16) -> bool {
 }
 
 /// The drain report's numbers: of three clients connected at SIGTERM, two that leave
-/// during the drain are "finished", the one still connected at the drain timeout is
-/// "cut off" — in every mode that serves clients at once.
+/// (or are closed as idle) during the drain are "finished", the one still owed its echo
+/// at the drain timeout is "cut off" — in every mode that serves clients at once.
 #[test]
 fn drain_report_counts_finished_and_cut_off_clients() {
     for mode in ["threads", "pool:4", "fork:4", "events:2"] {
@@ -218,6 +243,9 @@ fn drain_report_counts_finished_and_cut_off_clients() {
                 client
             })
             .collect();
+        // The third is owed an echo it does not read: the drain has to wait for it (idle
+        // echo connections close as the drain begins).
+        clog(&clients[2]);
         server.signal("TERM");
         server.wait_for_line("shutting down");
         // The listener is closed before close() counts the requests still running. Seen
@@ -241,12 +269,43 @@ fn drain_report_counts_finished_and_cut_off_clients() {
     }
 }
 
+/// SIGTERM with 100 idle echo connections: each closes as the drain begins, so the
+/// process exits at once (the bound is a "did not hang" bound, far below the 60 s drain
+/// timeout), and reports them finished, none cut.
+#[test]
+fn sigterm_with_idle_echo_connections_exits_at_once() {
+    for mode in ["threads", "events:2"] {
+        let mut server = Server::start_mode("echo", mode, &["--drain-timeout", "60s"]);
+        let mut clients: Vec<Client> = (0..100)
+            .map(|_| Client::connect(&server.endpoints[0]))
+            .collect();
+        for client in &mut clients {
+            // Echoed: being served, not waiting in the backlog.
+            assert_eq!(client.round_trip(b"hi\n"), b"hi\n", "{mode}");
+        }
+        let start = Instant::now();
+        server.signal("TERM");
+        let status = server.wait(WAIT);
+        let took = start.elapsed();
+        assert!(status.success(), "{mode}: exit status {status}");
+        assert!(took < WAIT, "{mode}: exit took {took:?}");
+        server.wait_for_line("100 client(s) finished, 0 cut off");
+        for client in &mut clients {
+            client.set_timeout(Some(WAIT));
+            let mut rest = Vec::new();
+            let _ = client.read_to_end(&mut rest);
+            assert!(rest.is_empty(), "{mode}: {rest:?}");
+        }
+    }
+}
+
 /// Bad flags end the process with a non-zero status and an `error:` line naming the
 /// offending value.
 #[test]
 fn bad_flags_are_refused_with_one_error_line() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["echo", "--mode", "bogus"], "bogus"),
+        (&["echo", "--high-water", "lots"], "lots"),
         (&["echo", "--listen", "http://x"], "http://x"),
         (&["echo", "--mode", "pool:0"], "pool:0"),
         (&["echo", "--drain-timeout", "5y"], "5y"),

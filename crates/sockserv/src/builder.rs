@@ -243,6 +243,17 @@ impl Builder {
         self
     }
 
+    /// The output high-water mark of a Session's connection, in bytes (default 64 KiB,
+    /// as Netty's): once that much output waits for a peer that does not read, the
+    /// connection stops reading until the peer catches up, so a client that sends and
+    /// never reads holds about this much memory, plain or TLS
+    /// ([`Output::is_backed_up`](crate::Output::is_backed_up)). Values below 1 KiB are
+    /// raised to 1 KiB.
+    pub fn high_water(mut self, bytes: u64) -> Self {
+        self.settings.high_water = bytes.max(1024);
+        self
+    }
+
     /// Largest datagram delivered whole (default 8192); longer ones are cut to it and
     /// marked [`Datagram::is_truncated`](crate::Datagram::is_truncated).
     pub fn max_packet_size(mut self, size: usize) -> Self {

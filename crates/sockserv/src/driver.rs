@@ -118,6 +118,16 @@ pub trait OutputExt: sealed::Sealed {
     /// The driver's end of the Session's waker: `None` if the Session never asked for
     /// one (see [`Output::waker`](crate::Output::waker)).
     fn wake_source(&self) -> Option<WakeSource>;
+
+    /// Takes the Session's last timer change since the previous call: `Some(Some(d))`
+    /// it set a timer to fire `d` from now ([`Output::set_timer`](crate::Output::set_timer)),
+    /// `Some(None)` it cleared it, `None` nothing changed. The driver keeps the deadline
+    /// and calls [`Session::on_timer`](crate::Session::on_timer) when it passes.
+    fn take_timer(&mut self) -> Option<Option<std::time::Duration>>;
+
+    /// Sets the high-water mark of [`Output::is_backed_up`](crate::Output::is_backed_up)
+    /// (the driver's setting; 64 KiB by default).
+    fn set_high_water(&mut self, bytes: u64);
 }
 
 mod sealed {

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::driver::OutputExt;
 use crate::session::{SessionWaker, WakeCell, WakeSource};
@@ -35,7 +36,25 @@ pub struct Output {
     gone: u64,
     closing: bool,
     wake: Option<Arc<WakeCell>>,
+    /// A timer change the driver has not taken yet: `Some(None)` clears it.
+    timer: Option<Option<Duration>>,
+    high_water: HighWater,
 }
+
+/// Queued output above which a connection counts as backed up (see
+/// [`Output::is_backed_up`]): the driver's setting, Netty's 64 KiB by default.
+#[derive(Clone, Copy, Debug)]
+struct HighWater(u64);
+
+impl Default for HighWater {
+    fn default() -> Self {
+        HighWater(DEFAULT_HIGH_WATER)
+    }
+}
+
+/// The default output high-water mark: 64 KiB, as Netty's (see
+/// [`Builder::high_water`](crate::Builder::high_water)).
+pub(crate) const DEFAULT_HIGH_WATER: u64 = 64 * 1024;
 
 enum Segment {
     Bytes(Vec<u8>),
@@ -136,6 +155,32 @@ impl Output {
     /// Bytes queued and not yet sent, file ranges included.
     pub fn queued(&self) -> u64 {
         self.buf.len() as u64 + self.rest_len
+    }
+
+    /// Whether the output is backed up: [`queued`](Output::queued) reached the
+    /// connection's high-water mark ([`Builder::high_water`](crate::Builder::high_water)).
+    /// The driver stops reading then, until the peer catches up; a Session that produces
+    /// output on its own (a stream, a relay) holds back too and resumes in
+    /// [`on_drained`](crate::Session::on_drained).
+    pub fn is_backed_up(&self) -> bool {
+        self.queued() >= self.high_water.0
+    }
+
+    /// The connection's high-water mark, in bytes (see [`is_backed_up`](Output::is_backed_up)).
+    pub fn high_water(&self) -> u64 {
+        self.high_water.0
+    }
+
+    /// Asks for [`Session::on_timer`](crate::Session::on_timer) once `after` has passed,
+    /// replacing any timer set before (one timer per connection). Timeouts of a protocol
+    /// (a request head that does not arrive in time, a keep-alive ping) are built on it.
+    pub fn set_timer(&mut self, after: Duration) {
+        self.timer = Some(Some(after));
+    }
+
+    /// Cancels the timer, if one is set.
+    pub fn clear_timer(&mut self) {
+        self.timer = Some(None);
     }
 
     /// Counts `n` bytes leaving the queue; a Session with a waker publishes the total.
@@ -298,6 +343,14 @@ impl OutputExt for Output {
         self.wake.as_ref().map(|cell| WakeSource {
             cell: Arc::clone(cell),
         })
+    }
+
+    fn take_timer(&mut self) -> Option<Option<Duration>> {
+        self.timer.take()
+    }
+
+    fn set_high_water(&mut self, bytes: u64) {
+        self.high_water = HighWater(bytes);
     }
 }
 

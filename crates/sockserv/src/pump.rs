@@ -3,9 +3,10 @@
 //!
 //! The pump owns the Session and its [`Output`] and decides everything between the
 //! socket and the Session: when to read (a read budget per step, no reading while output
-//! is backed up past [`HIGH_WATER`], none after EOF or once closing), when to write and
-//! tell the Session its output drained (a drain budget per step), when the connection is
-//! finished, and when it has run past a timeout. Its I/O is one `read` on a [`Stream`]
+//! is backed up past the high-water mark, none after EOF or once closing), when to write
+//! and tell the Session its output drained (a drain budget per step), when its timer goes
+//! off and when it hears the server drain, when the connection is finished, and when it
+//! has run past a timeout. Its I/O is one `read` on a [`Stream`]
 //! and [`send_queued`]; readiness, wake-ups and the clock come from the driver, so a
 //! driver is only a way of waiting: an event loop's poller, a per-connection poller, or a
 //! blocking socket.
@@ -27,8 +28,6 @@ pub(crate) use close::{close_nonblocking, close_stream};
 pub(crate) use send::{is_disconnect, send_queued, LOAD_CHUNK};
 pub(crate) use timeouts::{name_timeout, ConnSettings};
 
-/// Queued output above which the pump stops reading until the peer catches up.
-pub(crate) const HIGH_WATER: u64 = 256 * 1024;
 /// Most reads of one connection in one step. A peer that sends faster than its Session
 /// consumes would otherwise keep its driver reading forever (the socket always has a full
 /// buffer waiting): starving every other connection of an event loop, or the replies and
@@ -81,14 +80,21 @@ pub(crate) struct Pump<S> {
     now: Instant,
     bytes_in: u64,
     bytes_out: u64,
+    /// When the Session's timer goes off ([`Output::set_timer`]).
+    timer: Option<Instant>,
+    /// The Session heard `on_shutdown`.
+    told_shutdown: bool,
 }
 
 impl<S: Session> Pump<S> {
-    /// A pump for `session`, whose connection opened at `now`; nothing is called yet.
-    pub(crate) fn new(session: S, now: Instant) -> Pump<S> {
+    /// A pump for `session`, whose connection opened at `now` and stops reading while
+    /// `high_water` bytes of output wait; nothing is called yet.
+    pub(crate) fn new(session: S, now: Instant, high_water: u64) -> Pump<S> {
+        let mut out = Output::new();
+        out.set_high_water(high_water);
         Pump {
             session,
-            out: Output::new(),
+            out,
             wake: None,
             read_ready: true,
             peer_closed: false,
@@ -100,6 +106,8 @@ impl<S: Session> Pump<S> {
             now,
             bytes_in: 0,
             bytes_out: 0,
+            timer: None,
+            told_shutdown: false,
         }
     }
 
@@ -150,6 +158,13 @@ impl<S: Session> Pump<S> {
     ///
     /// A socket error other than the peer leaving; reading a queued file failed.
     pub(crate) fn step(&mut self, stream: &Stream, buf: &mut [u8]) -> io::Result<Step> {
+        self.fire_timer();
+        let step = self.step_io(stream, buf);
+        self.take_timer();
+        step
+    }
+
+    fn step_io(&mut self, stream: &Stream, buf: &mut [u8]) -> io::Result<Step> {
         let mut reads = 0;
         while self.can_read() && reads < READ_BUDGET {
             reads += 1;
@@ -172,12 +187,52 @@ impl<S: Session> Pump<S> {
         Ok(Step::Open)
     }
 
-    /// Reads once from `stream` (retrying `EINTR`) and tells the Session what came.
+    /// Takes the Session's timer change, if it made one, as a deadline from now.
+    fn take_timer(&mut self) {
+        if let Some(change) = self.out.take_timer() {
+            self.timer = change.map(|after| self.now + after);
+        }
+    }
+
+    /// Calls `on_timer` if the Session's timer has gone off (by the clock of the last
+    /// [`tick`](Pump::tick)); it fires once.
+    fn fire_timer(&mut self) {
+        self.take_timer();
+        if self.timer.is_some_and(|at| at <= self.now) {
+            self.timer = None;
+            if !self.out.is_closing() {
+                self.session.on_timer(&mut self.out);
+                self.take_timer();
+            }
+        }
+    }
+
+    /// When the Session's timer goes off, if it set one.
+    pub(crate) fn timer(&self) -> Option<Instant> {
+        self.timer
+    }
+
+    /// The server began to drain: tells the Session (once, unless it is closing already).
+    /// A step follows, which ends the connection if the Session closed with nothing left
+    /// to send.
+    pub(crate) fn shutdown(&mut self) {
+        if !std::mem::replace(&mut self.told_shutdown, true) && !self.out.is_closing() {
+            self.session.on_shutdown(&mut self.out);
+        }
+    }
+
+    /// Reads once from `stream` (retrying `EINTR`) and tells the Session what came: no
+    /// more than fits below the high-water mark, so an echo never queues past it.
     ///
     /// # Errors
     ///
     /// A read error other than `WouldBlock` or the peer leaving.
     pub(crate) fn read(&mut self, stream: &Stream, buf: &mut [u8]) -> io::Result<Input> {
+        let room = self.out.high_water().saturating_sub(self.out.queued());
+        let len = usize::try_from(room)
+            .unwrap_or(usize::MAX)
+            .clamp(1, buf.len());
+        let buf = &mut buf[..len];
         loop {
             match (&*stream).read(buf) {
                 Ok(0) => {
@@ -258,10 +313,20 @@ impl<S: Session> Pump<S> {
         self.drain_due
     }
 
+    /// Whether the Session asked to close.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.out.is_closing()
+    }
+
+    /// The Session's wake source, if it asked for a waker when it opened.
+    pub(crate) fn wake_source(&self) -> Option<&WakeSource> {
+        self.wake.as_ref()
+    }
+
     /// Whether to read now: bytes may be waiting and output is not backed up. True after
     /// a step means the read budget ran out with bytes still waiting.
     pub(crate) fn can_read(&self) -> bool {
-        self.read_ready && !self.eof && !self.out.is_closing() && self.out.queued() < HIGH_WATER
+        self.read_ready && !self.eof && !self.out.is_closing() && !self.out.is_backed_up()
     }
 
     /// Whether output waits for the socket to take it (the driver asks for writability).
@@ -272,11 +337,6 @@ impl<S: Session> Pump<S> {
     /// Bytes queued and not yet sent.
     pub(crate) fn queued(&self) -> u64 {
         self.out.queued()
-    }
-
-    /// Whether the Session asked to close.
-    pub(crate) fn is_closing(&self) -> bool {
-        self.out.is_closing()
     }
 
     /// Whether the peer's EOF was read (nothing unread is left to discard on close).
@@ -332,11 +392,13 @@ impl<S: Session> Pump<S> {
         ))
     }
 
-    /// The instant past which [`expired`](Pump::expired) reports a timeout, if any.
+    /// The instant the driver must wake this connection by: the first timeout that
+    /// [`expired`](Pump::expired) would report, or the Session's timer.
     pub(crate) fn deadline(&self, settings: &ConnSettings) -> Option<Instant> {
         self.timeouts(settings)
             .into_iter()
             .filter_map(|(_, since, limit)| since.checked_add(limit?))
+            .chain(self.timer)
             .min()
     }
 }

@@ -280,7 +280,8 @@ fn serve_stream(
     (result, traffic)
 }
 
-/// Serves one connection with a Session, then half-closes and closes it.
+/// Serves one connection with a Session (which keeps its own timeouts), then half-closes
+/// and closes it.
 fn serve_session(
     open: &OpenFn,
     stream: Stream,
@@ -288,11 +289,8 @@ fn serve_session(
     settings: &ConnSettings,
     live: &Live,
 ) -> (Result<(), Failure>, (u64, u64)) {
-    let tracked = live.add(&stream);
-    let served = match run_guarded(|| set_socket_timeouts(&stream, settings)) {
-        Ok(()) => blocking::serve(open, peer, &stream, settings),
-        Err(failure) => (Err(failure), (0, 0)),
-    };
+    let (tracked, shutdown) = live.add_session(&stream);
+    let served = blocking::serve(open, peer, &stream, settings, &shutdown);
     // Untracked before it is closed: a drain never touches a reused descriptor.
     live.remove(tracked);
     close_stream(stream);

@@ -395,6 +395,19 @@ impl Server {
         Ok(self.close_with(self.close_policy))
     }
 
+    /// [`close`](Server::close) under `policy` instead of the builder's. Only
+    /// [`ClosePolicy::Drain`] tells the Sessions the drain began
+    /// ([`Session::on_shutdown`](crate::Session::on_shutdown)); a process that handed its
+    /// listeners to a new one (an upgrade) closes with [`ClosePolicy::JoinTimeout`], so its
+    /// clients are served on until they leave.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for reporting close failures.
+    pub fn close_with_policy(mut self, policy: ClosePolicy) -> Result<CloseReport, Error> {
+        Ok(self.close_with(policy))
+    }
+
     fn close_with(&mut self, policy: ClosePolicy) -> CloseReport {
         self.slot.clear();
         // Counted before the listener goes: a request that ends right after (its client

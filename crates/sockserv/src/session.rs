@@ -73,6 +73,24 @@ pub trait Session: Send + 'static {
         let _ = out;
     }
 
+    /// The timer set with [`Output::set_timer`] went off. It fires once; a Session that
+    /// wants another sets it again here. Not called once the Session is closing. The
+    /// default does nothing.
+    fn on_timer(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
+    /// The server began to drain (a graceful stop: SIGTERM under
+    /// [`Server::serve_until_signal`](crate::Server::serve_until_signal), or a close with
+    /// [`ClosePolicy::Drain`](crate::ClosePolicy::Drain)). Called at most once, not once the
+    /// Session is closing. A Session with nothing in flight closes here (then the drain
+    /// does not wait for it); one in the middle of a request finishes it and closes after.
+    /// The default does nothing: the connection is served until it ends or the drain
+    /// deadline cuts it.
+    fn on_shutdown(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
     /// The connection is gone, for any reason. Called exactly once, last.
     fn on_close(&mut self) {}
 }
@@ -96,6 +114,14 @@ impl<S: Session + ?Sized> Session for Box<S> {
 
     fn on_drained(&mut self, out: &mut Output) {
         (**self).on_drained(out);
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        (**self).on_timer(out);
+    }
+
+    fn on_shutdown(&mut self, out: &mut Output) {
+        (**self).on_shutdown(out);
     }
 
     fn on_close(&mut self) {
@@ -145,6 +171,18 @@ pub(crate) struct WakeCell {
     /// Bytes that ever left the waker's `Output` (sent, or taken back): how a broadcast
     /// group tells, from another thread, how much of what it handed over is still unsent.
     pub(crate) gone: AtomicU64,
+}
+
+/// A waker and its driver's end, not tied to an [`Output`]: how a server tells a
+/// blocking driver that the drain began.
+pub(crate) fn wake_pair() -> (SessionWaker, WakeSource) {
+    let cell = Arc::new(WakeCell::default());
+    (
+        SessionWaker {
+            cell: Arc::clone(&cell),
+        },
+        WakeSource { cell },
+    )
 }
 
 /// Wakes one session's driver from any thread (see [`Output::waker`]).

@@ -87,3 +87,40 @@ fn an_inner_session_taking_back_its_backlog_is_not_a_panic() {
     assert!(got.ends_with(b"dropped\n"), "the notice arrives last");
     assert!(got[..got.len() - 8].iter().all(|&b| b == b'x'));
 }
+
+/// Echoes every byte.
+struct Echo;
+
+impl Session for Echo {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        out.write(data);
+    }
+}
+
+// A peer that sends and never reads: the ciphertext waiting for it stops at half the
+// connection's high-water mark (where a driver stops reading), the other half being for
+// plaintext not yet encrypted; nothing grows past the budget however much is sent.
+#[test]
+fn a_tls_peer_that_never_reads_backs_up_within_the_high_water_mark() {
+    use sockserv::driver::OutputExt;
+    let certs = Certs::generate();
+    let mut pair = Pair::open(&certs, |_: &PeerAddr| Echo);
+    pair.pump().unwrap();
+    let budget = 64 * 1024; // the default high-water mark
+    assert_eq!(pair.server.output().high_water(), budget / 2);
+    let chunk = vec![b'x'; 16 * 1024];
+    let mut sent = 0;
+    // A driver feeds input only while the output is not backed up.
+    while !pair.server.output().is_backed_up() {
+        pair.send(&chunk);
+        pair.send_records();
+        sent += chunk.len();
+        assert!(sent < 1024 * 1024, "never backed up");
+    }
+    let queued = pair.server.output().queued();
+    assert!(
+        queued < budget,
+        "{queued} bytes of ciphertext queued for a peer that does not read"
+    );
+    assert!(pair.server.output().pending().len() as u64 <= queued);
+}

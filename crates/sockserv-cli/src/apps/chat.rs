@@ -102,6 +102,22 @@ impl Room {
         self.shutting_down.load(Ordering::Acquire)
     }
 
+    /// See [`ChatRoom::shutdown`]; only the first call does anything.
+    fn shutdown(&self) {
+        {
+            let _nicks = self.nicks();
+            if self.is_shutting_down() {
+                return;
+            }
+            // Queue the notice before raising the flag: a session that sees the flag
+            // (loaded before it drains) is sure to drain the notice too.
+            self.group.send_all(SHUTDOWN_NOTICE.as_bytes());
+            self.shutting_down.store(true, Ordering::Release);
+        }
+        // Sessions woken by the send may have looked before the flag went up.
+        self.group.wake_all();
+    }
+
     fn bus(&self) -> Option<&dyn Bus> {
         self.bus.get().map(|link| &*link.bus)
     }
@@ -191,20 +207,10 @@ impl ChatRoom {
 
     /// Tells every member `* server shutting down` and makes each session close once
     /// that is sent. Connections opened afterwards get the notice and close at once.
+    /// Each member's Session does this itself when the server drains
+    /// ([`Session::on_shutdown`]); this is for a room shut down on its own.
     pub fn shutdown(&self) {
-        let room = &self.room;
-        {
-            let _nicks = room.nicks();
-            if room.is_shutting_down() {
-                return;
-            }
-            // Queue the notice before raising the flag: a session that sees the flag
-            // (loaded before it drains) is sure to drain the notice too.
-            room.group.send_all(SHUTDOWN_NOTICE.as_bytes());
-            room.shutting_down.store(true, Ordering::Release);
-        }
-        // Sessions woken by the send may have looked before the flag went up.
-        room.group.wake_all();
+        self.room.shutdown();
     }
 }
 
@@ -392,6 +398,14 @@ impl Session for ChatSession {
             self.leave(None);
             out.close();
         }
+    }
+
+    /// The server drains: the whole room says goodbye (the first member to hear it
+    /// shuts the room down, which wakes the others, on every endpoint); this member's
+    /// notice is delivered at once.
+    fn on_shutdown(&mut self, out: &mut Output) {
+        self.room.shutdown();
+        self.on_wake(out);
     }
 
     fn on_close(&mut self) {

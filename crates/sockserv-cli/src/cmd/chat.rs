@@ -47,8 +47,6 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
         scheme: if tls.is_some() { "https" } else { "http" },
         build: &build_web,
     });
-    let stop_room = room.clone();
-    let stop_web = web.clone();
     let served = serve_all_with(
         &args.serve,
         Some("a chat member is a connection"),
@@ -60,10 +58,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
             .needs_shared_state()
         },
         extra,
-        move || {
-            stop_room.shutdown();
-            stop_web.shutdown();
-        },
+        // Every member's Session hears the drain (`on_shutdown`) and says goodbye.
+        || {},
         AppMetrics::Chat(room.clone()),
     );
     // After the members have left (their leaves are queued for the other nodes): send

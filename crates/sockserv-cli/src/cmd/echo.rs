@@ -19,7 +19,7 @@ pub fn run(args: &EchoArgs) -> Result<ExitCode> {
     let tls = tls_acceptor(&args.serve)?;
     let build = |builder: Builder| {
         let builder = builder.max_packet_size(MAX_DATAGRAM);
-        let echo = |_: &PeerAddr| Echo;
+        let echo = |_: &PeerAddr| Echo::default();
         match &tls {
             Some(tls) => builder.session_factory(tls.wrap(echo)),
             None => builder.session(echo),

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use super::{OutputExt, WakeSource};
 use crate::output::Output;
@@ -21,6 +22,10 @@ use crate::session::Session;
 ///   all gone out, and ends the connection (`on_close`) once the Session closed or the
 ///   peer sent EOF and nothing is left to send. Not calling it is a peer that does not
 ///   read: output piles up, as on a real connection;
+/// * [`advance`](InMemory::advance) moves the connection's clock (it starts at zero and
+///   moves only here) and fires the Session's timer if it is due
+///   ([`Output::set_timer`]); [`timer`](InMemory::timer) says when it would go off;
+/// * [`shutdown`](InMemory::shutdown) tells the Session the server began to drain;
 /// * [`close`](InMemory::close) ends the connection at once (a reset), and dropping an
 ///   open one does too: `on_close` is called exactly once, last.
 ///
@@ -56,6 +61,11 @@ pub struct InMemory<S: Session> {
     wake: Option<WakeSource>,
     eof: bool,
     closed: bool,
+    /// The connection's clock: time since it opened, moved by `advance`.
+    now: Duration,
+    /// When the Session's timer goes off, on that clock.
+    timer: Option<Duration>,
+    told_shutdown: bool,
 }
 
 impl<S: Session> InMemory<S> {
@@ -65,13 +75,60 @@ impl<S: Session> InMemory<S> {
         let mut out = Output::new();
         session.on_open(&mut out);
         let wake = out.wake_source();
-        InMemory {
+        let mut conn = InMemory {
             session,
             out,
             wake,
             eof: false,
             closed: false,
+            now: Duration::ZERO,
+            timer: None,
+            told_shutdown: false,
+        };
+        conn.take_timer();
+        conn
+    }
+
+    /// Takes the Session's timer change after a callback, as a deadline on this clock.
+    fn take_timer(&mut self) {
+        if let Some(change) = self.out.take_timer() {
+            self.timer = change.map(|after| self.now + after);
         }
+    }
+
+    /// Moves the connection's clock on by `by`; if the Session's timer is due then (and
+    /// the connection is open and the Session not closing), it fires: `on_timer`, once.
+    /// Returns whether it fired.
+    pub fn advance(&mut self, by: Duration) -> bool {
+        self.now += by;
+        if self.closed || !self.timer.is_some_and(|at| at <= self.now) {
+            return false;
+        }
+        self.timer = None;
+        if self.out.is_closing() {
+            return false;
+        }
+        self.session.on_timer(&mut self.out);
+        self.take_timer();
+        true
+    }
+
+    /// How long until the Session's timer goes off, if one is set (zero if it is due).
+    pub fn timer(&self) -> Option<Duration> {
+        self.timer.map(|at| at.saturating_sub(self.now))
+    }
+
+    /// The server began to drain: `on_shutdown`, once, if the connection is open and the
+    /// Session not closing. Returns whether the Session heard it. A Session that closes
+    /// here with nothing queued ends at the next [`transmit`](InMemory::transmit).
+    pub fn shutdown(&mut self) -> bool {
+        if self.closed || self.out.is_closing() || std::mem::replace(&mut self.told_shutdown, true)
+        {
+            return false;
+        }
+        self.session.on_shutdown(&mut self.out);
+        self.take_timer();
+        true
     }
 
     /// Bytes from the peer: `on_data`, if a driver would still read (the connection is
@@ -83,6 +140,7 @@ impl<S: Session> InMemory<S> {
             return false;
         }
         self.session.on_data(data, &mut self.out);
+        self.take_timer();
         true
     }
 
@@ -94,6 +152,7 @@ impl<S: Session> InMemory<S> {
         }
         self.eof = true;
         self.session.on_eof(&mut self.out);
+        self.take_timer();
         true
     }
 
@@ -104,6 +163,7 @@ impl<S: Session> InMemory<S> {
             return false;
         }
         self.session.on_wake(&mut self.out);
+        self.take_timer();
         true
     }
 
@@ -129,6 +189,7 @@ impl<S: Session> InMemory<S> {
         }
         if !sent.is_empty() && !self.out.is_closing() {
             self.session.on_drained(&mut self.out);
+            self.take_timer();
         }
         if self.out.queued() == 0 && (self.out.is_closing() || self.eof) {
             self.close();
@@ -299,5 +360,65 @@ mod tests {
         let mut conn = InMemory::open(Waking);
         conn.close();
         assert!(!conn.wake());
+    }
+
+    /// Ticks on its timer until told to stop; says goodbye on a drain.
+    struct Clocked {
+        ticks: usize,
+    }
+
+    impl Session for Clocked {
+        fn on_open(&mut self, out: &mut Output) {
+            out.set_timer(Duration::from_secs(1));
+        }
+
+        fn on_data(&mut self, data: &[u8], out: &mut Output) {
+            match data {
+                b"stop" => out.clear_timer(),
+                b"soon" => out.set_timer(Duration::from_millis(10)),
+                _ => {}
+            }
+        }
+
+        fn on_timer(&mut self, out: &mut Output) {
+            self.ticks += 1;
+            out.write(b"tick\n");
+            out.set_timer(Duration::from_secs(1));
+        }
+
+        fn on_shutdown(&mut self, out: &mut Output) {
+            out.write(b"bye\n");
+            out.close();
+        }
+    }
+
+    #[test]
+    fn timers_fire_on_the_tests_clock_and_can_be_replaced_or_cleared() {
+        let mut conn = InMemory::open(Clocked { ticks: 0 });
+        assert_eq!(conn.timer(), Some(Duration::from_secs(1)));
+        assert!(!conn.advance(Duration::from_millis(999)));
+        assert_eq!(conn.timer(), Some(Duration::from_millis(1)));
+        assert!(conn.advance(Duration::from_millis(1)));
+        assert_eq!(conn.transmit().unwrap(), b"tick\n");
+        // Replaced by a sooner one: only that one fires.
+        conn.feed(b"soon");
+        assert_eq!(conn.timer(), Some(Duration::from_millis(10)));
+        assert!(conn.advance(Duration::from_millis(10)));
+        assert_eq!(conn.session().ticks, 2);
+        conn.feed(b"stop");
+        assert_eq!(conn.timer(), None);
+        assert!(!conn.advance(Duration::from_secs(3600)));
+        assert_eq!(conn.session().ticks, 2);
+    }
+
+    #[test]
+    fn a_shutdown_is_told_once_and_stops_the_timer() {
+        let mut conn = InMemory::open(Clocked { ticks: 0 });
+        assert!(conn.shutdown());
+        assert!(!conn.shutdown(), "once");
+        assert!(!conn.advance(Duration::from_secs(5)), "closing: no timer");
+        assert_eq!(conn.transmit().unwrap(), b"bye\n");
+        assert!(conn.is_closed());
+        assert_eq!(conn.session().ticks, 0);
     }
 }

@@ -68,6 +68,16 @@ pub trait LineSession: Send + 'static {
         let _ = out;
     }
 
+    /// As [`Session::on_timer`].
+    fn on_timer(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
+    /// As [`Session::on_shutdown`].
+    fn on_shutdown(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+
     /// As [`Session::on_close`]: the connection is gone; called once, last.
     fn on_close(&mut self) {}
 }
@@ -148,6 +158,14 @@ impl<S: LineSession> Session for Lines<S> {
 
     fn on_drained(&mut self, out: &mut Output) {
         self.inner.on_drained(out);
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        self.inner.on_timer(out);
+    }
+
+    fn on_shutdown(&mut self, out: &mut Output) {
+        self.inner.on_shutdown(out);
     }
 
     fn on_close(&mut self) {

@@ -1,14 +1,15 @@
 //! The blocking strategies' Session driver: a [`Session`] over one blocking connection
 //! (or one datagram), with the same [`Pump`] as the event loops.
 //!
-//! A session that never asks for a waker gets the cheapest loop: blocking `read`, then
-//! `write` (two syscalls per message), with the socket's own timeouts. One that asks for a
-//! waker (a broadcast group member) gets a per-connection poller, so wake-ups are served
-//! while the peer is quiet and a peer that stops reading never blocks the thread in
-//! `write`; it keeps the connection's timeouts itself, as an event loop does.
+//! Each connection gets a per-connection poller over its socket (made non-blocking) and
+//! one waker, so wake-ups, the Session's timer and the server's drain notice are served
+//! while the peer is quiet, and a peer that stops reading never blocks the thread in
+//! `write`; it keeps the connection's timeouts itself, as an event loop does. (A plain
+//! blocking read could not hear the drain begin while the peer is silent.)
 
 use std::io::{self, ErrorKind};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -21,25 +22,26 @@ use crate::endpoint::PeerAddr;
 use crate::error::Failure;
 use crate::output::Output;
 use crate::request::run_guarded;
-use crate::session::{OpenFn, Session};
+use crate::session::{OpenFn, Session, WakeSource};
 use crate::transport::Stream;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Serves one connection with a Session from `open`, to the end: `stream` is blocking
-/// and already has the connection's socket timeouts. The Session hears `on_close` exactly
+/// Serves one connection with a Session from `open`, to the end. The Session hears `on_close` exactly
 /// once, last, whatever ended the connection (an error, a timeout, its own panic), as
 /// under an event loop. Returns the failure, if any, and the traffic `(in, out)`.
+/// `shutdown` is woken when the server begins to drain: the Session hears `on_shutdown`.
 pub(crate) fn serve(
     open: &OpenFn,
     peer: &PeerAddr,
     stream: &Stream,
     settings: &ConnSettings,
+    shutdown: &WakeSource,
 ) -> (Result<(), Failure>, (u64, u64)) {
     let mut pump = None;
     let served = run_guarded(|| {
-        let pump = pump.insert(Pump::new(open(peer), Instant::now()));
-        drive(pump, stream, settings).map_err(name_timeout)
+        let pump = pump.insert(Pump::new(open(peer), Instant::now(), settings.high_water));
+        drive(pump, stream, settings, shutdown).map_err(name_timeout)
     });
     let Some(mut pump) = pump else {
         // The factory itself failed: no Session to tell.
@@ -84,21 +86,39 @@ fn drive<S: Session>(
     pump: &mut Pump<S>,
     stream: &Stream,
     settings: &ConnSettings,
+    shutdown: &WakeSource,
 ) -> io::Result<()> {
-    let Some(source) = pump.open() else {
-        return drive_blocking(pump, stream);
+    let wants_wake = pump.open().is_some();
+    let (poll, waker) = match poller() {
+        Ok(poller) => poller,
+        Err(_) if !wants_wake => {
+            let (read, write) = settings.socket_timeouts();
+            stream.set_read_timeout(read)?;
+            stream.set_write_timeout(write)?;
+            return drive_blocking(pump, stream);
+        }
+        Err(e) => return Err(e),
     };
-    let poll = Poll::new()?;
-    let waker = Waker::new(poll.registry(), WAKE)?;
-    source.set_notify(move || {
+    if let Some(source) = pump.wake_source() {
+        let waker = Arc::clone(&waker);
         // A failed wake means the poller is gone: the connection is over anyway.
-        let _ = waker.wake();
-    });
-    drive_polled(pump, stream, poll, settings)
+        source.set_notify(move || drop(waker.wake()));
+    }
+    shutdown.set_notify(move || drop(waker.wake()));
+    drive_polled(pump, stream, poll, settings, shutdown)
 }
 
-/// The loop for sessions without a waker: a blocking read, then a blocking write. The
-/// socket's timeouts bound both.
+/// A per-connection poller and its waker (two descriptors).
+fn poller() -> io::Result<(Poll, Arc<Waker>)> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    Ok((poll, waker))
+}
+
+/// The fallback for a session without a waker when no poller can be made (the process is
+/// out of descriptors): a blocking read, then a blocking write, bounded by the socket's
+/// timeouts. The connection is served, without timers or the drain notice (rather than
+/// refused, which would turn descriptor exhaustion into a busy accept-and-close loop).
 fn drive_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result<()> {
     let mut buf = vec![0; READ_CHUNK];
     loop {
@@ -142,6 +162,7 @@ fn drive_polled<S: Session>(
     stream: &Stream,
     mut poll: Poll,
     settings: &ConnSettings,
+    shutdown: &WakeSource,
 ) -> io::Result<()> {
     let fd = stream.as_raw_fd();
     stream.set_nonblocking(true)?;
@@ -151,6 +172,9 @@ fn drive_polled<S: Session>(
     let mut events = Events::with_capacity(4);
     let mut buf = vec![0; READ_CHUNK];
     loop {
+        if shutdown.take() {
+            pump.shutdown();
+        }
         pump.wake();
         if pump.step(stream, &mut buf)? == Step::Done {
             return Ok(());

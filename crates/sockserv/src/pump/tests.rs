@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::*;
+use crate::output::DEFAULT_HIGH_WATER;
 
 /// A server-side Stream and the peer's socket, both non-blocking.
 fn pair() -> (Stream, UnixStream) {
@@ -68,7 +69,7 @@ fn a_peer_that_sends_without_pause_is_read_within_the_budget() {
         data: Arc::clone(&data),
         ..Probe::default()
     };
-    let mut pump = Pump::new(probe, Instant::now());
+    let mut pump = Pump::new(probe, Instant::now(), DEFAULT_HIGH_WATER);
     pump.open();
     let mut buf = [0; 16];
     assert_eq!(pump.step(&stream, &mut buf).unwrap(), Step::Open);
@@ -91,10 +92,10 @@ fn reading_stops_while_output_is_above_the_high_water_mark() {
     let data = Arc::new(AtomicUsize::new(0));
     let probe = Probe {
         data: Arc::clone(&data),
-        flood: 4 * HIGH_WATER as usize,
+        flood: 16 * DEFAULT_HIGH_WATER as usize,
         ..Probe::default()
     };
-    let mut pump = Pump::new(probe, Instant::now());
+    let mut pump = Pump::new(probe, Instant::now(), DEFAULT_HIGH_WATER);
     pump.open();
     let mut buf = [0; 1024];
     assert_eq!(pump.step(&stream, &mut buf).unwrap(), Step::Open);
@@ -106,20 +107,25 @@ fn reading_stops_while_output_is_above_the_high_water_mark() {
         1,
         "read past the high-water mark"
     );
-    assert!(pump.queued() >= HIGH_WATER && pump.wants_write());
+    assert!(pump.queued() >= DEFAULT_HIGH_WATER && pump.wants_write());
     assert!(!pump.can_read() && !pump.has_more());
-    // The peer catches up: reading resumes in the same step that drains the output.
+    // The peer catches up: reading resumes in the step that drains the output, or (if
+    // one flush took it all) the pump asks for the next step at once.
     let mut taken = 0;
     while pump.queued() > 0 {
         taken += received(&mut peer).len();
         pump.ready(false, false);
         pump.step(&stream, &mut buf).unwrap();
     }
+    if data.load(Ordering::SeqCst) == 1 {
+        assert!(pump.has_more(), "bytes wait: another step is due");
+        pump.step(&stream, &mut buf).unwrap();
+    }
     assert_eq!(data.load(Ordering::SeqCst), 2);
     taken += received(&mut peer).len();
     assert_eq!(
         taken,
-        4 * HIGH_WATER as usize + 3,
+        16 * DEFAULT_HIGH_WATER as usize + 3,
         "the flood, then the echo"
     );
 }
@@ -134,7 +140,7 @@ fn a_session_that_refills_on_drain_is_spread_over_steps() {
         refills,
         ..Probe::default()
     };
-    let mut pump = Pump::new(probe, Instant::now());
+    let mut pump = Pump::new(probe, Instant::now(), DEFAULT_HIGH_WATER);
     pump.open();
     pump.feed(b"x");
     let mut buf = [0; 1024];
@@ -166,7 +172,7 @@ fn the_peers_eof_ends_the_connection_once_the_echo_is_sent() {
     let (stream, mut peer) = pair();
     peer.write_all(b"bye").unwrap();
     peer.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut pump = Pump::new(Probe::default(), Instant::now());
+    let mut pump = Pump::new(Probe::default(), Instant::now(), DEFAULT_HIGH_WATER);
     pump.open();
     pump.ready(true, true);
     let mut buf = [0; 1024];
@@ -183,8 +189,9 @@ fn timeouts_follow_one_rule_and_deadline_agrees_with_expired() {
         read_timeout: Some(Duration::from_millis(500)),
         write_timeout: Some(Duration::from_millis(200)),
         idle_timeout: Some(Duration::from_millis(300)),
+        ..ConnSettings::default()
     };
-    let mut pump = Pump::new(Probe::default(), start);
+    let mut pump = Pump::new(Probe::default(), start, DEFAULT_HIGH_WATER);
     pump.open();
     // Nothing waiting: idle (300 ms) comes first; the write timeout does not apply.
     assert_eq!(pump.deadline(&settings), Some(at(300)));
@@ -201,4 +208,120 @@ fn timeouts_follow_one_rule_and_deadline_agrees_with_expired() {
     let none = ConnSettings::default();
     assert_eq!(pump.deadline(&none), None);
     assert!(pump.expired(at(1_000_000), &none).is_none());
+}
+
+/// Sets a timer of `after` on open; each `on_timer` writes `tick` and sets it again.
+struct Ticking {
+    after: Duration,
+    shutdowns: usize,
+}
+
+impl Session for Ticking {
+    fn on_open(&mut self, out: &mut Output) {
+        out.set_timer(self.after);
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        if data == b"clear" {
+            out.clear_timer();
+        }
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        out.write(b"tick");
+        out.set_timer(self.after);
+    }
+
+    fn on_shutdown(&mut self, out: &mut Output) {
+        self.shutdowns += 1;
+        out.write(b"bye");
+        out.close();
+    }
+}
+
+#[test]
+fn the_timer_fires_by_the_drivers_clock_once_per_setting() {
+    let (stream, mut peer) = pair();
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let session = Ticking {
+        after: Duration::from_millis(100),
+        shutdowns: 0,
+    };
+    let mut pump = Pump::new(session, start, DEFAULT_HIGH_WATER);
+    pump.open();
+    let mut buf = [0; 64];
+    assert_eq!(pump.step(&stream, &mut buf).unwrap(), Step::Open);
+    // The driver wakes by the timer: it is the deadline, with no timeouts set.
+    let none = ConnSettings::default();
+    assert_eq!(pump.timer(), Some(at(100)));
+    assert_eq!(pump.deadline(&none), Some(at(100)));
+    pump.tick(at(99));
+    pump.step(&stream, &mut buf).unwrap();
+    assert_eq!(received(&mut peer), b"", "not yet");
+    pump.tick(at(100));
+    pump.step(&stream, &mut buf).unwrap();
+    assert_eq!(received(&mut peer), b"tick");
+    // Set again from on_timer, from the clock it fired at.
+    assert_eq!(pump.timer(), Some(at(200)));
+    pump.tick(at(150));
+    pump.step(&stream, &mut buf).unwrap();
+    assert_eq!(received(&mut peer), b"", "once per setting");
+    // Cleared: nothing more, no deadline.
+    peer.write_all(b"clear").unwrap();
+    pump.ready(true, false);
+    pump.step(&stream, &mut buf).unwrap();
+    assert_eq!(pump.timer(), None);
+    assert_eq!(pump.deadline(&none), None);
+    pump.tick(at(10_000));
+    pump.step(&stream, &mut buf).unwrap();
+    assert_eq!(received(&mut peer), b"");
+}
+
+#[test]
+fn a_shutdown_is_told_once_and_a_session_that_closes_ends_at_once() {
+    let (stream, mut peer) = pair();
+    let session = Ticking {
+        after: Duration::from_secs(60),
+        shutdowns: 0,
+    };
+    let mut pump = Pump::new(session, Instant::now(), DEFAULT_HIGH_WATER);
+    pump.open();
+    let mut buf = [0; 64];
+    assert_eq!(pump.step(&stream, &mut buf).unwrap(), Step::Open);
+    pump.shutdown();
+    pump.shutdown();
+    assert_eq!(pump.step(&stream, &mut buf).unwrap(), Step::Done);
+    assert_eq!(pump.session.shutdowns, 1);
+    assert_eq!(received(&mut peer), b"bye");
+}
+
+#[test]
+fn reads_stop_at_the_high_water_mark_and_never_queue_past_it() {
+    let (stream, mut peer) = pair();
+    let high_water = 4096;
+    let mut pump = Pump::new(Probe::default(), Instant::now(), high_water);
+    pump.open();
+    // The peer sends far more than the mark and reads nothing (the socket pair's own
+    // buffers take what is echoed, so fill them first).
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    for _ in 0..64 {
+        match peer.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(sent > high_water as usize);
+    let mut buf = vec![0; 64 * 1024];
+    for _ in 0..1000 {
+        pump.ready(true, false);
+        pump.step(&stream, &mut buf).unwrap();
+        assert!(pump.queued() <= high_water, "{} queued", pump.queued());
+        if !pump.can_read() {
+            break;
+        }
+    }
+    assert!(!pump.can_read(), "backed up: reading stopped");
 }

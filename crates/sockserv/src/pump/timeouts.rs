@@ -1,15 +1,30 @@
-//! [`ConnSettings`]: a connection's timeouts, as the builder sets them and every driver
-//! keeps them (a blocking socket's own timeouts, or the pump's clocks).
+//! [`ConnSettings`]: a connection's timeouts and output bound, as the builder sets them
+//! and every driver keeps them (a blocking socket's own timeouts, or the pump's clocks).
 
 use std::io;
 use std::time::Duration;
 
+use crate::output::DEFAULT_HIGH_WATER;
+
 /// Per-connection settings the server applies before a handler or Session runs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct ConnSettings {
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
+    /// Queued output above which a Session's connection stops reading.
+    pub(crate) high_water: u64,
+}
+
+impl Default for ConnSettings {
+    fn default() -> Self {
+        ConnSettings {
+            read_timeout: None,
+            write_timeout: None,
+            idle_timeout: None,
+            high_water: DEFAULT_HIGH_WATER,
+        }
+    }
 }
 
 impl ConnSettings {

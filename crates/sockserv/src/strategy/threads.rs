@@ -66,7 +66,7 @@ impl Dispatch for Threads {
 
     fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
         match policy {
-            ClosePolicy::Drain(limit) => self.running.drain(limit, || {
+            ClosePolicy::Drain(limit) => self.running.drain(limit, &self.ctx.live, || {
                 self.ctx.live.cut_all();
             }),
             policy => self.running.wait_idle(policy),

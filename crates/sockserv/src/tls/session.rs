@@ -14,10 +14,6 @@ use crate::session::{Session, WakeSource};
 const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 /// Plaintext handed to the inner Session per `on_data` call: one TLS record at most.
 const PLAINTEXT_CHUNK: usize = 16 * 1024;
-/// Ciphertext waiting in the driver's output above which no more of the inner Session's
-/// queued files is read (the drivers' own high-water mark): files are encrypted as the
-/// peer takes them, not all at once.
-const FILE_READ_AHEAD: u64 = crate::pump::HIGH_WATER;
 
 /// A [`Session`] that runs an inner Session over TLS (see [`TlsAcceptor`]).
 ///
@@ -95,10 +91,17 @@ impl<S: Session> TlsSession<S> {
         self.relay.sync_sent(&mut self.inner_out, out);
     }
 
-    /// Encrypts what the inner Session wrote (reading its queued files chunk by chunk
-    /// while the driver's output is not backed up); closes (with `close_notify`) once the
-    /// inner Session closed and all it queued has gone to rustls.
+    /// Encrypts what the inner Session wrote while the driver's output is not backed up
+    /// (its high-water mark is the read-ahead: bytes and files are encrypted as the peer
+    /// takes them, not all at once, and the driver stops reading meanwhile); closes (with
+    /// `close_notify`) once the inner Session closed and all it queued has gone to rustls.
     fn after_inner(&mut self, out: &mut Output) {
+        // The inner Session's timer is this connection's.
+        match self.inner_out.take_timer() {
+            Some(Some(after)) => out.set_timer(after),
+            Some(None) => out.clear_timer(),
+            None => {}
+        }
         if self.done {
             return;
         }
@@ -106,10 +109,10 @@ impl<S: Session> TlsSession<S> {
         // drops a slow member's backlog this way).
         self.relay.forget_taken_back(&self.inner_out);
         loop {
+            if out.is_backed_up() {
+                break;
+            }
             if self.relay.handed() == self.inner_out.pending().len() {
-                if out.queued() >= FILE_READ_AHEAD {
-                    break;
-                }
                 match self.inner_out.load(PLAINTEXT_CHUNK) {
                     Ok(0) => break,
                     Ok(_) => {}
@@ -173,6 +176,13 @@ impl<S: Session> TlsSession<S> {
 
 impl<S: Session> Session for TlsSession<S> {
     fn on_open(&mut self, out: &mut Output) {
+        // The connection's output budget is split: half for ciphertext waiting for the
+        // peer (where the driver stops reading), half for the inner Session's plaintext
+        // not yet encrypted (what one read's worth of input can produce meanwhile); the
+        // plaintext kept for accounting until sent is the ciphertext's twin.
+        let half = (out.high_water() / 2).max(1024);
+        out.set_high_water(half);
+        self.inner_out.set_high_water(half);
         self.inner.on_open(&mut self.inner_out);
         if let Some(source) = self.inner_out.wake_source() {
             // The inner waker wakes this connection; on_wake passes it on.
@@ -227,6 +237,24 @@ impl<S: Session> Session for TlsSession<S> {
             source.take();
         }
         self.inner.on_wake(&mut self.inner_out);
+        self.after_inner(out);
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        if self.done {
+            return;
+        }
+        self.sync_sent(out);
+        self.inner.on_timer(&mut self.inner_out);
+        self.after_inner(out);
+    }
+
+    fn on_shutdown(&mut self, out: &mut Output) {
+        if self.done {
+            return;
+        }
+        self.sync_sent(out);
+        self.inner.on_shutdown(&mut self.inner_out);
         self.after_inner(out);
     }
 

@@ -296,6 +296,23 @@ fn member_whose_queue_overflows_is_evicted() {
     assert_eq!(p.lines(1), Vec::<String>::new());
 }
 
+// The server's drain reaches one member first: the whole room says goodbye, once each.
+#[test]
+fn a_drain_heard_by_one_member_says_goodbye_to_all() {
+    let mut p = room_of(3, ChatConfig::default());
+    p.send(0, b"bye\n");
+    assert!(p.clients[1].conn.shutdown());
+    p.settle();
+    for i in 0..3 {
+        assert!(p.clients[i].conn.shutdown() || p.closed(i));
+    }
+    p.settle();
+    assert!((0..3).all(|i| p.closed(i)));
+    assert_eq!(p.lines(1), ["guest1: bye", "* server shutting down"]);
+    assert_eq!(p.lines(2), ["guest1: bye", "* server shutting down"]);
+    assert_eq!(p.lines(0), ["* server shutting down"]);
+}
+
 #[test]
 fn shutdown_tells_everyone_and_closes() {
     let mut p = room_of(2, ChatConfig::default());

@@ -98,7 +98,9 @@ impl WebChat {
     }
 
     /// Wakes every web connection after the room began shutting down: WebSockets send
-    /// their close frame (1001), connections still waiting for a request close.
+    /// their close frame (1001), connections still waiting for a request close. (A
+    /// server drain does this through each Session's `on_shutdown`.)
+    #[cfg(test)]
     pub fn shutdown(&self) {
         self.ticker.wake_all();
     }
@@ -277,6 +279,13 @@ impl Session for WebSession {
         if let Front::Socket(ws) = &mut self.state {
             ws.on_drained(out);
         }
+    }
+
+    /// The server drains: the room says goodbye (a WebSocket sends its close frame), a
+    /// request that has not come yet is not waited for.
+    fn on_shutdown(&mut self, out: &mut Output) {
+        self.web.room.shutdown();
+        self.on_wake(out);
     }
 
     fn on_close(&mut self) {

@@ -28,6 +28,8 @@ pub(super) struct Connection {
     /// Session is a placeholder and `notify` waits for the real one.
     header: Option<HeaderBuffer>,
     notify: Option<Box<dyn Fn() + Send + Sync>>,
+    /// The Session's timer as the loop last scheduled it.
+    scheduled: Option<Instant>,
 }
 
 /// Stands in for the Session until the PROXY header names the client.
@@ -45,8 +47,15 @@ impl Connection {
         registry: &Registry,
         token: Token,
         now: Instant,
+        high_water: u64,
     ) -> io::Result<Connection> {
-        Connection::register_with(stream, peer, Some(session), registry, token, now)
+        Connection::register_with(
+            stream,
+            peer,
+            Some(session),
+            registry,
+            (token, now, high_water),
+        )
     }
 
     /// Registers a connection whose PROXY header must come first (no Session yet).
@@ -56,8 +65,9 @@ impl Connection {
         registry: &Registry,
         token: Token,
         now: Instant,
+        high_water: u64,
     ) -> io::Result<Connection> {
-        Connection::register_with(stream, peer, None, registry, token, now)
+        Connection::register_with(stream, peer, None, registry, (token, now, high_water))
     }
 
     fn register_with(
@@ -65,8 +75,7 @@ impl Connection {
         peer: PeerAddr,
         session: Option<Box<dyn Session>>,
         registry: &Registry,
-        token: Token,
-        now: Instant,
+        (token, now, high_water): (Token, Instant, u64),
     ) -> io::Result<Connection> {
         let header = session.is_none().then(HeaderBuffer::default);
         let session = session.unwrap_or_else(|| Box::new(Pending));
@@ -79,11 +88,12 @@ impl Connection {
         Ok(Connection {
             stream,
             peer,
-            pump: Pump::new(session, now),
+            pump: Pump::new(session, now, high_water),
             writing: false,
             opened: now,
             header,
             notify: None,
+            scheduled: None,
         })
     }
 
@@ -160,6 +170,40 @@ impl Connection {
         self.pump.tick(now);
         self.pump.wake();
         self.pump.step(&self.stream, buf)
+    }
+
+    /// The Session's timer went off (by `now`): a step calls `on_timer`.
+    pub(super) fn on_timer(&mut self, buf: &mut [u8], now: Instant) -> io::Result<Step> {
+        self.scheduled = None;
+        self.pump.tick(now);
+        self.pump.step(&self.stream, buf)
+    }
+
+    /// The server began to drain: the Session hears `on_shutdown` (one still waiting for
+    /// its PROXY header hears it once started).
+    pub(super) fn on_shutdown(&mut self, buf: &mut [u8], now: Instant) -> io::Result<Step> {
+        if self.header.is_some() {
+            return Ok(Step::Open);
+        }
+        self.pump.tick(now);
+        self.pump.shutdown();
+        self.pump.step(&self.stream, buf)
+    }
+
+    /// The Session's timer, if it changed since the loop last scheduled it: the loop
+    /// schedules it now.
+    pub(super) fn reschedule(&mut self) -> Option<Instant> {
+        let timer = self.pump.timer();
+        if timer == self.scheduled {
+            return None;
+        }
+        self.scheduled = timer;
+        timer
+    }
+
+    /// Whether the Session's timer is due at `at` (a scheduled entry still stands).
+    pub(super) fn timer_is(&self, at: Instant) -> bool {
+        self.pump.timer() == Some(at)
     }
 
     /// Whether this connection wants another step without a new event (see

@@ -12,8 +12,10 @@ use crate::transport::Stream;
 pub(super) const RUN: u8 = 0;
 /// Stop when the last connection has closed.
 pub(super) const DRAIN: u8 = 1;
+/// As [`DRAIN`], telling every Session first (`on_shutdown`): a [`ClosePolicy::Drain`](crate::ClosePolicy::Drain).
+pub(super) const DRAIN_TELLING: u8 = 2;
 /// Close every connection and stop.
-pub(super) const STOP_NOW: u8 = 2;
+pub(super) const STOP_NOW: u8 = 3;
 
 /// New connections and woken sessions for one loop, and how it should stop. Producers
 /// lock a list only to push; the loop locks them only when something was posted.
@@ -79,7 +81,8 @@ impl Mailbox {
         std::mem::take(&mut *self.woken.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Asks the loop to stop `how` ([`DRAIN`] or [`STOP_NOW`]; a stronger request wins).
+    /// Asks the loop to stop `how` ([`DRAIN`], [`DRAIN_TELLING`] or [`STOP_NOW`]; a
+    /// stronger request wins).
     pub(super) fn stop(&self, how: u8) {
         self.stop.fetch_max(how, Ordering::AcqRel);
         self.wake();

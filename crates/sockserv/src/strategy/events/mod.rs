@@ -11,6 +11,8 @@
 mod conn;
 mod mailbox;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use mio::{Events as MioEvents, Poll, Registry, Token, Waker};
 use slab::Slab;
 
 use self::conn::Connection;
-use self::mailbox::{Mailbox, DRAIN, STOP_NOW};
+use self::mailbox::{Mailbox, DRAIN, DRAIN_TELLING, STOP_NOW};
 use super::running::Running;
 use super::{ClosePolicy, CloseReport, Dispatch};
 use crate::endpoint::PeerAddr;
@@ -67,6 +69,8 @@ impl Events {
                 running: Arc::clone(&events.running),
                 buf: vec![0; 64 * 1024].into_boxed_slice(),
                 again: Vec::new(),
+                timers: BinaryHeap::new(),
+                told_shutdown: false,
             };
             let handle = thread::Builder::new()
                 .name(format!("sockserv-loop-{i}"))
@@ -129,10 +133,10 @@ impl Dispatch for Events {
                 cut: 0,
                 left: self.running.get(),
             },
-            // Stopping the loops closes what is left: under a drain, that is the cut.
-            // (A notice to the Sessions that the drain began belongs with `DRAIN`.)
+            // Each Session hears the drain began (`on_shutdown`); stopping the loops
+            // closes what is left: under a drain, that is the cut.
             ClosePolicy::Drain(limit) => {
-                self.stop_loops(DRAIN);
+                self.stop_loops(DRAIN_TELLING);
                 let report = self.running.wait_idle(ClosePolicy::JoinTimeout(limit));
                 CloseReport {
                     cut: report.left,
@@ -170,6 +174,11 @@ struct EventLoop {
     /// readiness event will come for those bytes (edge-triggered), so they are pumped
     /// again after the next poll, which then does not block.
     again: Vec<usize>,
+    /// The Sessions' timers, soonest first: `(when, key)`. An entry whose connection is
+    /// gone or whose timer changed since is skipped when it comes up.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The Sessions were told the drain began.
+    told_shutdown: bool,
 }
 
 impl EventLoop {
@@ -179,7 +188,11 @@ impl EventLoop {
         let mut last_sweep = Instant::now();
         loop {
             let timeout = if self.again.is_empty() {
-                sweep_every
+                let timer = self
+                    .timers
+                    .peek()
+                    .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+                timer.into_iter().chain(sweep_every).min()
             } else {
                 Some(Duration::ZERO)
             };
@@ -210,15 +223,24 @@ impl EventLoop {
                 self.take_incoming(now);
                 self.take_woken(now);
             }
+            self.fire_timers(now);
             if let Some(every) = sweep_every {
                 if last_sweep.elapsed() >= every {
                     last_sweep = now;
                     self.sweep(now);
                 }
             }
-            match self.mailbox.stopping() {
+            let stopping = self.mailbox.stopping();
+            if stopping == DRAIN_TELLING && !self.told_shutdown {
+                self.told_shutdown = true;
+                let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+                for key in keys {
+                    self.step(key, |conn, buf| conn.on_shutdown(buf, now));
+                }
+            }
+            match stopping {
                 STOP_NOW => break,
-                DRAIN if self.conns.is_empty() => break,
+                DRAIN | DRAIN_TELLING if self.conns.is_empty() => break,
                 _ => {}
             }
         }
@@ -244,6 +266,19 @@ impl EventLoop {
         Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
     }
 
+    /// Steps every connection whose Session's timer is due by `now` (it hears `on_timer`).
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if self.conns.get(key).is_some_and(|conn| conn.timer_is(at)) {
+                self.step(key, |conn, buf| conn.on_timer(buf, now));
+            }
+        }
+    }
+
     /// Closes every connection past a timeout, reporting each.
     fn sweep(&mut self, now: Instant) {
         let expired: Vec<(usize, std::io::Error)> = self
@@ -263,11 +298,21 @@ impl EventLoop {
             let key = entry.key();
             let registry = self.poll.registry();
             let proxied = self.ctx.proxy.is_some();
+            let high_water = self.ctx.settings.high_water;
+            let token = Token(key);
             let registered = if proxied {
-                Connection::register_proxied(stream, peer.clone(), registry, Token(key), now)
+                Connection::register_proxied(stream, peer.clone(), registry, token, now, high_water)
             } else {
                 let session = (self.open)(&peer);
-                Connection::register(stream, peer.clone(), session, registry, Token(key), now)
+                Connection::register(
+                    stream,
+                    peer.clone(),
+                    session,
+                    registry,
+                    token,
+                    now,
+                    high_water,
+                )
             };
             match registered {
                 Ok(conn) => {
@@ -279,6 +324,10 @@ impl EventLoop {
                         self.handshake(key);
                     } else {
                         self.step(key, |conn, buf| conn.open(notify, buf));
+                    }
+                    if self.told_shutdown {
+                        // The drain began before this connection reached the loop.
+                        self.step(key, |conn, buf| conn.on_shutdown(buf, now));
                     }
                 }
                 Err(e) => {
@@ -307,6 +356,10 @@ impl EventLoop {
                 }
                 let session = (self.open)(&peer);
                 self.step(key, |conn, buf| conn.start(peer, session, &rest, buf));
+                if self.told_shutdown {
+                    let now = Instant::now();
+                    self.step(key, |conn, buf| conn.on_shutdown(buf, now));
+                }
             }
             Err(e) => {
                 let peer = self.peer_of(key);
@@ -355,6 +408,9 @@ impl EventLoop {
                 Ok(()) => {
                     if conn.has_more() {
                         self.again.push(key);
+                    }
+                    if let Some(at) = conn.reschedule() {
+                        self.timers.push(Reverse((at, key)));
                     }
                     return;
                 }

@@ -30,6 +30,36 @@ fn a_single_range_is_206() {
 }
 
 #[test]
+fn overlapping_ranges_never_send_more_than_the_file() {
+    // CVE-2011-3192's class: `bytes=0-,0-,...` used to send the file once per range.
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+    fs::write(dir.path().join("f.bin"), &data).unwrap();
+    let mut c = client(dir.path());
+    let ranges = vec!["0-"; 16].join(",");
+    let r = c.get(&format!(
+        "GET /f.bin HTTP/1.1\r\nRange: bytes={ranges}\r\n\r\n"
+    ));
+    assert_eq!((r.status, r.body.len()), (200, 4096));
+    assert_eq!(r.body, data);
+    // Overlapping and adjacent ranges within the size: one part.
+    let r = c.get("GET /f.bin HTTP/1.1\r\nRange: bytes=100-199,0-99,150-300\r\n\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("Content-Range"), Some("bytes 0-300/4096"));
+    assert_eq!(r.body, &data[..301]);
+    // Many tiny ranges whose framing outweighs the file: the whole file.
+    let tiny = (0..16)
+        .map(|i| format!("{0}-{0}", i * 60))
+        .collect::<Vec<_>>();
+    fs::write(dir.path().join("small.bin"), &data[..1000]).unwrap();
+    let r = c.get(&format!(
+        "GET /small.bin HTTP/1.1\r\nRange: bytes={}\r\n\r\n",
+        tiny.join(",")
+    ));
+    assert_eq!((r.status, r.body.len()), (200, 1000));
+}
+
+#[test]
 fn a_range_past_the_end_is_416_with_the_length() {
     let dir = site();
     let mut c = client(dir.path());
@@ -47,15 +77,15 @@ fn a_range_past_the_end_is_416_with_the_length() {
 #[test]
 fn several_ranges_are_multipart_byteranges() {
     let dir = site();
-    let r = client(dir.path()).get("GET /a.txt HTTP/1.1\r\nRange: bytes=0-1, 24-\r\n\r\n");
+    let r = client(dir.path()).get("GET /long.txt HTTP/1.1\r\nRange: bytes=0-1, 1038-\r\n\r\n");
     assert_eq!(r.status, 206);
     let content_type = r.header("Content-Type").unwrap();
     let boundary = content_type
         .strip_prefix("multipart/byteranges; boundary=")
         .unwrap();
     let expected = format!(
-        "--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/26\r\n\r\nab\r\n\
-         --{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 24-25/26\r\n\r\nyz\r\n\
+        "--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/1040\r\n\r\nab\r\n\
+         --{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 1038-1039/1040\r\n\r\nyz\r\n\
          --{boundary}--\r\n"
     );
     assert_eq!(
@@ -237,12 +267,12 @@ mod decisions {
         assert_eq!(one.header("Content-Range"), Some("bytes 23-25/26"));
         let many = decide(
             &server,
-            "GET /a.txt HTTP/1.1\r\nRange: bytes=0-1,24-\r\n\r\n",
+            "GET /long.txt HTTP/1.1\r\nRange: bytes=1038-,0-1\r\n\r\n",
         );
         let Body::Ranges(multipart) = &many.body else {
             panic!("multipart: {:?}", many.body);
         };
-        assert_eq!(multipart.parts, [(0, 1), (24, 25)]);
+        assert_eq!(multipart.parts, [(0, 1), (1038, 1039)]);
         assert_eq!(
             many.header("Content-Type").unwrap(),
             format!("multipart/byteranges; boundary={}", multipart.boundary)

@@ -310,7 +310,8 @@ fn only_len_bytes_are_read() {
 
 #[test]
 fn preconditions_are_read_from_the_headers_first_one_wins() {
-    let input = b"GET / HTTP/1.1\r\nif-match: \"a\"\r\nIf-Match: \"b\"\r\nIf-None-Match: *\r\n\
+    let input =
+        b"GET / HTTP/1.1\r\nHost: t\r\nif-match: \"a\"\r\nIf-Match: \"b\"\r\nIf-None-Match: *\r\n\
                   If-Modified-Since: x\r\nIf-Unmodified-Since: y\r\nIf-Range: z\r\n\r\n";
     let Parsed::Complete(request, _) = parse(input, MAX_HEAD) else {
         panic!("a complete head");

@@ -63,3 +63,4 @@ pub use response::{Body, FileSlice, Multipart, Response, Text};
 pub use server::{Counters, Http};
 pub use session::HttpSession;
 pub use status::Status;
+pub use writer::Protocol;

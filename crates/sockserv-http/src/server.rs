@@ -13,6 +13,7 @@ use crate::request::{Request, MAX_HEAD};
 use crate::response::Response;
 use crate::session::{HttpSession, MAX_BODY};
 use crate::status::Status;
+use crate::writer::Protocol;
 
 /// HTTP/1.1 over any stream endpoint, answering with `H`: Python's `HTTPServer` with its
 /// `RequestHandlerClass`, as a sockserv [`SessionFactory`] (so it runs under every
@@ -44,6 +45,7 @@ pub(crate) struct Shared<H> {
     pub(crate) header_timeout: Option<Duration>,
     pub(crate) max_head: usize,
     pub(crate) max_body: u64,
+    pub(crate) protocol: Protocol,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -56,6 +58,7 @@ impl<H: Handler> Http<H> {
                 header_timeout: None,
                 max_head: MAX_HEAD,
                 max_body: 0,
+                protocol: Protocol::Http11,
                 counters: Arc::default(),
             }),
         }
@@ -93,6 +96,17 @@ impl<H: Handler> Http<H> {
     /// If clones of this `Http` exist already (set it up before cloning).
     pub fn max_body(self, bytes: u64) -> Http<H> {
         self.configure(|shared| shared.max_body = bytes.min(MAX_BODY))
+    }
+
+    /// Answers as `protocol` (default [`Protocol::Http11`]). [`Protocol::Http10`] is
+    /// Python's default: `HTTP/1.0` status lines and one request per connection, every
+    /// response closing it with `Connection: close`.
+    ///
+    /// # Panics
+    ///
+    /// If clones of this `Http` exist already (set it up before cloning).
+    pub fn protocol(self, protocol: Protocol) -> Http<H> {
+        self.configure(|shared| shared.protocol = protocol)
     }
 
     fn configure(mut self, f: impl FnOnce(&mut Shared<H>)) -> Http<H> {
@@ -137,6 +151,7 @@ impl<H> fmt::Debug for Http<H> {
             .field("header_timeout", &self.shared.header_timeout)
             .field("max_head", &self.shared.max_head)
             .field("max_body", &self.shared.max_body)
+            .field("protocol", &self.shared.protocol)
             .finish_non_exhaustive()
     }
 }

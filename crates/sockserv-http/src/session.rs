@@ -23,7 +23,7 @@ use crate::request::{self, Parsed, Request, RequestBody};
 use crate::response::Response;
 use crate::server::Shared;
 use crate::status::Status;
-use crate::writer::{Framing, Writer};
+use crate::writer::{Framing, Protocol, Writer};
 
 /// Queued output above which pipelined requests wait.
 pub const PAUSE_ABOVE: u64 = 256 * 1024;
@@ -61,12 +61,12 @@ pub struct HttpSession<H> {
 impl<H: Handler> HttpSession<H> {
     pub(crate) fn new(shared: Arc<Shared<H>>, peer: PeerAddr) -> HttpSession<H> {
         HttpSession {
+            writer: Writer::with_protocol(shared.protocol),
             shared,
             peer,
             input: Vec::new(),
             skip: 0,
             awaited: 0,
-            writer: Writer::new(),
             head_since: None,
             done: false,
             eof: false,
@@ -123,7 +123,8 @@ impl<H: Handler> HttpSession<H> {
     }
 
     fn answer(&mut self, request: &Request<'_>, out: &mut Output) {
-        let mut keep_alive = request.keep_alive;
+        // An HTTP/1.0 server answers one request per connection, as Python's.
+        let mut keep_alive = request.keep_alive && self.shared.protocol == Protocol::Http11;
         match request.body {
             RequestBody::None => {}
             // Read already, into `request.content`.

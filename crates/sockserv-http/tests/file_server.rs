@@ -288,3 +288,25 @@ fn undecodable_names_are_linked_and_served_like_python() {
         b"raw"
     );
 }
+
+#[test]
+fn unknown_extensions_get_the_default_type() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("data.unknownext"), b"x").unwrap();
+    fs::write(dir.path().join("noext"), b"x").unwrap();
+    fs::write(dir.path().join("page.html"), b"x").unwrap();
+    let root = || Root::new(dir.path(), false).unwrap();
+    let mut python = Client::new(Http::new(FileServer::new(root())));
+    let mut custom = Client::new(Http::new(
+        FileServer::new(root()).default_type("text/plain; charset=utf-8"),
+    ));
+    for (path, default, custom_type) in [
+        ("/data.unknownext", "application/octet-stream", "text/plain; charset=utf-8"),
+        ("/noext", "application/octet-stream", "text/plain; charset=utf-8"),
+        ("/page.html", "text/html", "text/html"),
+    ] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(python.get(&request).header("Content-Type"), Some(default));
+        assert_eq!(custom.get(&request).header("Content-Type"), Some(custom_type));
+    }
+}

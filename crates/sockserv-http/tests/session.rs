@@ -11,7 +11,7 @@ use sockserv::driver::OutputExt;
 use sockserv::PeerAddr;
 use sockserv_http::request::{MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE};
 use sockserv_http::session::{MAX_INPUT, MAX_SKIPPED_BODY, PAUSE_ABOVE};
-use sockserv_http::{Body, Http, Request, Response as Answer, Status};
+use sockserv_http::{Body, Http, Protocol, Request, Response as Answer, Status};
 
 use util::{client, file_server, parse_responses, site, Client, Response};
 
@@ -25,6 +25,31 @@ fn http_1_0_closes_unless_it_asks_for_keep_alive() {
     assert!(!c.closing());
     let r = c.get("GET /a.txt HTTP/1.0\r\n\r\n");
     assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closing());
+}
+
+#[test]
+fn an_http_1_0_server_answers_one_request_per_connection_as_python() {
+    let dir = site();
+    for request in [
+        "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let http = Http::new(file_server(dir.path())).protocol(Protocol::Http10);
+        let mut c = Client::new(http);
+        c.send(request.as_bytes());
+        let sent = c.sent();
+        let responses = parse_responses(&sent, &[false]);
+        assert_eq!(responses.len(), 1, "{request:?}: one answer, then closed");
+        assert!(sent.starts_with(b"HTTP/1.0 "), "{request:?}");
+        assert_eq!(responses[0].header("Connection"), Some("close"));
+        assert!(c.closing(), "{request:?}");
+    }
+    // An error answer says HTTP/1.0 too.
+    let mut c = Client::new(Http::new(file_server(dir.path())).protocol(Protocol::Http10));
+    c.send(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(c.sent().starts_with(b"HTTP/1.0 400 "));
     assert!(c.closing());
 }
 

@@ -22,9 +22,14 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
         args.serve.default_listen = Some(Endpoint::Tcp(addr));
     }
     crate::logging::status(format_args!("serving {}", root.dir().display()));
-    let http = Http::new(FileServer::new(root).gzip(args.gzip))
-        .header_timeout(ServeArgs::limit(args.header_timeout));
-    let tls = tls_acceptor(&args.serve)?;
+    let files = FileServer::new(root)
+        .gzip(args.gzip)
+        .default_type(args.content_type);
+    let http = Http::new(files)
+        .header_timeout(ServeArgs::limit(args.header_timeout))
+        .protocol(args.protocol);
+    // ALPN: clients that ask (browsers, curl) learn that this is HTTP/1.1 (never h2).
+    let tls = tls_acceptor(&args.serve)?.map(|tls| tls.with_alpn(&[b"http/1.1"]));
     let counters = http.counters();
     serve_all(
         &args.serve,

@@ -52,7 +52,9 @@ impl std::str::FromStr for Protocol {
         match s.to_ascii_uppercase().as_str() {
             "HTTP/1.0" => Ok(Protocol::Http10),
             "HTTP/1.1" => Ok(Protocol::Http11),
-            _ => Err(format!("unsupported protocol {s:?}: use HTTP/1.0 or HTTP/1.1")),
+            _ => Err(format!(
+                "unsupported protocol {s:?}: use HTTP/1.0 or HTTP/1.1"
+            )),
         }
     }
 }

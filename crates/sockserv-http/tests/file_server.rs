@@ -301,12 +301,23 @@ fn unknown_extensions_get_the_default_type() {
         FileServer::new(root()).default_type("text/plain; charset=utf-8"),
     ));
     for (path, default, custom_type) in [
-        ("/data.unknownext", "application/octet-stream", "text/plain; charset=utf-8"),
-        ("/noext", "application/octet-stream", "text/plain; charset=utf-8"),
+        (
+            "/data.unknownext",
+            "application/octet-stream",
+            "text/plain; charset=utf-8",
+        ),
+        (
+            "/noext",
+            "application/octet-stream",
+            "text/plain; charset=utf-8",
+        ),
         ("/page.html", "text/html", "text/html"),
     ] {
         let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_eq!(python.get(&request).header("Content-Type"), Some(default));
-        assert_eq!(custom.get(&request).header("Content-Type"), Some(custom_type));
+        assert_eq!(
+            custom.get(&request).header("Content-Type"),
+            Some(custom_type)
+        );
     }
 }

@@ -10,9 +10,11 @@ use sockserv::{Endpoint, Strategy};
 // `sockserv bench`'s flags live beside the others, so the command line depends on no
 // subcommand's code (cli <- cmd, never both ways).
 mod bench;
+mod bus;
 mod http;
 mod web;
 pub use self::bench::{BenchArgs, BenchMode};
+pub use self::bus::BusArgs;
 pub use self::http::HttpArgs;
 pub use self::web::WebArgs;
 
@@ -57,6 +59,8 @@ pub enum Command {
     /// pool:N at most N members are served at once: each holds a worker). Not under fork: processes
     /// share no memory, so a forked room could not reach the other members.
     /// With --web HOST:PORT the room is open to browsers too: open http://HOST:PORT/.
+    /// With --bus redis://HOST:PORT, several nodes (behind a load balancer) are one room:
+    /// see --bus and docs/scaling.md.
     Chat(ChatArgs),
     /// Connect to a server: stdin goes to it, what it sends comes to stdout.
     ///
@@ -113,6 +117,10 @@ pub struct ChatArgs {
     /// Most bytes that may wait for one client before it is disconnected as too slow.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_queue: u64,
+
+    /// The room across nodes.
+    #[command(flatten)]
+    pub bus: BusArgs,
 
     /// The page and WebSocket for browsers.
     #[command(flatten)]
@@ -238,7 +246,8 @@ pub struct ServeArgs {
     ///
     /// Per endpoint (label endpoint="URL"): connections active, accepted, rejected,
     /// closed; bytes received and sent; handler errors, panics, timeouts. Chat adds
-    /// members and members dropped as too slow; http adds responses by status class. Bytes are counted when a connection
+    /// members and members dropped as too slow (with --bus: the link, lines published
+    /// and delivered, refused, queued, lag, disconnects); http adds responses by status class. Bytes are counted when a connection
     /// closes; under fork they are not seen by the parent (and stay 0).
     #[arg(long, value_name = "HOST:PORT", value_parser = crate::metrics::parse_addr)]
     pub metrics: Option<std::net::SocketAddr>,

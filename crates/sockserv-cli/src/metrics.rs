@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use sockserv::report::StatsSnapshot;
 use sockserv_http::Counters;
+use sockserv_redis::BusStats;
 
 pub use self::server::{serve, MetricsServer};
 use crate::apps::chat::ChatRoom;
@@ -34,6 +35,8 @@ pub struct ChatCounts {
     pub members: usize,
     /// Members disconnected so far because they could not keep up.
     pub dropped: u64,
+    /// The bus to the room's other nodes, with `--bus`.
+    pub bus: Option<BusStats>,
 }
 
 /// Everything one scrape shows: each endpoint's counters, and the chat room's if any.
@@ -144,6 +147,9 @@ pub fn render(scrape: &Scrape) -> String {
         let help = "Chat members disconnected because they could not keep up.";
         header(&mut page, dropped, "counter", help);
         let _ = writeln!(page, "{dropped} {}", chat.dropped);
+        if let Some(bus) = chat.bus {
+            render_bus(&mut page, &bus);
+        }
     }
     if let Some(classes) = scrape.http {
         let name = "sockserv_http_responses_total";
@@ -165,6 +171,58 @@ pub fn render(scrape: &Scrape) -> String {
         let _ = writeln!(page, "{name}{{result=\"failed\"}} {failed}");
     }
     page
+}
+
+/// The chat bus's series (`--bus`).
+fn render_bus(page: &mut String, bus: &BusStats) {
+    let series: [(&str, &str, &str, String); 7] = [
+        (
+            "sockserv_chat_bus_connected",
+            "gauge",
+            "Whether the link to the room's other nodes (Redis) is up: 1 or 0.",
+            u8::from(bus.connected).to_string(),
+        ),
+        (
+            "sockserv_chat_bus_published_total",
+            "counter",
+            "Lines this node sent to the room's other nodes.",
+            bus.published.to_string(),
+        ),
+        (
+            "sockserv_chat_bus_delivered_total",
+            "counter",
+            "Lines from the room's other nodes delivered here.",
+            bus.delivered.to_string(),
+        ),
+        (
+            "sockserv_chat_bus_refused_total",
+            "counter",
+            "Lines that reached this node only: the link was down and its queue full.",
+            bus.refused.to_string(),
+        ),
+        (
+            "sockserv_chat_bus_queued",
+            "gauge",
+            "Lines and nick claims waiting for Redis now.",
+            bus.queued.to_string(),
+        ),
+        (
+            "sockserv_chat_bus_lag_seconds",
+            "gauge",
+            "Age of the last line delivered from another node when it was delivered.",
+            format!("{:.3}", bus.lag_ms as f64 / 1e3),
+        ),
+        (
+            "sockserv_chat_bus_disconnects_total",
+            "counter",
+            "Times the link to Redis was lost.",
+            bus.disconnects.to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        header(page, name, kind, help);
+        let _ = writeln!(page, "{name} {value}");
+    }
 }
 
 fn header(page: &mut String, name: &str, kind: &str, help: &str) {
@@ -247,12 +305,40 @@ sockserv_connections_active{endpoint=\"unix:/tmp/a\\\"b\\\\c\"} 0
     }
 
     #[test]
+    fn renders_the_bus_series_with_chat() {
+        let bus = BusStats {
+            connected: true,
+            published: 7,
+            delivered: 9,
+            lag_ms: 1500,
+            ..BusStats::default()
+        };
+        let page = render(&Scrape {
+            chat: Some(ChatCounts {
+                bus: Some(bus),
+                ..ChatCounts::default()
+            }),
+            ..Scrape::default()
+        });
+        for line in [
+            "sockserv_chat_bus_connected 1\n",
+            "sockserv_chat_bus_published_total 7\n",
+            "sockserv_chat_bus_delivered_total 9\n",
+            "sockserv_chat_bus_lag_seconds 1.500\n",
+            "# TYPE sockserv_chat_bus_queued gauge\n",
+        ] {
+            assert!(page.contains(line), "{line:?} missing from\n{page}");
+        }
+    }
+
+    #[test]
     fn renders_the_chat_gauges() {
         let page = render(&Scrape {
             endpoints: Vec::new(),
             chat: Some(ChatCounts {
                 members: 2,
                 dropped: 5,
+                bus: None,
             }),
             http: None,
             reloads: None,

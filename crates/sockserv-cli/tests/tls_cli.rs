@@ -1,19 +1,19 @@
 //! TLS end to end: `sockserv echo`/`chat --tls-cert --tls-key` against `sockserv client
 //! --tls`, `openssl s_client` and a plaintext client, with certificates made per run.
 
+mod chat_support;
 mod util;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::Stdio;
 use std::time::Instant;
 
+use chat_support::TlsMember;
 use testkit::Certs;
 use util::{
-    lines_in_background, payload, read_all_in_background, run, run_with_stdin, sockserv, Server,
-    WAIT,
+    lines_in_background, payload, read_all_in_background, run, run_with_stdin, Server, WAIT,
 };
 
 /// The modes TLS is tested under: one per kind of driver (blocking, pooled, forked,
@@ -118,57 +118,6 @@ fn openssl_s_client_gets_its_echo() {
     }
 }
 
-/// A TLS chat member: `sockserv client --tls` with piped stdin and stdout.
-struct Member {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    nick: String,
-}
-
-impl Member {
-    fn join(url: &str, ca: &Path) -> Member {
-        let mut child = sockserv()
-            .args(["client", "--tls", "--ca", &ca.display().to_string(), url])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn sockserv client");
-        let lines = lines_in_background(child.stdout.take().unwrap());
-        let stdin = child.stdin.take().unwrap();
-        let mut member = Member {
-            child,
-            stdin,
-            lines,
-            nick: String::new(),
-        };
-        let welcome = member.line();
-        member.nick = welcome
-            .strip_prefix("* welcome, you are ")
-            .unwrap_or_else(|| panic!("not a welcome line: {welcome:?}"))
-            .to_owned();
-        member
-    }
-
-    fn line(&mut self) -> String {
-        self.lines
-            .recv_timeout(WAIT)
-            .expect("a chat line within WAIT")
-    }
-
-    fn say(&mut self, text: &str) {
-        writeln!(self.stdin, "{text}").unwrap();
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two TLS clients chat (the chat room uses wake-ups: they pass through TLS).
 #[test]
 fn two_tls_clients_chat() {
@@ -177,8 +126,8 @@ fn two_tls_clients_chat() {
         let server = serve_tls(&certs, "chat", mode);
         for (i, endpoint) in server.endpoints.iter().enumerate() {
             let url = endpoint.to_string();
-            let mut alice = Member::join(&url, &certs.path("ca.pem"));
-            let mut bob = Member::join(&url, &certs.path("ca.pem"));
+            let mut alice = TlsMember::join(&url, &certs.path("ca.pem"));
+            let mut bob = TlsMember::join(&url, &certs.path("ca.pem"));
             assert_eq!(
                 alice.line(),
                 format!("* {} joined", bob.nick),

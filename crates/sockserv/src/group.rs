@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::output::Output;
 use crate::session::SessionWaker;
 
+pub mod bus;
+
 /// A broadcast group: messages sent to it are queued for every member, and each
 /// member's session drains its queue into its connection when woken.
 ///
@@ -38,6 +40,8 @@ use crate::session::SessionWaker;
 /// * A member never receives its own [`Member::send_others`].
 ///
 /// Empty messages are ignored: they are not queued and wake nobody.
+///
+/// A group can span several processes through a [`bus::Bus`] (see [`bus`]).
 ///
 /// # Strategies
 ///

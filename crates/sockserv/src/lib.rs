@@ -161,6 +161,8 @@ pub use server::{Server, StopOnSignals};
 pub use shutdown::ShutdownHandle;
 // What Sessions build on: 1:N groups, bounded line framing.
 pub use group::{Group, Member, MemberId};
+// A group across processes: the trait a bus (sockserv-redis) implements.
+pub use group::bus;
 pub use lines::{BadLine, Line, LineBuffer, LineSession, Lines, ReadLine};
 
 // The code blocks of the README and of docs/python-mapping.md compile (`cargo test --doc`).

@@ -18,12 +18,25 @@
 //! dropped (never buffered whole) and answered with an error. A member that cannot keep
 //! up (more than `max_queue` bytes waiting) is disconnected: `* NICK left (too slow)`.
 //! A final line without `\n` before EOF is still handled.
+//!
+//! With a [`Bus`] (`--bus`), the room spans every node on it and behaves as one: lines,
+//! notices and `/me` reach the members of every node, `/who` lists them all, and a nick
+//! is unique across nodes (a `/nick` is answered once the other nodes agree, through
+//! the bus). Newcomers are `guestN` with N unique across nodes. When the bus's link is
+//! lost and when it is back, every local member is told once.
+
+mod bus;
+mod nick;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use sockserv::bus::{Bus, BusHandler, Presence};
 use sockserv::{Group, Line, LineBuffer, Member, Output, PeerAddr, Session, SessionFactory};
+use sockserv_redis::BusStats;
+
+use self::bus::{announcement, BusLink, Claim, NOT_RELAYED};
 
 const SHUTDOWN_NOTICE: &str = "* server shutting down\n";
 const HELP: &str = "\
@@ -67,12 +80,16 @@ struct Room {
     shutting_down: AtomicBool,
     /// Members dropped as too slow, for `sockserv_chat_dropped_total`.
     dropped: AtomicU64,
+    /// The other nodes of the room, with `--bus`.
+    bus: OnceLock<BusLink>,
 }
 
 #[derive(Default)]
 struct Nicks {
     next_guest: u64,
     taken: BTreeSet<String>,
+    /// Nicks asked for through the bus and not answered yet: taken for local askers.
+    pending: BTreeSet<String>,
 }
 
 impl Room {
@@ -83,6 +100,16 @@ impl Room {
 
     fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
+    }
+
+    fn bus(&self) -> Option<&dyn Bus> {
+        self.bus.get().map(|link| &*link.bus)
+    }
+
+    /// Relays a line to the other nodes; `false` if the bus refused it.
+    fn relay(&self, line: &str, change: Option<Presence>) -> bool {
+        self.bus()
+            .map_or(true, |bus| bus.publish(line.as_bytes(), change))
     }
 }
 
@@ -96,8 +123,36 @@ impl ChatRoom {
                 nicks: Mutex::new(Nicks::default()),
                 shutting_down: AtomicBool::new(false),
                 dropped: AtomicU64::new(0),
+                bus: OnceLock::new(),
             }),
         }
+    }
+
+    /// Joins the room to the other nodes on `bus`: what members here say is published
+    /// on it. `stats` reads the bus's counters for `--metrics`. Call it before serving,
+    /// once; the bus must deliver to [`ChatRoom::bus_handler`].
+    pub fn attach_bus(
+        &self,
+        bus: Arc<dyn Bus>,
+        stats: impl Fn() -> BusStats + Send + Sync + 'static,
+    ) {
+        let link = BusLink {
+            bus,
+            stats: Box::new(stats),
+        };
+        if self.room.bus.set(link).is_err() {
+            tracing::warn!("chat: a second bus for the room was ignored");
+        }
+    }
+
+    /// What a bus delivers the other nodes' lines to.
+    pub fn bus_handler(&self) -> Arc<dyn BusHandler> {
+        Arc::clone(&self.room) as Arc<dyn BusHandler>
+    }
+
+    /// The bus's counters, with `--bus`.
+    pub fn bus_stats(&self) -> Option<BusStats> {
+        self.room.bus.get().map(|link| (link.stats)())
     }
 
     /// A session for a new connection from `peer`.
@@ -109,6 +164,7 @@ impl ChatRoom {
             nick: String::new(),
             lines: LineBuffer::new(self.room.config.max_line),
             done: false,
+            claim: None,
         }
     }
 
@@ -171,6 +227,8 @@ pub struct ChatSession {
     lines: LineBuffer,
     /// Left the room (quit, EOF, eviction, shutdown): ignore everything from now on.
     done: bool,
+    /// A `/nick` the other nodes have not answered yet (with `--bus`).
+    claim: Option<Claim>,
 }
 
 impl ChatSession {
@@ -205,7 +263,7 @@ impl ChatSession {
             return;
         }
         let Some(command) = text.strip_prefix('/') else {
-            return self.send_others(&format!("{}: {text}\n", self.nick));
+            return self.send_others(&format!("{}: {text}\n", self.nick), out);
         };
         let (word, arg) = match command.split_once(char::is_whitespace) {
             Some((word, arg)) => (word, arg.trim()),
@@ -214,12 +272,17 @@ impl ChatSession {
         match word {
             "nick" => self.rename(arg, out),
             "who" => {
-                let nicks = self.room.nicks();
-                let list: Vec<&str> = nicks.taken.iter().map(String::as_str).collect();
+                let mut list = self.room.nicks().taken.clone();
+                if let Some(bus) = self.room.bus() {
+                    list.extend(bus.remote_names());
+                }
+                let list: Vec<&str> = list.iter().map(String::as_str).collect();
                 let line = format!("* online ({}): {}\n", list.len(), list.join(", "));
                 out.write(line.as_bytes());
             }
-            "me" if !arg.is_empty() => self.send_others(&format!("* {} {arg}\n", self.nick)),
+            "me" if !arg.is_empty() => {
+                self.send_others(&format!("* {} {arg}\n", self.nick), out);
+            }
             "me" => out.write(b"* error: usage: /me TEXT\n"),
             "quit" => {
                 self.leave(Some("left"));
@@ -230,34 +293,12 @@ impl ChatSession {
         }
     }
 
-    fn send_others(&self, line: &str) {
+    fn send_others(&self, line: &str, out: &mut Output) {
         if let Some(member) = &self.member {
             member.send_others(line.as_bytes());
-        }
-    }
-
-    fn rename(&mut self, new: &str, out: &mut Output) {
-        let valid = (1..=32).contains(&new.len())
-            && new
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid {
-            return out.write(b"* error: invalid nick\n");
-        }
-        let mut nicks = self.room.nicks();
-        // Your own nick counts as taken: a rename always changes the name.
-        if !nicks.taken.insert(new.to_owned()) {
-            return out.write(format!("* error: nick {new} is taken\n").as_bytes());
-        }
-        nicks.taken.remove(&self.nick);
-        let old = std::mem::replace(&mut self.nick, new.to_owned());
-        let notice = format!("* {old} is now {new}\n");
-        // The renamer's copy is written at once, like every reply to a command: through
-        // the room's queue it would wait for the next wake-up, so a `/who` or `/quit` in
-        // the same read would overtake (or lose) it.
-        out.write(notice.as_bytes());
-        if let Some(member) = &self.member {
-            member.send_others(notice.as_bytes());
+            if !self.room.relay(line, None) {
+                out.write(NOT_RELAYED.as_bytes());
+            }
         }
     }
 
@@ -268,11 +309,18 @@ impl ChatSession {
         let Some(member) = self.member.take() else {
             return;
         };
+        if let Some(claim) = self.claim.take() {
+            claim.abandon(&self.room);
+        }
         let mut nicks = self.room.nicks();
         nicks.taken.remove(&self.nick);
-        if let Some(how) = how.filter(|_| !self.room.is_shutting_down()) {
-            member.send_others(format!("* {} {how}\n", self.nick).as_bytes());
+        let notice = format!("* {} {}\n", self.nick, how.unwrap_or("left"));
+        if how.is_some() && !self.room.is_shutting_down() {
+            member.send_others(notice.as_bytes());
         }
+        // The other nodes hear of every leave, this node's shutdown included.
+        self.room
+            .relay(&notice, Some(Presence::Left(self.nick.clone())));
         drop(nicks);
         tracing::debug!(peer = %self.peer, nick = %self.nick, "left the chat");
     }
@@ -299,18 +347,15 @@ impl Session for ChatSession {
             out.write(SHUTDOWN_NOTICE.as_bytes());
             return out.close();
         }
-        let nick = loop {
-            nicks.next_guest += 1;
-            let nick = format!("guest{}", nicks.next_guest);
-            if !nicks.taken.contains(&nick) {
-                break nick;
-            }
-        };
+        let nick = self.room.guest_nick(&mut nicks);
         nicks.taken.insert(nick.clone());
         // Join before the notice: whoever sees it can already reach the newcomer.
         let member = self.room.group.join(waker);
         out.write(format!("* welcome, you are {nick}\n").as_bytes());
-        member.send_others(format!("* {nick} joined\n").as_bytes());
+        let change = Presence::Joined(nick.clone());
+        let notice = announcement(&change);
+        member.send_others(notice.as_bytes());
+        self.room.relay(&notice, Some(change));
         drop(nicks);
         tracing::debug!(peer = %self.peer, %nick, "joined the chat");
         self.nick = nick;
@@ -331,6 +376,9 @@ impl Session for ChatSession {
     }
 
     fn on_wake(&mut self, out: &mut Output) {
+        if let Some((new, won)) = self.claim.as_ref().and_then(Claim::answer) {
+            self.claim_answered(&new, won, out);
+        }
         let Some(member) = &self.member else {
             return;
         };

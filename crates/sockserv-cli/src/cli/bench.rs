@@ -46,11 +46,14 @@ run ended; under --http the connection is opened again) and mismatches (an echo 
 differs from what was sent, or a bad HTTP response; exit status 1).
 
 --chat: see its flag; the line endpoint is URL, --ws adds WebSocket members (a thread per \
-member: for rooms of tens to hundreds).
+member: for rooms of tens to hundreds). --chat --rate N: every member sends N lines/s \
+instead (an open loop, all members from one thread), spread over URL and every --node of \
+the same room (`sockserv chat --bus`); see --rate.
 
 Examples:
   sockserv bench 127.0.0.1:7000 --conns 100 --duration 10s
   sockserv bench 127.0.0.1:9000 --chat --conns 50 --ws 127.0.0.1:8080 --ws-conns 50
+  sockserv bench 127.0.0.1:9001 --chat --rate 10 --node 127.0.0.1:9002 --conns 600
   sockserv bench unix:/tmp/echo.sock --mode stream --size 16384 --json
   sockserv bench 127.0.0.1:8000 --http /index.html --expect ./index.html --conns 50"
 )]
@@ -97,6 +100,18 @@ pub struct BenchArgs {
     /// With --ws: how many WebSocket members (default: as many as --conns).
     #[arg(long, value_name = "N", requires = "ws")]
     pub ws_conns: Option<u32>,
+    /// With --chat: every one of --conns members sends N lines per second (an open
+    /// loop), instead of one sender waiting for each line to reach everyone; members
+    /// are spread over URL and every --node. Reports receipts against expected (every
+    /// line at every other member, in each sender's order) and the fan-out latency of
+    /// all, same-node and cross-node receipts; receipts in flight are waited for up to
+    /// 5 s after --duration.
+    #[arg(long, value_name = "N", requires = "chat", conflicts_with = "ws", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// With --rate: another node of the same room (a `sockserv chat --bus` on the same
+    /// Redis and --room; repeatable).
+    #[arg(long = "node", value_name = "URL", requires = "rate")]
+    pub nodes: Vec<String>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
@@ -106,6 +121,16 @@ pub struct BenchArgs {
     /// Client-side TLS options (every connection does its own full handshake).
     #[command(flatten)]
     pub tls: TlsClientArgs,
+}
+
+/// A send rate: a positive number of lines per second, at most 10,000.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?}: expected lines per second, above 0 and at most 10000"
+        )),
+    }
 }
 
 /// An HTTP request target in origin form: starts with `/`, no spaces or control bytes

@@ -1,5 +1,6 @@
 //! `sockserv bench`: a closed-loop load generator for echo, HTTP and chat servers.
 mod chat;
+mod chat_rate;
 mod conn;
 mod driver;
 mod echo;
@@ -30,6 +31,9 @@ use crate::cli::BenchArgs;
 /// A one-line error for a bad URL, an unreadable `--expect` file, when no connection
 /// could be made, or when the chart cannot be written.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.chat && args.rate.is_some() {
+        return run_chat_rate(&args);
+    }
     if args.chat {
         return run_chat(&args);
     }
@@ -158,6 +162,42 @@ fn run_chat(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{}", chat::text(&plan, &outcome));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--chat --rate`: exit status 1 if a receipt was lost, doubled or out of order.
+fn run_chat_rate(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let nodes = std::iter::once(&args.url)
+        .chain(&args.nodes)
+        .map(|url| Target::parse(url).map_err(|e| anyhow!(e)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let plan = chat_rate::RatePlan {
+        nodes,
+        members: args.conns as usize,
+        rate: args.rate.unwrap_or(1.0),
+        duration: args.duration,
+    };
+    warn_if_fd_limit_low(plan.members);
+    let outcome = chat_rate::run(&plan).context("chat load failed")?;
+    if outcome.joined == 0 {
+        return Err(anyhow!("no member could join {}", plan.nodes[0]));
+    }
+    if args.json {
+        println!("{}", chat_rate::json(&plan, &outcome));
+    } else {
+        println!("{}", chat_rate::text(&plan, &outcome));
+    }
+    let complete = outcome.delivered == outcome.expected && outcome.misordered == 0;
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "sockserv bench: {} of {} receipts missing, {} out of order or doubled",
+            outcome.expected.saturating_sub(outcome.delivered),
+            outcome.expected,
+            outcome.misordered
+        );
+        ExitCode::from(1)
+    })
 }
 
 fn progress_bar(plan: &Plan) -> indicatif::ProgressBar {

@@ -1,13 +1,16 @@
 //! `sockserv chat`: the chat room Session on every stream endpoint, and its web front.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use sockserv::bus::Bus;
 use sockserv::Builder;
+use sockserv_redis::{BusConfig, RedisBus};
 
 use crate::apps::chat::web::{WebChat, WebConfig, WsLimits};
 use crate::apps::chat::{ChatConfig, ChatRoom};
-use crate::cli::{ChatArgs, ServeArgs};
+use crate::cli::{BusArgs, ChatArgs, ServeArgs};
 use crate::metrics::AppMetrics;
 use crate::serving::{serve_all_with, tls_acceptor, Extra};
 
@@ -20,6 +23,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     };
     let tls = tls_acceptor(&args.serve)?;
     let room = ChatRoom::new(config);
+    let bus = join_bus(&args.bus, &room)?;
     let web = WebChat::new(
         room.clone(),
         WebConfig {
@@ -45,7 +49,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
     });
     let stop_room = room.clone();
     let stop_web = web.clone();
-    serve_all_with(
+    let served = serve_all_with(
         &args.serve,
         Some("a chat member is a connection"),
         |builder: Builder| {
@@ -61,5 +65,26 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
             stop_web.shutdown();
         },
         AppMetrics::Chat(room.clone()),
-    )
+    );
+    // After the members have left (their leaves are queued for the other nodes): send
+    // what is queued, leave the room.
+    if let Some(bus) = bus {
+        bus.close();
+    }
+    served
+}
+
+/// Starts the Redis bus for `--bus` and joins the room to it.
+fn join_bus(args: &BusArgs, room: &ChatRoom) -> Result<Option<Arc<RedisBus>>> {
+    let Some(url) = &args.bus else {
+        return Ok(None);
+    };
+    let mut config = BusConfig::new(&args.room);
+    config.max_len = args.bus_max_len;
+    config.max_queue = usize::try_from(args.bus_queue)?;
+    let bus = Arc::new(RedisBus::start(url, config, room.bus_handler())?);
+    let stats = Arc::clone(&bus);
+    room.attach_bus(Arc::clone(&bus) as Arc<dyn Bus>, move || stats.stats());
+    eprintln!("room {} on {url} (node {})", args.room, bus.node());
+    Ok(Some(bus))
 }

@@ -51,6 +51,7 @@ impl MetricsServer {
                     AppMetrics::Chat(room) => Some(ChatCounts {
                         members: room.members(),
                         dropped: room.dropped(),
+                        bus: room.bus_stats(),
                     }),
                     _ => None,
                 },

@@ -11,7 +11,10 @@ pub use std::sync::{Arc, Barrier};
 pub use std::thread;
 pub use std::time::{Duration, Instant};
 
-pub use crate::util::{lines_in_background, run, wait_for_exit, Client, Server, WAIT};
+pub use std::path::Path;
+pub use std::process::ChildStdin;
+
+pub use crate::util::{lines_in_background, run, sockserv, wait_for_exit, Client, Server, WAIT};
 pub use sockserv::Endpoint;
 
 /// Every mode a chat room runs in.
@@ -148,4 +151,55 @@ pub fn who_line(nicks: &[String]) -> String {
     let mut sorted = nicks.to_vec();
     sorted.sort();
     format!("* online ({}): {}", sorted.len(), sorted.join(", "))
+}
+
+/// A TLS chat member: `sockserv client --tls` with piped stdin and stdout.
+pub struct TlsMember {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    pub nick: String,
+}
+
+impl TlsMember {
+    pub fn join(url: &str, ca: &Path) -> TlsMember {
+        let mut child = sockserv()
+            .args(["client", "--tls", "--ca", &ca.display().to_string(), url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sockserv client");
+        let lines = lines_in_background(child.stdout.take().unwrap());
+        let stdin = child.stdin.take().unwrap();
+        let mut member = TlsMember {
+            child,
+            stdin,
+            lines,
+            nick: String::new(),
+        };
+        let welcome = member.line();
+        member.nick = welcome
+            .strip_prefix("* welcome, you are ")
+            .unwrap_or_else(|| panic!("not a welcome line: {welcome:?}"))
+            .to_owned();
+        member
+    }
+
+    pub fn line(&mut self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .expect("a chat line within WAIT")
+    }
+
+    pub fn say(&mut self, text: &str) {
+        writeln!(self.stdin, "{text}").unwrap();
+    }
+}
+
+impl Drop for TlsMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

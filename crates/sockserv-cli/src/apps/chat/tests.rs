@@ -309,3 +309,5 @@ fn shutdown_tells_everyone_and_closes() {
     assert!(p.closed(late));
     assert_eq!(p.lines(late), ["* server shutting down"]);
 }
+
+mod bus;

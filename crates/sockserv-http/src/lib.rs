@@ -47,6 +47,7 @@ pub mod gzip;
 mod handler;
 mod headers;
 mod html;
+pub mod offload;
 pub mod range;
 pub mod request;
 mod response;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sockserv::{PeerAddr, SessionFactory};
 
 use crate::handler::{FnHandler, Handler};
+use crate::offload::Offload;
 use crate::request::{Request, MAX_HEAD};
 use crate::response::Response;
 use crate::session::{HttpSession, MAX_BODY};
@@ -46,6 +47,7 @@ pub(crate) struct Shared<H> {
     pub(crate) max_head: usize,
     pub(crate) max_body: u64,
     pub(crate) protocol: Protocol,
+    pub(crate) offload: Option<Offload>,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -59,6 +61,7 @@ impl<H: Handler> Http<H> {
                 max_head: MAX_HEAD,
                 max_body: 0,
                 protocol: Protocol::Http11,
+                offload: None,
                 counters: Arc::default(),
             }),
         }
@@ -107,6 +110,18 @@ impl<H: Handler> Http<H> {
     /// If clones of this `Http` exist already (set it up before cloning).
     pub fn protocol(self, protocol: Protocol) -> Http<H> {
         self.configure(|shared| shared.protocol = protocol)
+    }
+
+    /// Decides responses on `pool`'s workers instead of the connection's thread, so a
+    /// slow decision (a large directory listing, gzip, a cold disk) never stalls the
+    /// other connections of an event loop. For the event-loop strategies: under the
+    /// blocking ones each connection has a thread of its own already.
+    ///
+    /// # Panics
+    ///
+    /// If clones of this `Http` exist already (set it up before cloning).
+    pub fn offload(self, pool: Offload) -> Http<H> {
+        self.configure(|shared| shared.offload = Some(pool))
     }
 
     fn configure(mut self, f: impl FnOnce(&mut Shared<H>)) -> Http<H> {

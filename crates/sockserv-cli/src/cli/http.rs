@@ -67,6 +67,13 @@ pub struct HttpArgs {
     #[arg(long, value_name = "TYPE", default_value = sockserv_http::files::DEFAULT_TYPE)]
     pub content_type: String,
 
+    /// Under --mode events: threads that open files, list directories and compress, so
+    /// one slow answer (a 50,000-entry listing, a cold disk) never stalls the other
+    /// connections of its event loop (nginx's `aio threads`). 0: the loops do it
+    /// themselves. Other modes give each connection a thread already and ignore it.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub file_workers: usize,
+
     /// Longest a request head may take to arrive once it has started (against clients
     /// that trickle one byte at a time); a slower one is answered 408 and closed. 0
     /// disables. An idle keep-alive connection is closed by --idle-timeout.

@@ -13,10 +13,7 @@ use crate::cli::{HttpArgs, ServeArgs};
 use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
 
-/// Threads deciding answers under the event loops (nginx's `aio threads` has 32; a few
-/// suffice for one disk and cores shared with the loops).
-const OFFLOAD_WORKERS: usize = 4;
-/// Requests waiting for those threads; past it a loop decides on its own thread.
+/// Requests waiting for the file workers; past it a loop decides on its own thread.
 const OFFLOAD_QUEUE: usize = 256;
 
 /// Serves `--directory` until SIGINT/SIGTERM.
@@ -35,11 +32,11 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
     let mut http = Http::new(files)
         .header_timeout(ServeArgs::limit(args.header_timeout))
         .protocol(args.protocol);
-    if matches!(args.serve.mode, Strategy::Events { .. }) {
+    if matches!(args.serve.mode, Strategy::Events { .. }) && args.file_workers > 0 {
         // Opening files, listing directories and gzip leave the event loops' threads:
         // one slow answer never stalls the other connections of its loop. (The blocking
         // modes give each connection a thread of its own.)
-        let pool = Offload::new(OFFLOAD_WORKERS, OFFLOAD_QUEUE)
+        let pool = Offload::new(args.file_workers, OFFLOAD_QUEUE)
             .context("cannot start the file workers")?;
         http = http.offload(pool);
     }

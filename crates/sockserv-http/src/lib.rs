@@ -36,7 +36,8 @@
 //! The modules, for what the root does not re-export: [`request`] (parsing and its
 //! limits), [`session`] (the connection's limits), [`writer`] (a response to bytes, for a
 //! Session of your own), [`conditional`], [`range`] and [`gzip`] (the representation
-//! helpers), [`files`] (paths and listings), [`client`] (response heads, for clients).
+//! helpers), [`files`] (paths and listings), [`client`] (response heads, for clients),
+//! [`offload`] (deciding responses off an event loop's thread).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 

@@ -13,6 +13,39 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use sockserv::PeerAddr;
+
+use crate::handler::Handler;
+use crate::request::{self, Parsed};
+use crate::response::Response;
+use crate::server::Shared;
+use crate::status::Status;
+use crate::writer::Framing;
+
+/// A request handed to an [`Offload`](crate::offload::Offload) worker.
+pub(crate) struct Offloaded {
+    /// Where the worker puts the response.
+    pub(crate) slot: Arc<Mutex<Option<Response>>>,
+    /// The request's head and read body (the worker's copy too).
+    pub(crate) whole: Arc<[u8]>,
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) framing: Framing,
+}
+
+/// The handler's response to the request in `whole` (a head, complete, and its read
+/// body), parsed again as the connection parsed it.
+pub(crate) fn decide<H: Handler>(shared: &Shared<H>, whole: &[u8], peer: &PeerAddr) -> Response {
+    match request::parse(whole, shared.max_head) {
+        Parsed::Complete(mut request, len) => {
+            request.content = &whole[len..];
+            shared.handler.respond(&request, peer)
+        }
+        // Never: these bytes parsed as a complete request on the connection.
+        _ => Response::error(Status::BAD_REQUEST, "Bad request"),
+    }
+}
+
 /// Work for a worker.
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -19,6 +19,7 @@ use std::time::Instant;
 use sockserv::{Output, PeerAddr, Session, SessionWaker};
 
 use crate::handler::Handler;
+use crate::offload::{decide, Offloaded};
 use crate::request::{self, Parsed, Request, RequestBody};
 use crate::response::Response;
 use crate::server::Shared;
@@ -60,17 +61,6 @@ pub struct HttpSession<H> {
     waker: Option<SessionWaker>,
     /// The request a worker is answering: parsing waits for it.
     offloaded: Option<Offloaded>,
-}
-
-/// A request handed to an [`Offload`](crate::offload::Offload) worker.
-struct Offloaded {
-    /// Where the worker puts the response.
-    slot: Arc<Mutex<Option<Response>>>,
-    /// The request's head and read body (the worker's copy too).
-    whole: Arc<[u8]>,
-    method: String,
-    target: String,
-    framing: Framing,
 }
 
 impl<H: Handler> HttpSession<H> {
@@ -309,19 +299,6 @@ impl<H: Handler> HttpSession<H> {
                 out,
             );
         }
-    }
-}
-
-/// The handler's response to the request in `whole` (a head, complete, and its read
-/// body), parsed again as the connection parsed it.
-fn decide<H: Handler>(shared: &Shared<H>, whole: &[u8], peer: &PeerAddr) -> Response {
-    match request::parse(whole, shared.max_head) {
-        Parsed::Complete(mut request, len) => {
-            request.content = &whole[len..];
-            shared.handler.respond(&request, peer)
-        }
-        // Never: these bytes parsed as a complete request on the connection.
-        _ => Response::error(Status::BAD_REQUEST, "Bad request"),
     }
 }
 

@@ -302,6 +302,21 @@ impl<H: Handler> HttpSession<H> {
     }
 }
 
+impl<H: Handler> HttpSession<H> {
+    /// Sends the `response` to the `offloaded` request, then serves what arrived
+    /// meanwhile: more requests, or the peer's EOF.
+    fn complete(&mut self, offloaded: Offloaded, response: Response, out: &mut Output) {
+        let Offloaded {
+            method,
+            target,
+            framing,
+            ..
+        } = offloaded;
+        self.deliver(&method, &target, response, framing, out);
+        self.feed(&[], out);
+    }
+}
+
 impl<H> HttpSession<H> {
     /// Bytes received and not answered yet (a partial head, or pipelined requests waiting
     /// for the output to drain): bounded by the head limit, or by [`MAX_INPUT`] while
@@ -342,19 +357,11 @@ impl<H: Handler> Session for HttpSession<H> {
         // worker is answering is decided here instead (its worker's answer is dropped).
         if let Some(offloaded) = self.offloaded.take() {
             let response = decide(&self.shared, &offloaded.whole, &self.peer);
-            let Offloaded {
-                method,
-                target,
-                framing,
-                ..
-            } = offloaded;
-            self.deliver(&method, &target, response, framing, out);
-            self.feed(&[], out);
-            return;
+            return self.complete(offloaded, response, out);
         }
         // Requests waiting for the output to drain are still answered (in `on_drained`);
         // an incomplete head is dropped without an answer, as Python does.
-        if !self.done && !self.paused && self.offloaded.is_none() {
+        if !self.done && !self.paused {
             self.finish(out);
         }
     }
@@ -379,16 +386,7 @@ impl<H: Handler> Session for HttpSession<H> {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let (Some(response), false) = (response, self.done) {
-            let Offloaded {
-                method,
-                target,
-                framing,
-                ..
-            } = offloaded;
-            self.deliver(&method, &target, response, framing, out);
-            // What arrived meanwhile: more requests, or the peer's EOF.
-            self.paused = false;
-            self.feed(&[], out);
+            self.complete(offloaded, response, out);
         }
     }
 }

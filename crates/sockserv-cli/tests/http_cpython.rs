@@ -421,3 +421,52 @@ fn content_type_follows_the_extension() {
         }
     }
 }
+
+/// The listing byte for byte as a live `python3 -m http.server` renders the same
+/// directories — the root, one with names to escape, percent-encode and sort
+/// case-insensitively (a symlink, a subdirectory), and an empty one — with the same
+/// status, Content-Type and Content-Length. (Names that are not UTF-8 are left out:
+/// Python renders them through surrogate escapes, sockserv lossily.)
+#[test]
+fn listing_is_byte_for_byte_what_a_live_python_sends() {
+    let Some(python) = testkit::require_program("python3", &["--version"]) else {
+        return;
+    };
+    let tree = knights();
+    for (name, contents) in [
+        ("<test&>.txt", &b"escaped"[..]),
+        ("my file.txt", b"spaced"),
+        ("\u{e9}t\u{e9}.txt", b"accents"),
+        ("100%.txt", b"percent"),
+        ("Zeta", b"upper case"),
+        ("alpha", b"lower case"),
+        ("q?x#y.txt", b"reserved"),
+    ] {
+        tree.file(format!("knights/{name}"), contents);
+    }
+    tree.dir("knights/gamma");
+    tree.dir("empty");
+    std::os::unix::fs::symlink("alpha", tree.root().join("knights/link")).unwrap();
+    let reference = HttpServer::start_python(&python, &tree.root(), "reference");
+    for mode in PORT_MODES {
+        let server = HttpServer::start(&tree.root(), mode, &[]);
+        for dir in ["/", "/knights/", "/empty/", "/knights/gamma/"] {
+            let ours = fetch(server.addr, "GET", dir, &[]);
+            let theirs = fetch(reference.addr, "GET", dir, &[]);
+            assert_eq!(ours.status, theirs.status, "{mode}: {dir}");
+            for header in ["content-type", "content-length"] {
+                assert_eq!(
+                    ours.header(header),
+                    theirs.header(header),
+                    "{mode}: {dir}: {header}"
+                );
+            }
+            assert!(
+                ours.body == theirs.body,
+                "{mode}: {dir}: sockserv sent\n{}\npython sent\n{}",
+                ours.text(),
+                theirs.text()
+            );
+        }
+    }
+}

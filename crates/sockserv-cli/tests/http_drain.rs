@@ -4,75 +4,13 @@
 mod http_support;
 mod util;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::thread;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use http_support::raw::request_bytes;
-use http_support::{find, python_lacks, HttpServer, Tree, HTTP_MODES};
+use http_support::download::{big_file, start_download, BIG};
+use http_support::{python_lacks, HttpServer, Tree, HTTP_MODES};
+use testkit::wait_until_refused;
 use util::WAIT;
-
-/// The drained download: 64 MiB, not a repeating pattern (a lost or repeated chunk
-/// shows).
-const BIG: usize = 64 * 1024 * 1024;
-
-fn big_file() -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut data = Vec::with_capacity(BIG);
-    while data.len() < BIG {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    data
-}
-
-/// Starts `GET /big.bin` and reads the head and at least 1 MiB of the body; the
-/// client then stops reading, so the response stays in flight.
-fn start_download(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.set_write_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(&request_bytes(
-            "GET",
-            "/big.bin",
-            &[("Connection", "close")],
-        ))
-        .unwrap();
-    let mut got = Vec::new();
-    let mut buf = vec![0; 64 * 1024];
-    while got.len() < 1024 * 1024 {
-        let n = stream.read(&mut buf).expect("read the download");
-        assert_ne!(n, 0, "closed after {} bytes", got.len());
-        got.extend_from_slice(&buf[..n]);
-    }
-    let end = find(&got, b"\r\n\r\n").expect("a complete head") + 4;
-    let head = String::from_utf8_lossy(&got[..end]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-    assert!(
-        head.contains(&format!("Content-Length: {BIG}\r\n")),
-        "{head}"
-    );
-    (stream, got.split_off(end))
-}
-
-/// Waits (bounded by [`WAIT`]) until a connection to `addr` is refused: the listener
-/// is closed. Probes that still connect (the listener not yet closed) are dropped.
-fn wait_until_refused(addr: SocketAddr) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match TcpStream::connect(addr) {
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
-            Err(e) => panic!("probe connect: {e}"),
-            Ok(_) => assert!(Instant::now() < deadline, "still accepting after {WAIT:?}"),
-        }
-        // Probe pacing; the bound is the deadline.
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// SIGTERM during a download the client has stalled: the port is closed at once, the
 /// response is still completed byte for byte once the client reads on, then the
@@ -139,11 +77,7 @@ fn drain_timeout_cuts_off_a_stalled_download() {
             "{mode}: {cut:?}"
         );
         // What was in flight ends early: EOF or a reset, never the whole file.
-        match stream.read_to_end(&mut body) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("{mode}: {e}"),
-        }
+        body.extend(util::read_until_closed(&mut stream, WAIT, mode));
         assert!(body.len() < BIG, "{mode}: got the whole file");
     }
 }

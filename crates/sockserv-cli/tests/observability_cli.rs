@@ -6,7 +6,6 @@ mod chat_support;
 mod metrics;
 mod util;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 
 use chat_support::Chat;
@@ -261,9 +260,8 @@ fn an_idle_timeout_is_logged_with_its_error_and_counted() {
         let addr = server.endpoints[0].socket_addr().unwrap();
         let mut silent = TcpStream::connect(addr).expect("connect to echo");
         silent.set_read_timeout(Some(WAIT)).unwrap();
-        let mut rest = Vec::new();
         // The server ends the connection: EOF, or a reset on some platforms.
-        let _ = silent.read_to_end(&mut rest);
+        util::expect_closed(&mut silent, WAIT, &format!("mode {mode}: the idle client"));
         let line = server.wait_for_line("connection closed");
         let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
         assert_eq!(event["reason"], "timeout", "mode {mode}: {event}");

@@ -7,8 +7,9 @@ mod util;
 use torture_support::*;
 
 /// Slowloris under the modes that do not give each client a bounded worker: `n`
-/// connections each trickle a byte every 250 ms for 2 s. Bounds: a fresh client echoed
-/// within 2 s (three times during the attack), server CPU below 50% of the attack's wall
+/// connections each trickle a byte every 250 ms, on until the checks are done. Bounds: a
+/// fresh client echoed within [`FRESH`] (three times during the attack, which goes on
+/// meanwhile, so a starved client cannot pass late), server CPU below 50% of the attack's wall
 /// time (it has ~4 bytes/s per connection to echo), RSS below 200 MiB. Counts: threads
 /// 500 (a thread each; ~500 is plenty on 2 cores), events:2 1000.
 #[test]
@@ -27,25 +28,13 @@ fn slowloris_does_not_starve_threads_or_events() {
             (now >= base + n, format!("{now} fds, base {base}"))
         });
         let meter = CpuMeter::start(pid);
-        let (round_tx, round_rx) = mpsc::channel();
-        let attacker = thread::spawn(move || {
-            for round in 0..8 {
-                // Attacker pacing: a slowloris sends a byte now and then, never a request.
-                thread::sleep(Duration::from_millis(250));
-                for conn in &mut conns {
-                    conn.write_all(b"E")
-                        .expect("a trickling client is not cut off");
-                }
-                let _ = round_tx.send(round);
-            }
-            conns
-        });
+        let attack = Trickle::start(conns, b'E');
         for wanted in [1, 4, 7] {
-            // Wait for the attacker to reach its round: checks spread over the attack.
-            while round_rx.recv_timeout(WAIT).expect("attacker round") < wanted {}
+            // Checks spread over the attack.
+            attack.wait_round(wanted);
             assert_fresh_client_served(&server, FRESH, &format!("{mode} under slowloris"));
         }
-        let conns = attacker.join().expect("attacker");
+        let conns = attack.stop();
         let (used, wall) = meter.read();
         assert!(
             used < 0.5 * wall,
@@ -61,7 +50,8 @@ fn slowloris_does_not_starve_threads_or_events() {
 /// pool:8 and fork:8: 8) with `--idle-timeout 300ms`. Each attacker sends a byte, then one
 /// more every second (slower than the idle timeout) and reconnects whenever it is cut off.
 /// The idle timeout frees each worker after 300 ms, so a fresh client queued behind the
-/// attackers is served within (attackers/workers + 1) × 300 ms + 2 s of slack; the
+/// attackers is served within (attackers/workers + 1) × 300 ms + [`FRESH`] of slack,
+/// while the attackers go on (for up to 20 s: a worker never freed fails the bound); the
 /// reconnecting attackers queue behind it. CPU below 50% of wall time, RSS below 200 MiB.
 ///
 /// Not covered, by design of an idle timeout: an attacker trickling *faster* than the
@@ -127,7 +117,7 @@ fn slowloris_workers_are_freed_by_the_idle_timeout() {
             (n == attackers, format!("{n} of {attackers}"))
         });
         let rounds = (attackers as u32).div_ceil(workers) + 1;
-        let bound = idle * rounds + Duration::from_secs(2);
+        let bound = idle * rounds + FRESH;
         let took = assert_fresh_client_served(&server, bound, &format!("{mode} under slowloris"));
         stop.store(true, Ordering::Release);
         for attacker in gang {
@@ -152,7 +142,7 @@ fn slowloris_workers_are_freed_by_the_idle_timeout() {
 // ---------------------------------------------------------------------------------------
 
 /// 2,000 idle connections (threads: a thread each; events:2: no thread each). Bounds: the
-/// server holds them all, a fresh client is echoed within 2 s, the server uses under
+/// server holds them all, a fresh client is echoed within [`FRESH`], the server uses under
 /// 0.2 s of CPU over a 1 s idle stretch, RSS below 200 MiB; after the 2,000 close, every
 /// descriptor is released (within 4 of the start), threads too, and a fresh client is
 /// served again. Sequential, pool and fork would keep 2,000 clients in the backlog, which
@@ -207,8 +197,8 @@ fn two_thousand_idle_connections() {
 /// The server runs with `ulimit -n 64` and 200 clients connect (more than it can hold).
 /// Accept fails with EMFILE while the listener stays readable: the back-off must keep the
 /// CPU low (under 0.3 s of CPU over 1 s) and log it at most 3 times (once per burst).
-/// When the clients leave, it accepts again: a fresh client is echoed within 3 s (the
-/// back-off tops out at 1 s). Modes: threads and events:2, the ones that accept without a
+/// When the clients leave, it accepts again: a fresh client is echoed within [`FRESH`]
+/// (the back-off tops out at 1 s). Modes: threads and events:2, the ones that accept without a
 /// worker bound; sequential, pool:8 and fork:8 stop accepting at their worker count
 /// (fork's parent closes its copy at once), so they never reach the descriptor limit.
 #[test]
@@ -254,11 +244,7 @@ fn descriptor_exhaustion_backs_off_and_recovers() {
             "{mode}: accept back-off logged {logged} times: {later:?}"
         );
         drop(conns);
-        let took = assert_fresh_client_served(
-            &server,
-            Duration::from_secs(3),
-            &format!("{mode} after EMFILE"),
-        );
+        let took = assert_fresh_client_served(&server, FRESH, &format!("{mode} after EMFILE"));
         assert_fresh_client_served(&server, FRESH, &format!("{mode} after EMFILE, again"));
         assert_rss_below(pid, RSS_LIMIT, mode);
         eprintln!("{mode}: recovered from EMFILE; fresh client after {took:?}");
@@ -272,8 +258,7 @@ fn descriptor_exhaustion_backs_off_and_recovers() {
 /// 2,000 connections, each closed with RST (SO_LINGER 0) right after connecting (every
 /// other one after sending a byte). Bounds: the server survives; within 20 s its
 /// descriptors are back to within 3 of the start (no leak), threads to within 3 (threads
-/// mode), no child left (fork); a fresh client is echoed within 2 s (fork: 10 s, it forks
-/// a child per reset connection); server CPU under 10 s for the storm. Every mode.
+/// mode), no child left (fork); a fresh client is echoed within [`FRESH`]; server CPU under 10 s for the storm. Every mode.
 #[test]
 fn connect_and_reset_storm_leaks_nothing() {
     let _serial = serial();
@@ -300,12 +285,7 @@ fn connect_and_reset_storm_leaks_nothing() {
                 .expect("SO_LINGER 0");
             drop(socket); // RST
         }
-        let bound = if mode.starts_with("fork") {
-            Duration::from_secs(10)
-        } else {
-            FRESH
-        };
-        assert_fresh_client_served(&server, bound, &format!("{mode} after an RST storm"));
+        assert_fresh_client_served(&server, FRESH, &format!("{mode} after an RST storm"));
         wait_until(WAIT, "descriptors and workers released", || {
             let (f, t, c) = (fds(pid), threads(pid), children(pid));
             (

@@ -10,7 +10,7 @@ use torture_support::*;
 
 /// A chat member floods one endless line (`--max-line 1024`) as fast as it can: at least
 /// 20 MB, and on until the others have chatted (capped at 200 MB and 10 s). Bounds: it
-/// gets `* error: line too long`; another member's line reaches a third within 2 s *while
+/// gets `* error: line too long`; another member's line reaches a third within [`FRESH`] *while
 /// the flood goes on* (under events the flooder shares a loop with the sender: a loop
 /// that kept reading a peer as long as bytes were waiting would starve it); the server's
 /// RSS grows by less than 10 MiB (buffering the line would cost 20+ MiB); its CPU stays
@@ -115,7 +115,7 @@ fn endless_chat_line_is_dropped_without_buffering() {
 /// pool: the blocking write) and close the connection once its output has been stuck for
 /// 1 s. Bounds: the attacker's writes fail (closed by the server) within 20 s having sent
 /// less than the 50 MB; server RSS grows by under 64 MiB; fresh clients are echoed within
-/// 2 s during the attack and after. Modes: threads, events:2, pool:8 (sequential would
+/// [`FRESH`] during the attack and after. Modes: threads, events:2, pool:8 (sequential would
 /// serve nobody else during the 1 s, by design; fork:8 behaves as pool:8 in a child).
 #[test]
 fn client_that_never_reads_is_cut_off_by_the_write_timeout() {

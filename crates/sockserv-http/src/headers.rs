@@ -57,6 +57,17 @@ impl<'a> Headers<'a> {
         found
     }
 
+    /// Whether a field called `name` lists `token` in its comma-separated value (every
+    /// such field is looked at; both compare case-insensitively): `Connection: keep-alive,
+    /// Upgrade` has the token `upgrade`.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+            .flat_map(|value| value.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
     /// Whether no field was sent.
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()

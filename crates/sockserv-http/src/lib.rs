@@ -37,7 +37,8 @@
 //! limits), [`session`] (the connection's limits), [`writer`] (a response to bytes, for a
 //! Session of your own), [`conditional`], [`range`] and [`gzip`] (the representation
 //! helpers), [`files`] (paths and listings), [`client`] (response heads, for clients),
-//! [`offload`] (deciding responses off an event loop's thread).
+//! [`offload`] (deciding responses off an event loop's thread), [`upgrade`] (switching a
+//! connection to another protocol, as a WebSocket does).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -55,6 +56,7 @@ mod response;
 mod server;
 pub mod session;
 mod status;
+pub mod upgrade;
 pub mod writer;
 
 pub use files::FileServer;

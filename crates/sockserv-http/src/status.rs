@@ -11,6 +11,8 @@ use std::fmt;
 pub struct Status(pub u16);
 
 impl Status {
+    /// 101: the connection switches to the protocol the `Upgrade` field names.
+    pub const SWITCHING_PROTOCOLS: Status = Status(101);
     /// 200.
     pub const OK: Status = Status(200);
     /// 204.
@@ -23,6 +25,8 @@ impl Status {
     pub const NOT_MODIFIED: Status = Status(304);
     /// 400.
     pub const BAD_REQUEST: Status = Status(400);
+    /// 403.
+    pub const FORBIDDEN: Status = Status(403);
     /// 404.
     pub const NOT_FOUND: Status = Status(404);
     /// 405.
@@ -35,6 +39,8 @@ impl Status {
     pub const URI_TOO_LONG: Status = Status(414);
     /// 416.
     pub const RANGE_NOT_SATISFIABLE: Status = Status(416);
+    /// 426: the client must switch to the protocol the `Upgrade` field names.
+    pub const UPGRADE_REQUIRED: Status = Status(426);
     /// 431.
     pub const HEADERS_TOO_LARGE: Status = Status(431);
     /// 500.
@@ -58,6 +64,7 @@ impl Status {
     fn texts(self) -> (&'static str, &'static str) {
         match self.0 {
             100 => ("Continue", "Request received, please continue"),
+            101 => ("Switching Protocols", "Switching to new protocol; obey Upgrade header"),
             200 => ("OK", "Request fulfilled, document follows"),
             201 => ("Created", "Document created, URL follows"),
             202 => ("Accepted", "Request accepted, processing continues off-line"),
@@ -83,6 +90,8 @@ impl Status {
             414 => ("URI Too Long", "URI is too long"),
             415 => ("Unsupported Media Type", "Entity body in unsupported format"),
             416 => ("Range Not Satisfiable", "Cannot satisfy request range"),
+            // Python gives 426 no explanation; this is RFC 9110's (15.5.22).
+            426 => ("Upgrade Required", "The server refuses the request in the current protocol"),
             429 => (
                 "Too Many Requests",
                 "The user has sent too many requests in a given amount of time (\"rate limiting\")",

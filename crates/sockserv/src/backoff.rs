@@ -44,3 +44,40 @@ impl Backoff {
             .and_then(|u| u.checked_duration_since(Instant::now()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::time::Duration;
+
+    use super::Backoff;
+    use crate::Endpoint;
+
+    fn emfile() -> io::Error {
+        io::Error::from_raw_os_error(libc::EMFILE)
+    }
+
+    #[test]
+    fn the_delay_doubles_from_10_ms_up_to_1_s_and_a_success_resets_it() {
+        let endpoint: Endpoint = "tcp://127.0.0.1:9".parse().unwrap();
+        let mut backoff = Backoff::default();
+        assert_eq!(backoff.remaining(), None, "no wait before any failure");
+        let delays: Vec<u64> = (0..10)
+            .map(|_| {
+                backoff.fail(&endpoint, &emfile());
+                let remaining = backoff.remaining().expect("a wait after a failure");
+                assert!(
+                    remaining <= backoff.delay,
+                    "{remaining:?} > {:?}",
+                    backoff.delay
+                );
+                backoff.delay.as_millis() as u64
+            })
+            .collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        backoff.reset();
+        assert_eq!(backoff.remaining(), None, "a success ends the wait");
+        backoff.fail(&endpoint, &emfile());
+        assert_eq!(backoff.delay, Duration::from_millis(10), "starts over");
+    }
+}

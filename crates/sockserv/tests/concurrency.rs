@@ -173,10 +173,7 @@ fn read_timeout_disconnects_an_idle_client() {
         .unwrap();
     let serving = Serving::start(server);
     let mut idle = Client::connect(&serving.endpoint);
-    let mut reply = Vec::new();
-    idle.read_to_end(&mut reply)
-        .expect("EOF for the idle client");
-    assert_eq!(reply, b"");
+    util::expect_closed(&mut idle, WAIT, "the idle client");
     let report = reports.recv_timeout(WAIT).expect("the timeout is reported");
     assert!(report.contains("handler error"), "{report}");
     let next = served_client(&serving.endpoint).unwrap();

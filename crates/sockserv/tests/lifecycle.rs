@@ -28,9 +28,8 @@ fn assert_late_client_is_not_served(server: Server, endpoint: &Endpoint, what: &
     let mut late = Client::connect(endpoint);
     late.write_all(util::HELLO).unwrap();
     server.close().unwrap();
-    let mut reply = Vec::new();
-    let _ = late.read_to_end(&mut reply); // EOF or reset: either way, no echo
-    assert!(reply.is_empty(), "{what}: served after shutdown: {reply:?}");
+    // EOF or a reset, within the bound, and no echo.
+    util::expect_closed(&mut late, WAIT, &format!("{what}: the late client"));
 }
 
 // #13 test_shutdown (Issue 2302): shutdown right after the serving thread starts,
@@ -54,7 +53,7 @@ fn immediate_shutdown_twenty_times() {
 fn close_without_serving() {
     let _isolation = util::isolate(false);
     let started = Instant::now();
-    for strategy in util::STRATEGIES {
+    for strategy in util::BLOCKING_STRATEGIES {
         let server = util::echo_builder(util::tcp_any())
             .strategy(strategy)
             .bind()
@@ -69,7 +68,7 @@ fn close_without_serving() {
                 .unwrap(),
         );
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "close was slow");
+    assert!(started.elapsed() < util::NO_HANG, "close hung");
 }
 
 // #16 test_context_manager: dropping a server closes its socket.
@@ -97,11 +96,12 @@ fn shutdown_is_not_paced_by_the_tick_interval() {
     let _isolation = util::isolate(false);
     let dir = util::temp_dir();
     let server = util::echo_builder(util::tcp_any())
-        .on_tick(Duration::from_secs(10), || {})
+        .on_tick(Duration::from_secs(3600), || {})
         .bind()
         .unwrap();
     let serving = Serving::start(server);
-    // One request proves the loop is running; it then waits up to 10 s for the next tick.
+    // One request proves the loop is running; it then waits up to an hour for the next
+    // tick, far past the bound.
     assert_eq!(
         util::hello(&serving.endpoint, dir.path()).unwrap(),
         util::HELLO
@@ -110,7 +110,7 @@ fn shutdown_is_not_paced_by_the_tick_interval() {
     let server = serving.stop();
     let took = started.elapsed();
     server.close().unwrap();
-    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    assert!(took < util::NO_HANG, "shutdown took {took:?}");
 }
 
 // A2: shutdown from inside a handler under Sequential neither deadlocks nor cuts the
@@ -156,7 +156,7 @@ fn shutdown_before_serve_and_serve_again() {
     assert!(stop.is_shutdown_requested());
     let started = Instant::now();
     server.serve().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < util::NO_HANG, "serve waited");
     assert!(!stop.is_shutdown_requested(), "serve consumes the request");
 
     for round in 0..3 {
@@ -217,7 +217,7 @@ fn handle_one_times_out_but_never_cuts_a_handler() {
         waited >= Duration::from_millis(100),
         "returned early: {waited:?}"
     );
-    assert!(waited < Duration::from_secs(2), "returned late: {waited:?}");
+    assert!(waited < util::NO_HANG, "returned late: {waited:?}");
     assert_eq!(timeouts.load(Ordering::SeqCst), 1);
 
     let mut client = Client::connect(server.local_endpoint());
@@ -362,14 +362,15 @@ fn close_policy_join_timeout_is_bounded() {
             "{strategy}"
         );
         assert!(took >= limit, "{strategy}: returned before the deadline");
-        assert!(took < Duration::from_secs(3), "{strategy}: took {took:?}");
+        assert!(took < util::NO_HANG, "{strategy}: took {took:?}");
         let _ = client.write_all(util::HELLO);
-        let mut reply = Vec::new();
-        let _ = client.read_to_end(&mut reply);
         if matches!(strategy, Strategy::Fork { .. }) {
-            assert!(reply.is_empty(), "the child outlived the deadline");
+            // The killed child's connection ends: EOF or a reset, within the bound.
+            util::expect_closed(&mut client, WAIT, "the child outlived the deadline");
             assert_eq!(util::zombie_children(), Vec::<u32>::new());
         } else {
+            let mut reply = Vec::new();
+            client.read_to_end(&mut reply).unwrap();
             assert_eq!(
                 reply,
                 util::HELLO,
@@ -387,7 +388,10 @@ fn close_policy_detach_returns_at_once() {
         let (server, mut client) = server_with_running_request(strategy, ClosePolicy::Detach);
         let started = Instant::now();
         let report = server.close().unwrap();
-        assert!(started.elapsed() < Duration::from_secs(1), "{strategy}");
+        assert!(
+            started.elapsed() < util::NO_HANG,
+            "{strategy}: Detach waited"
+        );
         assert_eq!(
             report,
             CloseReport {

@@ -3,7 +3,7 @@
 
 mod util;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -59,10 +59,8 @@ fn every_connection_is_counted_once_with_its_traffic() {
                 assert_eq!(back, b"hello", "{strategy}");
                 served += 1;
             } else {
-                let mut back = Vec::new();
-                // Refused: EOF at once (or a reset), never data.
-                let _ = client.read_to_end(&mut back);
-                assert!(back.is_empty(), "{strategy}");
+                // Refused: EOF (or a reset) within the bound, never data.
+                util::expect_closed(&mut client, util::WAIT, &format!("{strategy}: refused"));
                 refused += 1;
             }
         }
@@ -127,5 +125,72 @@ fn a_peer_leaving_mid_write_is_a_close_reason_not_a_handler_error() {
         let snap = stats.snapshot();
         assert_eq!(snap.handler_errors, 0, "{strategy}: {snap:?}");
         assert_eq!(snap.closed, 1, "{strategy}: {snap:?}");
+    }
+}
+
+/// A Session that fails in each way a Session can: `panic` panics in `on_data`; `short`
+/// queues 100 bytes of a 10-byte file, which fails when it is sent (a handler error);
+/// anything else is echoed. A silent client runs into the read timeout.
+struct Failing(std::path::PathBuf);
+
+impl Session for Failing {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        match data {
+            b"panic" => panic!("asked to panic"),
+            b"short" => out.send_file(std::fs::File::open(&self.0).unwrap(), 0, 100),
+            _ => out.write(data),
+        }
+    }
+}
+
+/// One connection that panics, one that fails, one that times out, one served: the
+/// counters say so apart (a counter wired to nothing would stay at zero), under every
+/// strategy whose workers share the server's memory (a forked child's are out of sight).
+#[test]
+fn errors_panics_and_timeouts_are_counted_apart() {
+    let dir = util::temp_dir();
+    let ten_bytes = dir.path().join("ten");
+    std::fs::write(&ten_bytes, b"0123456789").unwrap();
+    for strategy in util::STRATEGIES {
+        if matches!(strategy, Strategy::Fork { .. }) {
+            continue;
+        }
+        let file = ten_bytes.clone();
+        let server = Server::builder("127.0.0.1:0")
+            .strategy(strategy)
+            .read_timeout(Some(std::time::Duration::from_millis(200)))
+            .session(move |_: &PeerAddr| Failing(file.clone()))
+            .on_error(|_: &sockserv::report::ConnError| {})
+            .bind()
+            .unwrap();
+        let stats = server.stats();
+        let serving = Serving::start(server);
+        for (send, want) in [
+            (&b"panic"[..], &b""[..]),
+            (b"short", b"0123456789"),
+            (b"", b""),
+            (b"fine", b"fine"),
+        ] {
+            let mut client = Client::connect(&serving.endpoint);
+            client.write_all(send).unwrap();
+            if send == b"fine" {
+                assert_eq!(client.echo_half_close(Vec::new()), want, "{strategy}");
+                continue;
+            }
+            // The server ends each failing connection itself, within the bound.
+            let got = util::read_until_closed(&mut client, util::WAIT, &format!("{strategy}"));
+            assert_eq!(got, want, "{strategy}: after {send:?}");
+        }
+        testkit::wait_until(util::WAIT, "the four connections closed", || {
+            let closed = stats.snapshot().closed;
+            (closed == 4, format!("{closed} closed"))
+        });
+        let snap = stats.snapshot();
+        assert_eq!(
+            (snap.panics, snap.handler_errors, snap.timeouts),
+            (1, 1, 1),
+            "{strategy}: {snap:?}"
+        );
+        serving.stop().close().unwrap();
     }
 }

@@ -1,11 +1,13 @@
 //! The connection's writer: CPython `SocketWriterTest` #23 (the writer is the socket's
 //! own descriptor) and #24 (a write is sent at once, whole, even a 16 MiB + 1 one, and
-//! even when the sending thread's syscalls are interrupted).
+//! even when the process is stopped and continued while the sending thread is blocked in
+//! the send).
 
 mod util;
 
 use std::io::{self, BufRead, Read, Write};
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Mutex;
@@ -24,6 +26,7 @@ fn big_payload() -> Vec<u8> {
 // flush.
 #[test]
 fn writer_is_the_connections_descriptor() {
+    let _isolation = util::isolate(false);
     let dir = util::temp_dir();
     for transport in [Transport::Tcp4, Transport::Unix] {
         let (tx, seen) = mpsc::channel();
@@ -50,11 +53,19 @@ fn writer_is_the_connections_descriptor() {
 }
 
 /// Greets at once (unbuffered), waits for a line, then writes [`BIG`] bytes in one call
-/// and reports the count that call returned.
-fn greet_then_write_big(report: Sender<usize>) -> impl Fn(&mut Conn) -> io::Result<()> {
+/// and reports the count that call returned. Before the greeting it reports its thread's
+/// `/proc` directory, where the test sees which syscall it is blocked in.
+fn greet_then_write_big(
+    report: Sender<usize>,
+    thread_dir: Sender<PathBuf>,
+) -> impl Fn(&mut Conn) -> io::Result<()> {
     let report = Mutex::new(report);
+    let thread_dir = Mutex::new(thread_dir);
     let payload = big_payload();
     move |conn: &mut Conn| {
+        // "PID/task/TID": this thread, without the unsafe of gettid(2).
+        let me = std::fs::read_link("/proc/thread-self")?;
+        let _ = thread_dir.lock().unwrap().send(Path::new("/proc").join(me));
         conn.write_all(b"ready\n")?;
         let mut line = String::new();
         conn.read_line(&mut line)?;
@@ -68,7 +79,10 @@ fn greet_then_write_big(report: Sender<usize>) -> impl Fn(&mut Conn) -> io::Resu
 /// `SO_SNDTIMEO` is set, Linux fails a blocked `send` with `EINTR` (or a short count)
 /// after a stop signal, even without a signal handler (signal(7), "Interruption of
 /// system calls ... by stop signals"): this exercises the writer's retry without the
-/// `unsafe` a SIGUSR1 handler would need.
+/// `unsafe` a SIGUSR1 handler would need. What the test can see from outside is that
+/// the thread was blocked in a write-family syscall when the stops came
+/// ([`blocked_in_a_write`]); whether each stop made that call return `EINTR` or a short
+/// count is the kernel's to choose, and either must leave the data whole.
 fn stop_and_continue_this_process(times: usize) {
     let pid = std::process::id();
     let script = format!("for i in $(seq {times}); do kill -STOP {pid}; kill -CONT {pid}; done");
@@ -79,14 +93,31 @@ fn stop_and_continue_this_process(times: usize) {
     assert!(status.success());
 }
 
+/// Whether the thread whose `/proc` directory is `thread` is blocked in `write`,
+/// `sendto`, `sendmsg` or `writev` (x86-64 and aarch64 syscall numbers): the first field
+/// of its `syscall` file.
+fn blocked_in_a_write(thread: &Path) -> bool {
+    const WRITES: &[&str] = if cfg!(target_arch = "aarch64") {
+        &["64", "66", "206", "211"]
+    } else {
+        &["1", "20", "44", "46"]
+    };
+    std::fs::read_to_string(thread.join("syscall"))
+        .is_ok_and(|s| WRITES.contains(&s.split_whitespace().next().unwrap_or("")))
+}
+
 fn big_write_arrives_whole(transport: Transport, interrupt: bool) {
+    // The stops interrupt every thread's blocking calls, not only the server's: the
+    // other tests of this binary wait meanwhile.
+    let _isolation = util::isolate(interrupt);
     let dir = util::temp_dir();
     let (tx, written) = mpsc::channel();
+    let (thread_tx, thread_dir) = mpsc::channel();
     let server = Server::builder(transport.endpoint(dir.path()))
         .strategy(Strategy::Threads)
         // A send timeout makes the blocked send interruptible by stop signals.
         .write_timeout(Some(Duration::from_secs(30)))
-        .handler(greet_then_write_big(tx))
+        .handler(greet_then_write_big(tx, thread_tx))
         .bind()
         .unwrap();
     let serving = Serving::start(server);
@@ -97,7 +128,13 @@ fn big_write_arrives_whole(transport: Transport, interrupt: bool) {
     let mut head = vec![0u8; 100];
     client.read_exact(&mut head).unwrap();
     if interrupt {
-        // The server is now blocked in send: 16 MiB does not fit the socket buffers.
+        // 16 MiB does not fit the socket buffers: the handler blocks in its send, and
+        // stays blocked (the client reads nothing more) while the stops come.
+        let thread = thread_dir.recv_timeout(WAIT).unwrap();
+        testkit::wait_until(WAIT, "the handler blocked in its send", || {
+            let syscall = std::fs::read_to_string(thread.join("syscall")).unwrap_or_default();
+            (blocked_in_a_write(&thread), syscall)
+        });
         stop_and_continue_this_process(20);
     }
     let mut rest = Vec::with_capacity(BIG);
@@ -121,11 +158,11 @@ fn big_write_is_sent_whole_unix() {
 }
 
 #[test]
-fn big_write_survives_interruptions_tcp() {
+fn big_write_survives_stops_while_blocked_in_send_tcp() {
     big_write_arrives_whole(Transport::Tcp4, true);
 }
 
 #[test]
-fn big_write_survives_interruptions_unix() {
+fn big_write_survives_stops_while_blocked_in_send_unix() {
     big_write_arrives_whole(Transport::Unix, true);
 }

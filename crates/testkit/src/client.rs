@@ -1,7 +1,7 @@
 //! A stream client (TCP or Unix) whose every read and write is bounded.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::thread;
 use std::time::Duration;
@@ -153,10 +153,13 @@ impl Client {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         while line.last() != Some(&b'\n') {
-            if self.read(&mut byte)? == 0 {
-                break;
+            match self.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) => line.push(byte[0]),
+                // A signal (a stop, say) interrupted the read: read again, as std does.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            line.push(byte[0]);
         }
         Ok(line)
     }
@@ -200,4 +203,26 @@ impl Write for Client {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Waits (bounded by [`WAIT`]) until a connection to `addr` is refused: the server has
+/// closed its listener. Probes that still connect are dropped at once.
+pub fn wait_until_refused(addr: SocketAddr) {
+    crate::wait_until(
+        WAIT,
+        &format!("{addr} refusing connections"),
+        || match TcpStream::connect(addr) {
+            // A reset: the probe was in the backlog when the listener closed.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                (true, String::new())
+            }
+            Err(e) => panic!("probe connect to {addr}: {e}"),
+            Ok(_) => (false, "still accepting".to_owned()),
+        },
+    );
 }

@@ -10,6 +10,7 @@
 
 mod certs;
 mod client;
+mod closed;
 mod datagram;
 pub mod http;
 mod process;
@@ -21,7 +22,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use certs::Certs;
-pub use client::Client;
+pub use client::{wait_until_refused, Client};
+pub use closed::{expect_closed, read_until_closed, ReadTimeout};
 pub use datagram::DatagramClient;
 pub use process::{
     exit_within, lines_in_background, read_all_in_background, send_signal, wait_for_exit,

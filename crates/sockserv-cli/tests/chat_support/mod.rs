@@ -117,22 +117,10 @@ impl Chat {
     /// Reads until the server closes (EOF or reset), within [`WAIT`]. With
     /// `data_allowed` false, any byte before the end fails the test.
     pub fn expect_closed(&mut self, data_allowed: bool) {
-        let start = Instant::now();
-        let mut buf = [0; 64 * 1024];
-        loop {
-            match self.reader.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => assert!(
-                    data_allowed,
-                    "{}: expected the connection to close, got {:?}",
-                    self.nick,
-                    String::from_utf8_lossy(&buf[..n])
-                ),
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("{}: not closed: {e}", self.nick),
-            }
-            assert!(start.elapsed() < WAIT, "{}: still open", self.nick);
+        if data_allowed {
+            crate::util::read_until_closed(&mut self.reader, WAIT, &self.nick);
+        } else {
+            crate::util::expect_closed(&mut self.reader, WAIT, &self.nick);
         }
     }
 

@@ -48,24 +48,11 @@ impl Drop for Haproxy {
     }
 }
 
-/// The haproxy binary: on PATH, or where Debian puts it (/usr/sbin is not on an
-/// unprivileged user's PATH there).
+/// The haproxy binary (on PATH, or in /usr/sbin where Debian puts it), through
+/// `testkit::require_program`: `None` (the test skips, saying so) when it is missing,
+/// a failure naming it under `SOCKSERV_REQUIRE_TOOLS=1`.
 pub fn haproxy_binary() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default();
-    on_path
-        .into_iter()
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join("haproxy"))
-        .find(|candidate| {
-            Command::new(candidate)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    testkit::require_program("haproxy", &["-v"])
 }
 
 /// The frontend's listening socket, bound here on port 0 and handed to haproxy as an

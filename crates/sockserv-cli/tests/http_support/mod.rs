@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod download;
 pub mod raw;
 
 use std::fs;
@@ -144,8 +145,9 @@ impl HttpServer {
     }
 
     /// `python3 -u -m http.server --bind 127.0.0.1 -d DIR 0`: it prints
-    /// `Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ...` on stdout.
-    fn start_python(python: &Path, dir: &Path, mode: &str) -> HttpServer {
+    /// `Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ...` on stdout. For the
+    /// reference run, and for the tests that compare sockserv with a live Python.
+    pub fn start_python(python: &Path, dir: &Path, mode: &str) -> HttpServer {
         let mut child = Command::new(python)
             .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "-d"])
             .arg(dir)

@@ -52,18 +52,8 @@ impl Conn {
 
     /// Asserts the server closes the connection now, sending nothing more.
     pub fn expect_closed(&mut self) {
-        let mut rest = Vec::new();
-        match self.reader.read_to_end(&mut rest) {
-            Ok(_) => {}
-            // A reset after the response is a close, too.
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("the server kept the connection open ({e})"),
-        }
-        assert!(
-            rest.is_empty(),
-            "extra bytes after the response: {:?}",
-            String::from_utf8_lossy(&rest)
-        );
+        // A reset after the response is a close, too.
+        crate::util::expect_closed(&mut self.reader, WAIT, "after the response");
     }
 }
 

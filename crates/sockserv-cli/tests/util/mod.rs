@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use sockserv::Endpoint;
 pub use testkit::{
-    exit_within, lines_in_background, payload, read_all_in_background, serial, wait_for_exit,
-    Client, DatagramClient, WAIT,
+    exit_within, expect_closed, lines_in_background, payload, read_all_in_background,
+    read_until_closed, serial, wait_for_exit, Client, DatagramClient, WAIT,
 };
 
 /// The modes every transport is tested under.

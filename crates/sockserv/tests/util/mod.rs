@@ -15,21 +15,39 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use sockserv::{Conn, Datagram, Endpoint, Server, ShutdownHandle, Strategy};
-pub use testkit::{payload, serial, Client, DatagramClient};
+use sockserv::{Conn, Datagram, Endpoint, Output, Server, Session, ShutdownHandle, Strategy};
+pub use testkit::{expect_closed, payload, read_until_closed, serial, Client, DatagramClient};
 
 /// The bound on every blocking wait in the tests: a bug fails in seconds, not hangs.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// The bound of a "did not hang" check (close returns, shutdown wakes the loop, serve
+/// returns at once): generous for a loaded 2-core machine running a debug build, yet
+/// well under [`HANDLER_READ_TIMEOUT`], which a server stuck on a running request would
+/// wait out. How fast these are is for the benchmarks, not for a timed assertion.
+pub const NO_HANG: Duration = Duration::from_secs(10);
+
 /// The message every echo client sends.
 pub const HELLO: &[u8] = b"hello world\n";
 
-/// Every strategy, with the worker counts the matrix uses.
-pub const STRATEGIES: [Strategy; 4] = [
+/// The strategies that run blocking handlers (every one but the event loops), with the
+/// worker counts the matrix uses.
+pub const BLOCKING_STRATEGIES: [Strategy; 4] = [
     Strategy::Sequential,
     Strategy::Threads,
     Strategy::Pool { workers: 4 },
     Strategy::Fork { max_children: 4 },
+];
+
+/// Every strategy: [`BLOCKING_STRATEGIES`] and the event loops (one, and two so that
+/// connections are spread over loops), which run Sessions and datagram handlers.
+pub const STRATEGIES: [Strategy; 6] = [
+    Strategy::Sequential,
+    Strategy::Threads,
+    Strategy::Pool { workers: 4 },
+    Strategy::Fork { max_children: 4 },
+    Strategy::Events { loops: 1 },
+    Strategy::Events { loops: 2 },
 ];
 
 /// The transports a server can listen on.
@@ -93,11 +111,22 @@ impl std::fmt::Display for Case<'_> {
     }
 }
 
-/// Runs `body` under every strategy of [`STRATEGIES`] and every transport of
-/// `transports`: each strategy isolated as it needs ([`isolate_for`]), with a temp dir of
-/// its own.
-pub fn for_each_strategy(transports: &[Transport], mut body: impl FnMut(&Case<'_>)) {
-    for strategy in STRATEGIES {
+/// Runs `body` under every strategy of [`STRATEGIES`], the event loops included (for
+/// Sessions and datagram handlers), and every transport of `transports`.
+pub fn for_each_strategy(transports: &[Transport], body: impl FnMut(&Case<'_>)) {
+    for_each_of(&STRATEGIES, transports, body);
+}
+
+/// Runs `body` under every strategy of [`BLOCKING_STRATEGIES`] (for blocking stream
+/// handlers, which the event loops refuse) and every transport of `transports`.
+pub fn for_each_blocking_strategy(transports: &[Transport], body: impl FnMut(&Case<'_>)) {
+    for_each_of(&BLOCKING_STRATEGIES, transports, body);
+}
+
+/// Runs `body` under each of `strategies` and `transports`: each strategy isolated as it
+/// needs ([`isolate_for`]), with a temp dir of its own.
+fn for_each_of(strategies: &[Strategy], transports: &[Transport], mut body: impl FnMut(&Case<'_>)) {
+    for &strategy in strategies {
         let _isolation = isolate_for(strategy);
         let dir = temp_dir();
         for &transport in transports {
@@ -110,9 +139,13 @@ pub fn for_each_strategy(transports: &[Transport], mut body: impl FnMut(&Case<'_
     }
 }
 
-/// Whether this host can bind `[::1]` (containers without IPv6 cannot).
+/// Whether this host can bind `[::1]` (containers without IPv6 cannot): a skip with a
+/// message locally, a failure under `SOCKSERV_REQUIRE_TOOLS=1`.
 pub fn ipv6_available() -> bool {
-    std::net::TcpListener::bind("[::1]:0").is_ok()
+    testkit::tool_ready(
+        "the IPv6 loopback [::1]",
+        std::net::TcpListener::bind("[::1]:0").is_ok(),
+    )
 }
 
 /// A path in `dir` no other call returned.
@@ -158,6 +191,30 @@ pub fn echo_datagram(request: &Datagram<'_>, reply: &mut Vec<u8>) -> io::Result<
 /// How long a test server's handler waits for a silent client: long enough never to
 /// matter to a passing test, short enough that a failed test's forked children end.
 pub const HANDLER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The Session twin of [`echo_line`]: echoes the first line, then closes. The event
+/// loops, which cannot run a blocking handler, run it in the echo matrix.
+#[derive(Default)]
+pub struct EchoLine(Vec<u8>);
+
+impl Session for EchoLine {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        self.0.extend_from_slice(data);
+        if let Some(end) = self.0.iter().position(|&b| b == b'\n') {
+            out.write(&self.0[..=end]);
+            out.close();
+        }
+    }
+}
+
+/// [`echo_builder`] under `strategy`: under the event loops the echo is [`EchoLine`].
+pub fn echo_builder_under(endpoint: Endpoint, strategy: Strategy) -> sockserv::Builder {
+    let builder = echo_builder(endpoint).strategy(strategy);
+    match strategy {
+        Strategy::Events { .. } => builder.session(|_: &sockserv::PeerAddr| EchoLine::default()),
+        _ => builder,
+    }
+}
 
 /// A server that echoes on any transport (line echo for streams, datagram echo otherwise).
 pub fn echo_builder(endpoint: Endpoint) -> sockserv::Builder {

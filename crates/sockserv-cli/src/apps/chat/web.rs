@@ -6,10 +6,13 @@
 //! a WebSocket whose text messages are chat lines ([`socket::WsSession`] around a
 //! [`ChatSession`]); anything else is an HTTP error, and the connection closes after
 //! every answer that is not an upgrade. Browser members are members like any other.
+//!
+//! The HTTP is sockserv-http's: its head parser, its [`Response`] values written by its
+//! [`Writer`], its upgrade helpers; `handshake` adds what is WebSocket's own.
 
+mod handshake;
 mod keepalive;
 mod pipe;
-mod request;
 mod socket;
 
 #[cfg(test)]
@@ -19,16 +22,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sockserv::{Output, PeerAddr, Session, SessionFactory, SessionWaker};
+use sockserv_http::request::{parse, Parsed};
+use sockserv_http::writer::{Framing, Writer};
+use sockserv_http::{Request, Response, Status};
 
+use self::handshake::{method_not_allowed, refusal};
 use self::keepalive::Registration;
 pub use self::keepalive::Ticker;
-use self::request::{Parsed, Status};
 pub use self::socket::{WsLimits, WsSession};
 use super::{ChatRoom, ChatSession};
 
 const INDEX_HTML: &str = include_str!("web/page/index.html");
 const CHAT_CSS: &str = include_str!("web/page/chat.css");
 const CHAT_JS: &str = include_str!("web/page/chat.js");
+
+/// Longest request head accepted; more is 431.
+const MAX_HEAD: usize = 8 * 1024;
+/// The page's scripts and styles come from this server only; the socket may be ws or wss.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; \
+    img-src 'self' data:; frame-ancestors 'none'";
 
 /// How the web endpoints behave.
 #[derive(Clone, Debug)]
@@ -132,32 +144,48 @@ pub struct WebSession {
 
 impl WebSession {
     /// Answers a complete head; `rest` is what followed it (WebSocket frames, maybe).
-    fn answer(&mut self, request: &request::Request, rest: &[u8], out: &mut Output) {
-        let head_only = request.method == "HEAD";
-        let page = match request.path.as_str() {
+    fn answer(&mut self, request: &Request<'_>, rest: &[u8], out: &mut Output) {
+        // A WebSocket needs HTTP/1.1; the page keeps the same one rule (every browser
+        // speaks 1.1), so every answer below is framed as 1.1.
+        if request.minor != 1 {
+            return self.refuse(
+                refusal(Status::VERSION_NOT_SUPPORTED, "HTTP/1.1 required"),
+                out,
+            );
+        }
+        let path = request.target.split('?').next().unwrap_or_default();
+        let page = match path {
             "/" | "/index.html" => Some(("text/html; charset=utf-8", INDEX_HTML)),
             "/chat.css" => Some(("text/css; charset=utf-8", CHAT_CSS)),
             "/chat.js" => Some(("text/javascript; charset=utf-8", CHAT_JS)),
             _ => None,
         };
-        match (page, request.path.as_str()) {
-            (Some(_), _) if !matches!(request.method.as_str(), "GET" | "HEAD") => {
-                self.refuse(Status::MethodNotAllowed, out);
+        match (page, path) {
+            (Some(_), _) if !matches!(request.method, "GET" | "HEAD") => {
+                self.refuse(method_not_allowed("GET, HEAD"), out);
             }
             (Some((content_type, body)), _) => {
-                out.write(&request::ok(content_type, body, head_only));
+                let response = Response::new(Status::OK)
+                    .with_header("Content-Type", content_type)
+                    .with_header("Cache-Control", "no-cache")
+                    .with_header("X-Content-Type-Options", "nosniff")
+                    .with_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                    .with_body(body)
+                    .closing();
+                write(response, request.is_head(), out);
                 self.finish(out);
             }
-            (None, "/ws") => match request.accept_upgrade(&self.web.config.origins) {
-                Ok(accept) => self.upgrade(&accept, rest, out),
-                Err(status) => self.refuse(status, out),
+            (None, "/ws") => match handshake::accept(request, &self.web.config.origins) {
+                Ok(switching) => self.upgrade(switching, rest, out),
+                Err(refused) => self.refuse(refused, out),
             },
-            (None, _) => self.refuse(Status::NotFound, out),
+            (None, _) => self.refuse(refusal(Status::NOT_FOUND, "Not found"), out),
         }
     }
 
-    fn upgrade(&mut self, accept: &str, rest: &[u8], out: &mut Output) {
-        out.write(&request::switching_protocols(accept));
+    /// Writes the 101 `switching` and hands the connection (and `rest`) to a WebSocket.
+    fn upgrade(&mut self, switching: Response, rest: &[u8], out: &mut Output) {
+        write(switching, false, out);
         let room = self.web.room.clone();
         let going_away: socket::GoingAway = Arc::new(move || room.is_shutting_down());
         let member = self.web.room.session(&self.peer);
@@ -171,9 +199,10 @@ impl WebSession {
         self.state = Front::Socket(ws);
     }
 
-    fn refuse(&mut self, status: Status, out: &mut Output) {
-        tracing::debug!(peer = %self.peer, ?status, "web request refused");
-        out.write(&request::error(status));
+    /// Writes the error `response` and closes.
+    fn refuse(&mut self, response: Response, out: &mut Output) {
+        tracing::debug!(peer = %self.peer, status = %response.status, "web request refused");
+        write(response, false, out);
         self.finish(out);
     }
 
@@ -181,6 +210,18 @@ impl WebSession {
         out.close();
         self.state = Front::Done;
     }
+}
+
+/// Writes `response` to an HTTP/1.1 request (the head only for HEAD): the connection
+/// stays open after it unless the response is [closing](Response::closing), which every
+/// answer but the 101 is.
+fn write(response: Response, head_only: bool, out: &mut Output) {
+    let framing = Framing {
+        keep_alive: !response.close,
+        minor: 1,
+        head_only,
+    };
+    Writer::new().write(response, framing, out);
 }
 
 impl Session for WebSession {
@@ -200,10 +241,15 @@ impl Session for WebSession {
             Front::Head(head) => {
                 head.extend_from_slice(data);
                 let head = std::mem::take(head);
-                match request::parse(&head) {
-                    Parsed::Partial => self.state = Front::Head(head),
+                match parse(&head, MAX_HEAD) {
+                    Parsed::Partial => {}
                     Parsed::Complete(request, len) => self.answer(&request, &head[len..], out),
-                    Parsed::Invalid(status) => self.refuse(status, out),
+                    Parsed::Invalid(reject) => {
+                        self.refuse(refusal(reject.status, &reject.message), out);
+                    }
+                }
+                if let Front::Head(pending) = &mut self.state {
+                    *pending = head;
                 }
             }
             Front::Socket(ws) => ws.on_data(data, out),

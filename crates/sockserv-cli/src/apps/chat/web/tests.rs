@@ -197,6 +197,14 @@ fn the_page_and_its_files_are_served_and_the_connection_closes() {
         let head = b.head();
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
         assert!(head.contains(&format!("Content-Type: {kind}")), "{head}");
+        for field in [
+            "Cache-Control: no-cache\r\n",
+            "X-Content-Type-Options: nosniff\r\n",
+            "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:;",
+            "Connection: close\r\n",
+        ] {
+            assert!(head.contains(field), "{field} in {head}");
+        }
         assert!(
             String::from_utf8_lossy(&b.received).contains(marker),
             "{path}"
@@ -206,7 +214,7 @@ fn the_page_and_its_files_are_served_and_the_connection_closes() {
     // The script never builds HTML from what it receives.
     assert!(!CHAT_JS.contains("innerHTML"));
     let mut b = Browser::connect(&web);
-    b.send(b"HEAD / HTTP/1.1\r\n\r\n");
+    b.send(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(b
         .head()
         .contains(&format!("Content-Length: {}", INDEX_HTML.len())));
@@ -222,41 +230,62 @@ fn bad_requests_get_their_status() {
             ..WebConfig::default()
         },
     );
-    let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"GET /nope HTTP/1.1\r\n\r\n".to_vec(), "404"),
+    let version_8 = String::from_utf8(upgrade_request(&["Origin: http://good.example"]))
+        .unwrap()
+        .replace("Version: 13", "Version: 8");
+    let short_key = String::from_utf8(upgrade_request(&["Origin: http://good.example"]))
+        .unwrap()
+        .replace(KEY, "c2hvcnQ=");
+    // Each request, its status, and a field the answer must carry.
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), "404", ""),
         (
-            b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n".to_vec(),
             "405",
+            "\r\nAllow: GET, HEAD\r\n",
         ),
-        (b"GET / HTTP/1.0\r\n\r\n".to_vec(), "505"),
-        (b"GARBAGE\0\r\n\r\n".to_vec(), "400"),
         (
-            b"GET /ws HTTP/1.1\r\nOrigin: http://good.example\r\n\r\n".to_vec(),
+            b"POST /ws HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            "405",
+            "\r\nAllow: GET\r\n",
+        ),
+        (b"GET / HTTP/1.0\r\n\r\n".to_vec(), "505", ""),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), "505", ""),
+        (b"GARBAGE\0\r\n\r\n".to_vec(), "400", ""),
+        (
+            b"GET /ws HTTP/1.1\r\nHost: a\r\nOrigin: http://good.example\r\n\r\n".to_vec(),
             "400",
+            "",
         ),
+        (short_key.into_bytes(), "400", ""),
         (
-            String::from_utf8(upgrade_request(&["Origin: http://good.example"]))
-                .unwrap()
-                .replace("Version: 13", "Version: 8")
-                .into_bytes(),
+            version_8.into_bytes(),
             "426",
+            "\r\nSec-WebSocket-Version: 13\r\n",
         ),
-        (upgrade_request(&["Origin: http://evil.example"]), "403"),
-        (upgrade_request(&[]), "403"),
+        (upgrade_request(&["Origin: http://evil.example"]), "403", ""),
+        (upgrade_request(&[]), "403", ""),
         (
-            format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(9000)).into_bytes(),
+            format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+                "a".repeat(9000)
+            )
+            .into_bytes(),
             "431",
+            "",
         ),
     ];
-    for (request, status) in cases {
+    for (request, status, field) in cases {
         let mut b = Browser::connect(&web);
         b.send(&request);
         let head = b.head();
+        let shown = String::from_utf8_lossy(&request[..request.len().min(60)]);
         assert!(
             head.starts_with(&format!("HTTP/1.1 {status} ")),
-            "{}: {head}",
-            String::from_utf8_lossy(&request[..request.len().min(60)])
+            "{shown}: {head}"
         );
+        assert!(head.contains(field), "{shown}: {field} in {head}");
+        assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
         assert!(b.conn.is_closing());
     }
     let mut b = Browser::connect(&web);

@@ -448,8 +448,9 @@ fn listing_is_byte_for_byte_what_a_live_python_sends() {
     tree.dir("empty");
     std::os::unix::fs::symlink("alpha", tree.root().join("knights/link")).unwrap();
     let reference = HttpServer::start_python(&python, &tree.root(), "reference");
-    for mode in PORT_MODES {
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+    for (mode, extra) in CONFIGS {
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = &server.mode;
         for dir in ["/", "/knights/", "/empty/", "/knights/gamma/"] {
             let ours = fetch(server.addr, "GET", dir, &[]);
             let theirs = fetch(reference.addr, "GET", dir, &[]);

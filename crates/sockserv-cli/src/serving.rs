@@ -2,7 +2,7 @@
 //! until SIGINT/SIGTERM (or an upgrade's hand-over, SIGUSR2), then drain; SIGHUP reloads.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::thread;
 
 use anyhow::{bail, Context, Result};
@@ -241,12 +241,16 @@ pub fn serve_all_with(
     }
     crate::upgrade::announce_ready(handover, &mut servers);
     let handed_over = AtomicBool::new(false);
+    // The new process of an upgrade, and how many accept loops have not stopped yet.
+    let new_pid = AtomicU32::new(0);
+    let accepting = AtomicUsize::new(servers.len());
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
     let stopping = AtomicBool::new(false);
     let signal_handle = signals.handle();
     thread::scope(|scope| -> Result<ExitCode> {
         let stopping = &stopping;
-        let (handed_over, pid_file) = (&handed_over, &pid_file);
+        let (handed_over, pid_file, new_pid) = (&handed_over, &pid_file, &new_pid);
+        let accepting = &accepting;
         let signal_thread =
             thread::Builder::new()
                 .name("signals".into())
@@ -264,8 +268,9 @@ pub fn serve_all_with(
                                 continue;
                             }
                             SIGUSR2 => {
-                                if upgrader.upgrade_logged(pid_file.as_ref()) {
+                                if let Some(pid) = upgrader.upgrade_logged(pid_file.as_ref()) {
                                     stopping.store(true, Ordering::Release);
+                                    new_pid.store(pid, Ordering::Release);
                                     handed_over.store(true, Ordering::Release);
                                     for handle in &handles {
                                         handle.shutdown();
@@ -299,6 +304,10 @@ pub fn serve_all_with(
                     if handed_over.load(Ordering::Acquire) {
                         // The new process serves this socket now: its file stays.
                         server.keep_socket_file();
+                        // The last accept loop to stop says the hand-over is complete.
+                        if accepting.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            crate::upgrade::handed_over(new_pid.load(Ordering::Acquire));
+                        }
                     }
                     let report = server.close()?;
                     if report.finished + report.cut + report.left > 0 {

@@ -195,10 +195,11 @@ impl Upgrader {
         Ok(pid)
     }
 
-    /// [`Upgrader::upgrade`], told on stderr and to systemd: whether the new process
-    /// took over (this one must stop accepting and drain then). On failure this process
-    /// names itself in the pid file again, should the new one have written its own.
-    pub fn upgrade_logged(&self, pid_file: Option<&PidFile>) -> bool {
+    /// [`Upgrader::upgrade`], told to systemd (and on stderr when it fails): the new
+    /// process's pid when it took over (this one must stop accepting and drain then, and
+    /// say so with [`handed_over`] once it has). On failure this process names itself in
+    /// the pid file again, should the new one have written its own.
+    pub fn upgrade_logged(&self, pid_file: Option<&PidFile>) -> Option<u32> {
         crate::logging::status(format_args!(
             "upgrade: starting {} with every listening socket",
             self.program.display()
@@ -209,21 +210,26 @@ impl Upgrader {
                 if let Some((_, page)) = &self.metrics {
                     page.shutdown();
                 }
-                crate::logging::status(format_args!(
-                    "upgrade: process {pid} serves every endpoint; no new connections here, \
-                     waiting for clients to finish"
-                ));
-                true
+                Some(pid)
             }
             Err(e) => {
                 tracing::error!("upgrade failed, still serving: {e:#}");
                 if let Some(Err(e)) = pid_file.map(PidFile::claim) {
                     tracing::error!("{e:#}");
                 }
-                false
+                None
             }
         }
     }
+}
+
+/// Says on stderr that the upgrade is complete: called once every accept loop of this
+/// process has stopped, so a client that connects after this line is the new process's.
+pub fn handed_over(pid: u32) {
+    crate::logging::status(format_args!(
+        "upgrade: process {pid} serves every endpoint; no new connections here, \
+         waiting for clients to finish"
+    ));
 }
 
 /// Says that this process serves every endpoint: to the old process of an upgrade (it

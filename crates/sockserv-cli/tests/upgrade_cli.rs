@@ -3,10 +3,12 @@
 //! reset or cut; the pid file follows the live process; a broken new program changes
 //! nothing.
 
+mod chat_bus_support;
 mod chat_support;
 #[allow(dead_code)] // the helpers this file does not use
 #[path = "util/metrics.rs"]
 mod metrics;
+mod redis_support;
 mod upgrade_support;
 mod util;
 
@@ -16,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chat_support::Chat;
+use redis_support::Redis;
 use upgrade_support::{line_echo, pid_in, upgrade, Chain, Load, Upgrade};
 use util::{Client, Server, MODES, WAIT};
 
@@ -367,4 +370,55 @@ fn systemd_hears_ready_and_the_new_main_pid() {
     assert_eq!(String::from_utf8_lossy(&buf[..n]), format!("MAINPID={new}"));
     testkit::send_signal(new, "TERM");
     server.wait_for_stderr_close(WAIT);
+}
+
+/// With `--bus`, the old and the new process are simply two nodes of one room: a member
+/// left on the old process and one who joins the new process hear each other (both
+/// ways, `/who` lists both), and when the old one finishes its drain its member is
+/// announced as leaving on the new one.
+#[test]
+fn with_a_bus_the_old_and_new_process_are_two_nodes_of_one_room() {
+    let Some(redis) = Redis::start(false) else {
+        return;
+    };
+    let url = redis.url();
+    let args = [
+        "chat",
+        "-l",
+        "tcp://127.0.0.1:0",
+        "--bus",
+        &url,
+        "--drain-timeout",
+        "60s",
+    ];
+    let mut server = Server::start(&args, 1);
+    let endpoint = server.endpoints[0].clone();
+    let mut old = Chat::join(&endpoint);
+    old.send("/nick on_old");
+    assert!(chat_bus_support::nick_answer(&mut old, "on_old"));
+    let first = server.pid();
+    let Upgrade::To(new) = upgrade(&mut server, first) else {
+        panic!("the upgrade failed: {:?}", server.stderr)
+    };
+    let mut chain = Chain(vec![first, new]);
+    // The listening socket now belongs to the new process: this member is on it.
+    let mut fresh = Chat::join(&endpoint);
+    old.expect_containing(&format!("* {} joined", fresh.nick));
+    fresh.send("/who");
+    fresh.expect(&chat_support::who_line(&[
+        "on_old".to_owned(),
+        fresh.nick.clone(),
+    ]));
+    old.send("from the old process");
+    fresh.expect("on_old: from the old process");
+    fresh.send("from the new process");
+    old.expect(&format!("{}: from the new process", fresh.nick));
+    // The old process drains until its last member leaves; the room hears it go.
+    old.send("/quit");
+    fresh.expect_containing("* on_old left");
+    drop(old);
+    chain.0.retain(|&pid| pid != first);
+    testkit::send_signal(new, "TERM");
+    server.wait_for_stderr_close(WAIT);
+    drop(fresh);
 }

@@ -84,15 +84,18 @@ pub enum Command {
     /// --follow-symlinks (Python follows them).
     ///
     /// Beyond Python: HTTP/1.1 keep-alive (HTTP/1.0 clients too when they ask) and
-    /// pipelining; Range requests (206, several ranges as multipart/byteranges, 416 past
-    /// the end, If-Range); a strong ETag with If-None-Match (304), If-Match and
-    /// If-Unmodified-Since (412); files sent without being read into memory (sendfile in
-    /// plaintext); --gzip; limits: a request line over 8 KiB is 414, more than 100 header
-    /// fields or a head over 64 KiB is 431 (each closes the connection), a body on a GET
-    /// is skipped up to 64 KiB (beyond, or chunked, the connection closes after the
-    /// response), a head that takes longer than --header-timeout is 408. Responses are
-    /// HTTP/1.1; HTTP/2 and later is 505, HTTP/0.9 (a request line without version) 400.
-    /// Every --mode, --listen (then PORT and --bind are not used), TLS, --allow/--deny,
+    /// pipelining (-p HTTP/1.0 answers exactly as Python's default: one request per
+    /// connection); Range requests (206, several ranges as multipart/byteranges, 416 past
+    /// the end, If-Range; overlapping ranges coalesced, and ranges adding up to more than
+    /// the file get the whole file with 200); a strong ETag with If-None-Match (304),
+    /// If-Match and If-Unmodified-Since (412); files sent without being read into memory
+    /// (sendfile in plaintext); --gzip; limits: a request line over 8 KiB is 414, more
+    /// than 100 header fields or a head over 64 KiB is 431 (each closes the connection),
+    /// an HTTP/1.1 request without Host (or any with two) is 400, a body on a GET is
+    /// skipped up to 64 KiB (beyond, or chunked, the connection closes after the
+    /// response), a head that takes longer than --header-timeout is 408. HTTP/2 and later
+    /// is 505, HTTP/0.9 (a request line without version) 400. Every --mode, --listen
+    /// (then PORT and --bind are not used), TLS (offering ALPN http/1.1), --allow/--deny,
     /// --proxy-protocol and --metrics work as for echo; -v logs one line per request
     /// (peer, method, target, status, body bytes).
     Http(HttpArgs),

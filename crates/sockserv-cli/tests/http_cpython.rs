@@ -6,8 +6,20 @@
 mod http_support;
 mod util;
 
-use http_support::raw::{fetch, Response};
+use http_support::raw::{fetch, fetch_once, Response};
 use http_support::*;
+
+/// The port runs under [`HTTP_MODES`], a pool and forked workers with our HTTP/1.1, and
+/// under the first two with `-p HTTP/1.0`,
+/// where Python's own checks on the version and the close apply (see [`expect`]).
+const CONFIGS: [(&str, &[&str]); 6] = [
+    ("threads", &[]),
+    ("events:1", &[]),
+    ("pool:2", &[]),
+    ("fork:2", &[]),
+    ("threads", &["-p", "HTTP/1.0"]),
+    ("events:1", &["-p", "HTTP/1.0"]),
+];
 
 /// CPython's setUp: a directory (its `tempdir_name`, here `knights`) holding `test`.
 fn knights() -> Tree {
@@ -18,7 +30,10 @@ fn knights() -> Tree {
 
 /// `METHOD target` with `headers` (CPython's `self.request`), asserting the status as
 /// `check_status_and_reason` does: the response framed by its Content-Length (bodiless
-/// ones excepted), then the connection closed with nothing more sent.
+/// ones excepted), then the connection closed with nothing more sent. From an HTTP/1.0
+/// server, as Python's asserts: `response.version == 10`,
+/// `response.msg.get("Connection", "close") == "close"`, and the close, although the
+/// request (HTTP/1.1, as http.client's) did not ask for one.
 fn expect(
     server: &HttpServer,
     method: &str,
@@ -26,7 +41,19 @@ fn expect(
     headers: &[(&str, &str)],
     status: u16,
 ) -> Response {
-    let response = fetch(server.addr, method, target, headers);
+    let response = if server.http10 {
+        let response = fetch_once(server.addr, method, target, headers);
+        assert_eq!(response.minor, 0, "{}: {response:?}", server.mode);
+        assert_eq!(
+            response.header("connection").unwrap_or("close"),
+            "close",
+            "{}: {response:?}",
+            server.mode
+        );
+        response
+    } else {
+        fetch(server.addr, method, target, headers)
+    };
     assert_eq!(
         response.status, status,
         "{}: {method} {target} {headers:?} -> {response:?}",
@@ -49,9 +76,10 @@ fn get(server: &HttpServer, target: &str, status: u16) -> Response {
 /// test_get, test_get_dir_redirect (query kept) and the index file cases.
 #[test]
 fn get_serves_files_listings_and_redirects() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         assert_eq!(get(&server, "/knights/test", 200).body, KNIGHTS);
         // A trailing slash on a file is a 404 (CPython issue 17324).
         get(&server, "/knights/test/", 404);
@@ -83,9 +111,10 @@ fn get_serves_files_listings_and_redirects() {
 /// test_head: the headers of GET, no body (the read after them must see the close).
 #[test]
 fn head_sends_the_headers_of_get_without_a_body() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         let head = expect(&server, "HEAD", "/knights/test", &[], 200);
         assert!(head.body.is_empty());
         assert_eq!(head.header("content-length"), Some("30"), "{mode}");
@@ -104,9 +133,10 @@ fn head_sends_the_headers_of_get_without_a_body() {
 /// RFC 9110 §13.1.3 says to ignore, as Python does).
 #[test]
 fn if_modified_since_decides_between_304_and_200() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         for date in [LAST_MODIFIED, HOUR_LATER] {
             let headers = [("If-Modified-Since", date)];
             let response = expect(&server, "GET", "/knights/test", &headers, 304);
@@ -131,9 +161,10 @@ fn if_modified_since_decides_between_304_and_200() {
 /// representation, so here a tag that matches nothing stands in for it.
 #[test]
 fn if_none_match_overrides_if_modified_since() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         let headers = [
             ("If-Modified-Since", LAST_MODIFIED),
             ("If-None-Match", "\"no-such-tag\""),
@@ -146,9 +177,10 @@ fn if_none_match_overrides_if_modified_since() {
 /// test_last_modified: the mtime, to the second, as an IMF-fixdate.
 #[test]
 fn last_modified_is_the_file_mtime() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         let response = get(&server, "/knights/test", 200);
         assert_eq!(response.body, KNIGHTS);
         assert_eq!(
@@ -162,9 +194,9 @@ fn last_modified_is_the_file_mtime() {
 /// test_invalid_requests: methods are case-sensitive and only GET and HEAD are served.
 #[test]
 fn unknown_methods_are_501() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
         for method in ["FOO", "custom", "GETs", "get", "POST", "PUT", "DELETE"] {
             expect(&server, method, "/", &[], 501);
         }
@@ -175,9 +207,10 @@ fn unknown_methods_are_501() {
 /// Python's redirect keeps the missing slash; one added is as good.
 #[test]
 fn path_without_leading_slash() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         assert_eq!(get(&server, "knights/test", 200).body, KNIGHTS);
         get(&server, "knights/test/", 404);
         get(&server, "knights/", 200);
@@ -193,13 +226,14 @@ fn path_without_leading_slash() {
 /// escaped text, percent-encoded links that lead back to the files, a charset.
 #[test]
 fn listing_escapes_names_and_links_lead_to_the_files() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
         tree.file("knights/<test&>.txt", b"escaped");
         tree.file("knights/my file.txt", b"spaced");
         tree.file("knights/alpha", b"a");
         tree.dir("knights/gamma");
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         let listing = get(&server, "/knights/", 200);
         let content_type = listing.header("content-type").unwrap_or_default();
         assert!(
@@ -251,11 +285,12 @@ fn listing_escapes_names_and_links_lead_to_the_files() {
 fn undecodable_filename_link_fetches_the_file() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
         let name = OsStr::from_bytes(b"@test_\xff.txt");
         tree.file(std::path::Path::new("knights").join(name), b"undecodable");
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         let listing = get(&server, "/knights/", 200);
         let link = hrefs(&listing.body)
             .into_iter()
@@ -270,9 +305,10 @@ fn undecodable_filename_link_fetches_the_file() {
 /// test_undecodable_parameter: a query that is not UTF-8 still gives a listing that is.
 #[test]
 fn undecodable_parameter_still_gives_a_utf8_listing() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         let sane = get(&server, "/knights/?x=123", 200);
         assert!(contains(&sane.body, b"listing for /knights/"), "{mode}");
         let bogus = get(&server, "/knights/?x=%bb", 200);
@@ -290,10 +326,11 @@ fn undecodable_parameter_still_gives_a_utf8_listing() {
 /// dotted URL, never a `//host` Location.
 #[test]
 fn directory_redirect_never_points_to_another_host() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
         tree.dir("knights/existing_directory");
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         for target in [
             "//knights/existing_directory",
             "///knights/existing_directory",
@@ -330,9 +367,10 @@ fn directory_redirect_never_points_to_another_host() {
 /// and encoded slashes never reach the secret beside the root.
 #[test]
 fn dot_dot_never_escapes_the_root() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         for target in [
             "/../secret.txt",
             "/../outside/secret.txt",
@@ -358,14 +396,15 @@ fn dot_dot_never_escapes_the_root() {
 /// guess_type: the Content-Type follows the extension; unknown ones are octet-stream.
 #[test]
 fn content_type_follows_the_extension() {
-    for mode in PORT_MODES {
+    for (mode, extra) in CONFIGS {
         let tree = knights();
         tree.file("page.html", b"<p>hi</p>");
         tree.file("notes.txt", b"notes");
         tree.file("style.css", b"p {}");
         tree.file("image.png", b"\x89PNG\r\n\x1a\n");
         tree.file("blob.unknownext", b"blob");
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = server.mode.clone();
         for (target, expected) in [
             ("/page.html", "text/html"),
             ("/notes.txt", "text/plain"),
@@ -409,8 +448,9 @@ fn listing_is_byte_for_byte_what_a_live_python_sends() {
     tree.dir("empty");
     std::os::unix::fs::symlink("alpha", tree.root().join("knights/link")).unwrap();
     let reference = HttpServer::start_python(&python, &tree.root(), "reference");
-    for mode in PORT_MODES {
-        let server = HttpServer::start(&tree.root(), mode, &[]);
+    for (mode, extra) in CONFIGS {
+        let server = HttpServer::start(&tree.root(), mode, extra);
+        let mode = &server.mode;
         for dir in ["/", "/knights/", "/empty/", "/knights/gamma/"] {
             let ours = fetch(server.addr, "GET", dir, &[]);
             let theirs = fetch(reference.addr, "GET", dir, &[]);

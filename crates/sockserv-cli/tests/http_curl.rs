@@ -287,15 +287,9 @@ fn curl_over_https_downloads_and_reuses_the_connection() {
     for mode in HTTP_MODES {
         let tree = curl_tree();
         let certs = testkit::Certs::generate();
-        let cert = certs.path("cert.pem");
-        let key = certs.path("key.pem");
         let ca = certs.path("ca.pem");
-        let tls = [
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ];
+        let tls = tls_flags(&certs);
+        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
         let server = HttpServer::start(&tree.root(), mode, &tls);
         let https = |path: &str| format!("https://{}{path}", server.addr);
         let out = tree.outside().join("big.download");

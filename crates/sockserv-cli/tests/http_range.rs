@@ -153,6 +153,39 @@ fn multiple_ranges_get_multipart_byteranges() {
     }
 }
 
+/// CVE-2011-3192's class: ranges that overlap or add up to more than the file never
+/// make the answer larger than the file plus framing. Overlapping and adjacent ranges
+/// are coalesced; ranges adding up to more than the file get it whole, with 200.
+#[test]
+fn overlapping_ranges_never_multiply_the_file() {
+    if python_lacks("Range") {
+        return;
+    }
+    for mode in HTTP_MODES {
+        let tree = ranged_tree();
+        tree.file("four.bin", &payload(4096));
+        let server = HttpServer::start(&tree.root(), mode, &[]);
+        for ranges in [
+            vec!["0-"; 16].join(","),
+            "0-,0-".into(),
+            "0-3000,1000-".into(),
+        ] {
+            let range = format!("bytes={ranges}");
+            let response = ranged(&server, "/four.bin", &range, &[]);
+            assert_eq!(response.status, 200, "{mode}: {range}");
+            assert_eq!(response.body, payload(4096), "{mode}: {range}");
+        }
+        let response = ranged(&server, "/data.bin", "bytes=100-199,0-99,150-300", &[]);
+        assert_eq!(parts(&response), vec![slice(0, 300)], "{mode}: coalesced");
+        let response = ranged(&server, "/data.bin", "bytes=500-509,0-9,5-12", &[]);
+        assert_eq!(
+            parts(&response),
+            vec![slice(0, 12), slice(500, 509)],
+            "{mode}: sorted and coalesced"
+        );
+    }
+}
+
 /// If-Range (§13.1.5): the range only if the validator still matches — the ETag by strong
 /// comparison, or the exact Last-Modified date; otherwise the whole file with a 200.
 #[test]

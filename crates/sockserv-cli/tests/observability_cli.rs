@@ -124,14 +124,14 @@ fn chat_metrics_show_the_members() {
 fn metrics_endpoint_answers_404_405_and_431() {
     let (_server, metrics) =
         start_with_metrics(&["echo", "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
-    let not_found = http(metrics, b"GET /other HTTP/1.1\r\n\r\n");
+    let not_found = http(metrics, b"GET /other HTTP/1.1\r\nHost: t\r\n\r\n");
     assert!(
         not_found.starts_with("HTTP/1.1 404 Not Found\r\n"),
         "{not_found}"
     );
     let post = http(
         metrics,
-        b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        b"POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
     );
     assert!(
         post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
@@ -140,7 +140,7 @@ fn metrics_endpoint_answers_404_405_and_431() {
     assert!(post.contains("\r\nAllow: GET\r\n"), "{post}");
     // One byte over the limit and no end of head: exactly what the server reads before
     // answering, so no unread bytes turn its close into a reset.
-    let mut huge = b"GET /metrics HTTP/1.1\r\nX-Filler: ".to_vec();
+    let mut huge = b"GET /metrics HTTP/1.1\r\nHost: t\r\nX-Filler: ".to_vec();
     huge.resize(MAX_HEAD + 1, b'a');
     let too_large = http(metrics, &huge);
     assert!(

@@ -21,7 +21,7 @@ use crate::gzip::{self, Coding};
 use crate::handler::Handler;
 use crate::range::{self, Ranges};
 use crate::request::Request;
-use crate::response::{Multipart, Response};
+use crate::response::{Multipart, Response, Text};
 use crate::status::Status;
 
 pub use self::path::{decode, with_segments, Found, Miss, Root, Target};
@@ -29,17 +29,32 @@ pub use self::path::{decode, with_segments, Found, Miss, Root, Target};
 /// The media type of a directory listing.
 const LISTING_TYPE: &str = "text/html; charset=utf-8";
 
+/// The media type of a file whose name says nothing (Python's default).
+pub const DEFAULT_TYPE: &str = "application/octet-stream";
+
 /// Serves a directory over HTTP: `python -m http.server`, as a [`Handler`].
 #[derive(Clone, Debug)]
 pub struct FileServer {
     root: Root,
     gzip: bool,
+    default_type: Text,
 }
 
 impl FileServer {
-    /// Serves `root`, without compression.
+    /// Serves `root`, without compression, unknown types as [`DEFAULT_TYPE`].
     pub fn new(root: Root) -> FileServer {
-        FileServer { root, gzip: false }
+        FileServer {
+            root,
+            gzip: false,
+            default_type: Text::Borrowed(DEFAULT_TYPE),
+        }
+    }
+
+    /// The `Content-Type` of files whose extension has no known type (Python 3.15's
+    /// `--content-type`; default [`DEFAULT_TYPE`]).
+    pub fn default_type(mut self, media_type: impl Into<Text>) -> FileServer {
+        self.default_type = media_type.into();
+        self
     }
 
     /// Compresses text types on the fly for clients that accept gzip (see [`Coding`]).
@@ -130,10 +145,13 @@ impl FileServer {
     /// validators are those of the bytes sent.
     fn file(&self, request: &Request<'_>, found: Found) -> Response {
         let Found { path, meta, file } = found;
-        let content_type = content_type(&path);
+        let content_type = match known_type(&path) {
+            Some(known) => Text::Borrowed(known),
+            None => self.default_type.clone(),
+        };
         let len = meta.len();
         let asked = Asked::of(request);
-        let coding = self.coding(&asked, content_type, len);
+        let coding = self.coding(&asked, &content_type, len);
         let mut validators = Validators::of(&meta);
         if coding == Coding::Gzip {
             validators = validators.variant("gz");
@@ -181,7 +199,7 @@ impl FileServer {
                     _ => partial.with_ranges(Multipart {
                         file,
                         parts,
-                        content_type: content_type.into(),
+                        content_type,
                         file_len: len,
                         boundary,
                     }),
@@ -267,7 +285,7 @@ fn validated(response: Response, validators: Validators, coding: Coding) -> Resp
 }
 
 /// The whole file, compressed.
-fn gzipped(file: File, len: u64, content_type: &'static str, validators: Validators) -> Response {
+fn gzipped(file: File, len: u64, content_type: Text, validators: Validators) -> Response {
     // The file was just opened: failing to read it is as if it were not there.
     let Ok(body) = gzip::compress(&file, len) else {
         return not_found();
@@ -278,16 +296,19 @@ fn gzipped(file: File, len: u64, content_type: &'static str, validators: Validat
     validated(response, validators, Coding::Gzip).with_body(body)
 }
 
-/// The media type of `path`: mime_guess, with Python's overrides for compressed files
-/// (served as themselves, never as `Content-Encoding`), else `application/octet-stream`.
+/// The media type of `path`: [`known_type`], else [`DEFAULT_TYPE`].
 pub fn content_type(path: &Path) -> &'static str {
+    known_type(path).unwrap_or(DEFAULT_TYPE)
+}
+
+/// The media type `path`'s name says: mime_guess, with Python's overrides for compressed
+/// files (served as themselves, never as `Content-Encoding`); `None` when it says nothing.
+pub fn known_type(path: &Path) -> Option<&'static str> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("gz") => "application/gzip",
-        Some("Z") => "application/octet-stream",
-        Some("bz2") => "application/x-bzip2",
-        Some("xz") => "application/x-xz",
-        _ => mime_guess::from_path(path)
-            .first_raw()
-            .unwrap_or("application/octet-stream"),
+        Some("gz") => Some("application/gzip"),
+        Some("Z") => Some("application/octet-stream"),
+        Some("bz2") => Some("application/x-bzip2"),
+        Some("xz") => Some("application/x-xz"),
+        _ => mime_guess::from_path(path).first_raw(),
     }
 }

@@ -37,7 +37,8 @@
 //! limits), [`session`] (the connection's limits), [`writer`] (a response to bytes, for a
 //! Session of your own), [`conditional`], [`range`] and [`gzip`] (the representation
 //! helpers), [`files`] (paths and listings), [`client`] (response heads, for clients),
-//! [`upgrade`] (switching a connection to another protocol, as a WebSocket does).
+//! [`offload`] (deciding responses off an event loop's thread), [`upgrade`] (switching a
+//! connection to another protocol, as a WebSocket does).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -48,6 +49,7 @@ pub mod gzip;
 mod handler;
 mod headers;
 mod html;
+pub mod offload;
 pub mod range;
 pub mod request;
 mod response;
@@ -65,3 +67,4 @@ pub use response::{Body, FileSlice, Multipart, Response, Text};
 pub use server::{Counters, Http};
 pub use session::HttpSession;
 pub use status::Status;
+pub use writer::Protocol;

@@ -2,11 +2,21 @@
 //!
 //! A header that does not parse, or asks for more than [`MAX_RANGES`] ranges, is
 //! ignored (the whole file is served, as the RFC allows). Ranges past the end are
-//! dropped; if none is left the answer is 416. Ranges are not merged: they are served
-//! in the order asked.
+//! dropped; if none is left the answer is 416. When the ranges left add up to more bytes
+//! than the file (`bytes=0-,0-`: CVE-2011-3192's amplification), the whole file is served
+//! instead, as nginx does; so is it when several ranges are so small that their
+//! multipart framing ([`PART_FRAMING`] bytes a part) would outweigh the file. Otherwise
+//! the ranges are sorted and those that overlap or touch are coalesced (RFC 9110, 14.3),
+//! so a response never carries more than the file's bytes plus the framing of at most
+//! [`MAX_RANGES`] parts.
 
 /// Most ranges served in one multipart response; a request for more gets the whole file.
 pub const MAX_RANGES: usize = 16;
+
+/// What one part of a `multipart/byteranges` body costs besides its bytes, about: the
+/// boundary, `Content-Type` and `Content-Range` lines. Several ranges whose parts would
+/// add up to more than the file get the whole file instead.
+pub const PART_FRAMING: u64 = 100;
 
 /// What a `Range` header asks of a file of a given length.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,9 +68,35 @@ pub fn parse(header: &str, len: u64) -> Ranges {
         };
         parts.extend(range);
     }
+    let asked: u64 = parts
+        .iter()
+        .map(|(first, last)| last - first + 1)
+        .fold(0, u64::saturating_add);
     match (count, parts.is_empty()) {
         (0, _) => Ranges::Whole,
         (_, true) => Ranges::Unsatisfiable,
-        (_, false) => Ranges::Parts(parts),
+        (_, false) if asked > len => Ranges::Whole,
+        (_, false) => {
+            let parts = coalesce(parts);
+            let framing = PART_FRAMING.saturating_mul(parts.len() as u64);
+            if parts.len() > 1 && asked.saturating_add(framing) > len {
+                Ranges::Whole
+            } else {
+                Ranges::Parts(parts)
+            }
+        }
     }
+}
+
+/// Sorts `parts` and merges those that overlap or touch.
+fn coalesce(mut parts: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    parts.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(parts.len());
+    for (first, last) in parts {
+        match merged.last_mut() {
+            Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+            _ => merged.push((first, last)),
+        }
+    }
+    merged
 }

@@ -4,7 +4,9 @@
 //! a request line over [`MAX_REQUEST_LINE`] bytes is 414; more than [`MAX_HEADERS`]
 //! header fields, or a head over [`MAX_HEAD`] bytes, is 431; a version other than
 //! HTTP/1.0 or 1.1 is 505 when it is well formed (`HTTP/2.0`) and 400 when it is not
-//! (`HTTP/x`), as Python answers; anything else malformed is 400. The head limit is
+//! (`HTTP/x`), as Python answers; an HTTP/1.1 request without a `Host` field, or any
+//! request with two, is 400 (RFC 9112, 3.2); anything else malformed is 400. The head
+//! limit is
 //! the caller's ([`parse`]'s `max_head`, [`MAX_HEAD`] by default).
 
 use crate::headers::Headers;
@@ -204,10 +206,13 @@ fn build<'a>(
     let (mut close, mut keep) = (false, false);
     let mut length: Option<u64> = None;
     let mut encoded = false;
+    let mut hosts = 0;
     for header in request.headers.iter() {
         let name = header.name;
         let value = std::str::from_utf8(header.value).ok().map(str::trim);
-        if name.eq_ignore_ascii_case("connection") {
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("connection") {
             for token in value.unwrap_or("").split(',').map(str::trim) {
                 close |= token.eq_ignore_ascii_case("close");
                 keep |= token.eq_ignore_ascii_case("keep-alive");
@@ -225,6 +230,13 @@ fn build<'a>(
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             encoded = true;
         }
+    }
+    // RFC 9112, 3.2: a server MUST answer 400 to either.
+    if hosts > 1 {
+        return Err(bad("Multiple Host header fields"));
+    }
+    if hosts == 0 && minor >= 1 {
+        return Err(bad("Missing Host header field"));
     }
     let body = match (encoded, length) {
         (true, _) => RequestBody::Encoded,

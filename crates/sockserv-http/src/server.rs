@@ -9,10 +9,12 @@ use std::time::Duration;
 use sockserv::{PeerAddr, SessionFactory};
 
 use crate::handler::{FnHandler, Handler};
+use crate::offload::Offload;
 use crate::request::{Request, MAX_HEAD};
 use crate::response::Response;
 use crate::session::{HttpSession, MAX_BODY};
 use crate::status::Status;
+use crate::writer::Protocol;
 
 /// HTTP/1.1 over any stream endpoint, answering with `H`: Python's `HTTPServer` with its
 /// `RequestHandlerClass`, as a sockserv [`SessionFactory`] (so it runs under every
@@ -44,6 +46,8 @@ pub(crate) struct Shared<H> {
     pub(crate) header_timeout: Option<Duration>,
     pub(crate) max_head: usize,
     pub(crate) max_body: u64,
+    pub(crate) protocol: Protocol,
+    pub(crate) offload: Option<Offload>,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -56,6 +60,8 @@ impl<H: Handler> Http<H> {
                 header_timeout: None,
                 max_head: MAX_HEAD,
                 max_body: 0,
+                protocol: Protocol::Http11,
+                offload: None,
                 counters: Arc::default(),
             }),
         }
@@ -93,6 +99,29 @@ impl<H: Handler> Http<H> {
     /// If clones of this `Http` exist already (set it up before cloning).
     pub fn max_body(self, bytes: u64) -> Http<H> {
         self.configure(|shared| shared.max_body = bytes.min(MAX_BODY))
+    }
+
+    /// Answers as `protocol` (default [`Protocol::Http11`]). [`Protocol::Http10`] is
+    /// Python's default: `HTTP/1.0` status lines and one request per connection, every
+    /// response closing it with `Connection: close`.
+    ///
+    /// # Panics
+    ///
+    /// If clones of this `Http` exist already (set it up before cloning).
+    pub fn protocol(self, protocol: Protocol) -> Http<H> {
+        self.configure(|shared| shared.protocol = protocol)
+    }
+
+    /// Decides responses on `pool`'s workers instead of the connection's thread, so a
+    /// slow decision (a large directory listing, gzip, a cold disk) never stalls the
+    /// other connections of an event loop. For the event-loop strategies: under the
+    /// blocking ones each connection has a thread of its own already.
+    ///
+    /// # Panics
+    ///
+    /// If clones of this `Http` exist already (set it up before cloning).
+    pub fn offload(self, pool: Offload) -> Http<H> {
+        self.configure(|shared| shared.offload = Some(pool))
     }
 
     fn configure(mut self, f: impl FnOnce(&mut Shared<H>)) -> Http<H> {
@@ -137,6 +166,7 @@ impl<H> fmt::Debug for Http<H> {
             .field("header_timeout", &self.shared.header_timeout)
             .field("max_head", &self.shared.max_head)
             .field("max_body", &self.shared.max_body)
+            .field("protocol", &self.shared.protocol)
             .finish_non_exhaustive()
     }
 }

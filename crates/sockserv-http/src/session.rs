@@ -13,17 +13,18 @@
 //! header timeout gets 408.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use sockserv::{Output, PeerAddr, Session};
+use sockserv::{Output, PeerAddr, Session, SessionWaker};
 
 use crate::handler::Handler;
+use crate::offload::{decide, Offloaded};
 use crate::request::{self, Parsed, Request, RequestBody};
 use crate::response::Response;
 use crate::server::Shared;
 use crate::status::Status;
-use crate::writer::{Framing, Writer};
+use crate::writer::{Framing, Protocol, Writer};
 
 /// Queued output above which pipelined requests wait.
 pub const PAUSE_ABOVE: u64 = 256 * 1024;
@@ -56,28 +57,34 @@ pub struct HttpSession<H> {
     eof: bool,
     /// Parsing waits for the output to drain.
     paused: bool,
+    /// Wakes this connection when an offloaded response is ready (with an offload pool).
+    waker: Option<SessionWaker>,
+    /// The request a worker is answering: parsing waits for it.
+    offloaded: Option<Offloaded>,
 }
 
 impl<H: Handler> HttpSession<H> {
     pub(crate) fn new(shared: Arc<Shared<H>>, peer: PeerAddr) -> HttpSession<H> {
         HttpSession {
+            writer: Writer::with_protocol(shared.protocol),
             shared,
             peer,
             input: Vec::new(),
             skip: 0,
             awaited: 0,
-            writer: Writer::new(),
             head_since: None,
             done: false,
             eof: false,
             paused: false,
+            waker: None,
+            offloaded: None,
         }
     }
 
     /// Answers the complete requests at the start of `input`; returns the bytes used.
     fn serve(&mut self, input: &[u8], out: &mut Output) -> usize {
         let mut used = 0;
-        while !self.done {
+        while !self.done && self.offloaded.is_none() {
             if self.skip > 0 {
                 let n = self.skip.min((input.len() - used) as u64);
                 used += n as usize;
@@ -109,9 +116,13 @@ impl<H: Handler> HttpSession<H> {
                         break;
                     }
                     request.content = &input[used + len..used + len + content];
+                    let whole = &input[used..used + len + content];
                     used += len + content;
                     self.awaited = 0;
                     self.head_since = None;
+                    if self.offload(&request, whole) {
+                        break;
+                    }
                     self.answer(&request, out);
                 }
                 Parsed::Invalid(reject) => {
@@ -123,7 +134,16 @@ impl<H: Handler> HttpSession<H> {
     }
 
     fn answer(&mut self, request: &Request<'_>, out: &mut Output) {
-        let mut keep_alive = request.keep_alive;
+        let framing = self.framing(request);
+        let response = self.shared.handler.respond(request, &self.peer);
+        self.deliver(request.method, request.target, response, framing, out);
+    }
+
+    /// How the response to `request` is framed, before the handler's say (a closing
+    /// response closes too); starts skipping a body that is not read.
+    fn framing(&mut self, request: &Request<'_>) -> Framing {
+        // An HTTP/1.0 server answers one request per connection, as Python's.
+        let mut keep_alive = request.keep_alive && self.shared.protocol == Protocol::Http11;
         match request.body {
             RequestBody::None => {}
             // Read already, into `request.content`.
@@ -131,16 +151,65 @@ impl<H: Handler> HttpSession<H> {
             RequestBody::Length(n) if n <= MAX_SKIPPED_BODY => self.skip = n,
             RequestBody::Length(_) | RequestBody::Encoded => keep_alive = false,
         }
-        let response = self.shared.handler.respond(request, &self.peer);
-        let framing = Framing {
-            keep_alive: keep_alive && !response.close,
+        Framing {
+            keep_alive,
             minor: request.minor,
             head_only: request.is_head(),
-        };
-        self.send(request.method, request.target, response, framing, out);
+        }
+    }
+
+    /// Sends the handler's `response`, then closes if it or the framing says so.
+    fn deliver(
+        &mut self,
+        method: &str,
+        target: &str,
+        response: Response,
+        mut framing: Framing,
+        out: &mut Output,
+    ) {
+        framing.keep_alive &= !response.close;
+        self.send(method, target, response, framing, out);
         if !framing.keep_alive || out.is_closing() {
             self.finish(out);
         }
+    }
+
+    /// Hands `request` (whose head and read body are `whole`) to a worker of the offload
+    /// pool, if there is one and its queue has room; parsing then waits for `on_wake`.
+    /// Returns whether it did.
+    fn offload(&mut self, request: &Request<'_>, whole: &[u8]) -> bool {
+        let (Some(pool), Some(waker)) = (&self.shared.offload, &self.waker) else {
+            return false;
+        };
+        if self.eof {
+            // The driver ends the connection once its output is out: answer now.
+            return false;
+        }
+        let slot = Arc::new(Mutex::new(None));
+        let whole: Arc<[u8]> = whole.into();
+        let job = {
+            let shared = Arc::clone(&self.shared);
+            let (peer, waker) = (self.peer.clone(), waker.clone());
+            let (slot, whole) = (Arc::clone(&slot), Arc::clone(&whole));
+            Box::new(move || {
+                let response = decide(&shared, &whole, &peer);
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
+                waker.wake();
+            })
+        };
+        if pool.try_run(job).is_err() {
+            // The queue is full: decide here, as without a pool (bounded memory).
+            return false;
+        }
+        let framing = self.framing(request);
+        self.offloaded = Some(Offloaded {
+            slot,
+            whole,
+            method: request.method.to_owned(),
+            target: request.target.to_owned(),
+            framing,
+        });
+        true
     }
 
     /// Answers a head that cannot be served with Python's error page, and closes.
@@ -208,7 +277,7 @@ impl<H: Handler> HttpSession<H> {
             return self.finish(out);
         }
         self.check_header_timeout(out);
-        if self.eof && !self.paused {
+        if self.eof && !self.paused && self.offloaded.is_none() {
             self.finish(out);
         }
     }
@@ -218,7 +287,7 @@ impl<H: Handler> HttpSession<H> {
         let Some(limit) = self.shared.header_timeout else {
             return;
         };
-        if self.paused || self.input.is_empty() || self.skip > 0 {
+        if self.paused || self.offloaded.is_some() || self.input.is_empty() || self.skip > 0 {
             self.head_since = None;
             return;
         }
@@ -230,6 +299,21 @@ impl<H: Handler> HttpSession<H> {
                 out,
             );
         }
+    }
+}
+
+impl<H: Handler> HttpSession<H> {
+    /// Sends the `response` to the `offloaded` request, then serves what arrived
+    /// meanwhile: more requests, or the peer's EOF.
+    fn complete(&mut self, offloaded: Offloaded, response: Response, out: &mut Output) {
+        let Offloaded {
+            method,
+            target,
+            framing,
+            ..
+        } = offloaded;
+        self.deliver(&method, &target, response, framing, out);
+        self.feed(&[], out);
     }
 }
 
@@ -255,6 +339,12 @@ impl<H> fmt::Debug for HttpSession<H> {
 }
 
 impl<H: Handler> Session for HttpSession<H> {
+    fn on_open(&mut self, out: &mut Output) {
+        if self.shared.offload.is_some() {
+            self.waker = Some(out.waker());
+        }
+    }
+
     fn on_data(&mut self, data: &[u8], out: &mut Output) {
         if !self.done {
             self.feed(data, out);
@@ -263,6 +353,12 @@ impl<H: Handler> Session for HttpSession<H> {
 
     fn on_eof(&mut self, out: &mut Output) {
         self.eof = true;
+        // With nothing queued, the driver ends the connection after an EOF: the request a
+        // worker is answering is decided here instead (its worker's answer is dropped).
+        if let Some(offloaded) = self.offloaded.take() {
+            let response = decide(&self.shared, &offloaded.whole, &self.peer);
+            return self.complete(offloaded, response, out);
+        }
         // Requests waiting for the output to drain are still answered (in `on_drained`);
         // an incomplete head is dropped without an answer, as Python does.
         if !self.done && !self.paused {
@@ -271,9 +367,26 @@ impl<H: Handler> Session for HttpSession<H> {
     }
 
     fn on_drained(&mut self, out: &mut Output) {
-        if self.paused && !self.done {
+        if self.paused && !self.done && self.offloaded.is_none() {
             self.paused = false;
             self.feed(&[], out);
+        }
+    }
+
+    fn on_wake(&mut self, out: &mut Output) {
+        let Some(offloaded) = self
+            .offloaded
+            .take_if(|o| o.slot.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+        else {
+            return;
+        };
+        let response = offloaded
+            .slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let (Some(response), false) = (response, self.done) {
+            self.complete(offloaded, response, out);
         }
     }
 }

@@ -23,6 +23,42 @@ impl Default for Writer {
 /// The `Server` field of every response.
 pub const SERVER: &str = concat!("sockserv/", env!("CARGO_PKG_VERSION"));
 
+/// The HTTP version a server answers with (Python's `protocol_version`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// `HTTP/1.0`, as Python's default: one request per connection, every response ends
+    /// with `Connection: close`.
+    Http10,
+    /// `HTTP/1.1` (the default): keep-alive and pipelining.
+    #[default]
+    Http11,
+}
+
+impl Protocol {
+    /// The version as the status line says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = String;
+
+    /// `HTTP/1.0` or `HTTP/1.1` (Python's `-p` values), case-insensitively.
+    fn from_str(s: &str) -> Result<Protocol, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "HTTP/1.0" => Ok(Protocol::Http10),
+            "HTTP/1.1" => Ok(Protocol::Http11),
+            _ => Err(format!(
+                "unsupported protocol {s:?}: use HTTP/1.0 or HTTP/1.1"
+            )),
+        }
+    }
+}
+
 /// How the connection frames a response: what the request and the connection decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Framing {
@@ -39,13 +75,22 @@ pub struct Framing {
 pub struct Writer {
     /// The head being built (kept for its capacity).
     head: Vec<u8>,
+    /// The status line's version.
+    protocol: Protocol,
 }
 
 impl Writer {
-    /// A writer with room for a usual head.
+    /// A writer of HTTP/1.1 responses with room for a usual head.
     pub fn new() -> Writer {
+        Writer::with_protocol(Protocol::Http11)
+    }
+
+    /// A writer whose status lines say `protocol`. (Keep-alive is the connection's
+    /// choice, given in each [`Framing`].)
+    pub fn with_protocol(protocol: Protocol) -> Writer {
         Writer {
             head: Vec::with_capacity(512),
+            protocol,
         }
     }
 
@@ -97,7 +142,8 @@ impl Writer {
         let status = response.status;
         let _ = write!(
             Text(buf),
-            "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: ",
+            "{} {} {}\r\nServer: {SERVER}\r\nDate: ",
+            self.protocol.as_str(),
             status.0,
             status.reason()
         );
@@ -114,7 +160,7 @@ impl Writer {
         }
         if !framing.keep_alive {
             buf.extend_from_slice(b"Connection: close\r\n");
-        } else if framing.minor == 0 {
+        } else if framing.minor == 0 || self.protocol == Protocol::Http10 {
             buf.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         buf.extend_from_slice(b"\r\n");

@@ -84,10 +84,16 @@ fn hello_http_answers_get_hello_with_json() {
     assert_eq!(status, 200);
     assert_eq!(content_type, "application/json");
     assert_eq!(body, br#"{"hello": "world"}"#);
-    let (status, _, body) = exchange(addr, "GET /other HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let (status, _, body) = exchange(
+        addr,
+        "GET /other HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("Try /hello"));
-    let (status, _, _) = exchange(addr, "PUT /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let (status, _, _) = exchange(
+        addr,
+        "PUT /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status, 501);
     // Ctrl-C: it stops, says so, and exits 0.
     send_signal(running.0.id(), "INT");

@@ -11,7 +11,7 @@ use sockserv::driver::OutputExt;
 use sockserv::PeerAddr;
 use sockserv_http::request::{MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE};
 use sockserv_http::session::{MAX_INPUT, MAX_SKIPPED_BODY, PAUSE_ABOVE};
-use sockserv_http::{Body, Http, Request, Response as Answer, Status};
+use sockserv_http::{Body, Http, Protocol, Request, Response as Answer, Status};
 
 use util::{client, file_server, parse_responses, site, Client, Response};
 
@@ -29,15 +29,40 @@ fn http_1_0_closes_unless_it_asks_for_keep_alive() {
 }
 
 #[test]
+fn an_http_1_0_server_answers_one_request_per_connection_as_python() {
+    let dir = site();
+    for request in [
+        "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let http = Http::new(file_server(dir.path())).protocol(Protocol::Http10);
+        let mut c = Client::new(http);
+        c.send(request.as_bytes());
+        let sent = c.sent();
+        let responses = parse_responses(&sent, &[false]);
+        assert_eq!(responses.len(), 1, "{request:?}: one answer, then closed");
+        assert!(sent.starts_with(b"HTTP/1.0 "), "{request:?}");
+        assert_eq!(responses[0].header("Connection"), Some("close"));
+        assert!(c.closing(), "{request:?}");
+    }
+    // An error answer says HTTP/1.0 too.
+    let mut c = Client::new(Http::new(file_server(dir.path())).protocol(Protocol::Http10));
+    c.send(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(c.sent().starts_with(b"HTTP/1.0 400 "));
+    assert!(c.closing());
+}
+
+#[test]
 fn connection_close_closes_after_the_response() {
     let dir = site();
     let mut c = client(dir.path());
-    let r = c.get("GET /a.txt HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let r = c.get("GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_eq!((r.status, r.header("Connection")), (200, Some("close")));
     assert!(c.closing());
 }
 
-const PIPELINE: &str = "GET /a.txt HTTP/1.1\r\n\r\nHEAD /htm-dir/ HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\nGET /htm-dir/ HTTP/1.1\r\nRange: bytes=1-\r\n\r\n";
+const PIPELINE: &str = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nHEAD /htm-dir/ HTTP/1.1\r\nHost: t\r\n\r\nGET /nope HTTP/1.1\r\nHost: t\r\n\r\nGET /htm-dir/ HTTP/1.1\r\nHost: t\r\nRange: bytes=1-\r\n\r\n";
 
 fn check_pipeline(sent: &[u8]) {
     let responses = parse_responses(sent, &[false, true, false, false]);
@@ -84,8 +109,8 @@ fn any_split_of_the_input_gives_the_same_answers() {
 fn a_small_body_on_a_get_is_skipped() {
     let dir = site();
     let mut c = client(dir.path());
-    c.send(b"GET /a.txt HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello");
-    c.send(b" worldGET /htm-dir/ HTTP/1.1\r\n\r\n");
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello");
+    c.send(b" worldGET /htm-dir/ HTTP/1.1\r\nHost: t\r\n\r\n");
     let responses = parse_responses(&c.sent(), &[false]);
     assert_eq!(
         responses.iter().map(|r| r.status).collect::<Vec<_>>(),
@@ -103,7 +128,9 @@ fn a_big_or_chunked_body_closes_after_the_response() {
         "Transfer-Encoding: chunked".into(),
     ] {
         let mut c = client(dir.path());
-        let r = c.get(&format!("GET /a.txt HTTP/1.1\r\n{field}\r\n\r\n"));
+        let r = c.get(&format!(
+            "GET /a.txt HTTP/1.1\r\nHost: t\r\n{field}\r\n\r\n"
+        ));
         assert_eq!(
             (r.status, r.header("Connection")),
             (200, Some("close")),
@@ -117,7 +144,7 @@ fn a_big_or_chunked_body_closes_after_the_response() {
 fn eof_after_a_partial_head_closes_without_an_answer() {
     let dir = site();
     let mut c = client(dir.path());
-    c.send(b"GET /a.txt HTTP/1.1\r\nHost");
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nHost");
     c.eof();
     assert!(c.sent().is_empty());
     assert!(c.closing());
@@ -127,7 +154,7 @@ fn eof_after_a_partial_head_closes_without_an_answer() {
 fn eof_after_whole_requests_answers_them_then_closes() {
     let dir = site();
     let mut c = client(dir.path());
-    c.send(b"GET /a.txt HTTP/1.1\r\n\r\n");
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     c.eof();
     assert_eq!(parse_responses(&c.sent(), &[false])[0].status, 200);
     assert!(c.closing());
@@ -146,7 +173,7 @@ fn pipelined_requests_wait_while_output_is_queued() {
     let (dir, len) = big_site();
     let mut c = client(dir.path());
     c.send(
-        b"GET /big.bin HTTP/1.1\r\n\r\nGET /a.txt HTTP/1.1\r\n\r\nGET /htm-dir/ HTTP/1.1\r\n\r\n",
+        b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /htm-dir/ HTTP/1.1\r\nHost: t\r\n\r\n",
     );
     // Only the first is answered while its output is queued: the rest waits.
     assert!(c.session().buffered() > 0);
@@ -167,7 +194,7 @@ fn pipelined_requests_wait_while_output_is_queued() {
 fn eof_while_paused_still_answers_what_was_asked() {
     let (dir, _) = big_site();
     let mut c = client(dir.path());
-    c.send(b"GET /big.bin HTTP/1.1\r\n\r\nGET /a.txt HTTP/1.1\r\n\r\n");
+    c.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     c.eof();
     assert!(!c.closing());
     c.sent();
@@ -179,9 +206,9 @@ fn eof_while_paused_still_answers_what_was_asked() {
 fn too_much_input_while_paused_drops_the_connection() {
     let (dir, _) = big_site();
     let mut c = client(dir.path());
-    c.send(b"GET /big.bin HTTP/1.1\r\n\r\n");
-    c.send(b"GET /a.txt HTTP/1.1\r\n\r\n");
-    let flood = b"GET /a.txt HTTP/1.1\r\n\r\n".repeat(1000);
+    c.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let flood = b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1000);
     for _ in 0..MAX_INPUT / flood.len() + 1 {
         c.send(&flood);
     }
@@ -205,7 +232,8 @@ fn status_and_close(request: &[u8]) -> (u16, bool, Response) {
 fn other_methods_are_501_and_close() {
     for method in ["POST", "PUT", "DELETE", "OPTIONS", "FOO", "GETs", "get"] {
         let (status, closing, r) = status_and_close(
-            format!("{method} / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n").as_bytes(),
+            format!("{method} / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                .as_bytes(),
         );
         assert_eq!((status, closing), (501, true), "{method}");
         assert_eq!(r.header("Connection"), Some("close"));
@@ -232,7 +260,7 @@ fn bad_versions_are_505_or_400_and_close() {
 fn malformed_request_lines_are_400_and_close() {
     for request in [
         &b"GET /\r\n\r\n"[..],
-        b"GET / HTTP/1.1\r\nNo-Colon\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nNo-Colon\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
     ] {
         let (status, closing, r) = status_and_close(request);
@@ -256,7 +284,7 @@ fn a_long_request_line_is_414_and_closes() {
 
 #[test]
 fn too_many_or_too_big_headers_are_431_and_close() {
-    let mut request = b"GET / HTTP/1.1\r\n".to_vec();
+    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\n".to_vec();
     for i in 0..=MAX_HEADERS {
         request.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
     }
@@ -265,7 +293,7 @@ fn too_many_or_too_big_headers_are_431_and_close() {
 
     let dir = site();
     let mut c = client(dir.path());
-    c.send(b"GET / HTTP/1.1\r\n");
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n");
     let filler = format!("X: {}\r\n", "v".repeat(1000));
     while c.conn.output().pending().is_empty() {
         c.send(filler.as_bytes());
@@ -282,9 +310,9 @@ fn too_many_or_too_big_headers_are_431_and_close() {
 fn nothing_is_read_after_a_closing_answer() {
     let dir = site();
     let mut c = client(dir.path());
-    c.send(b"POST / HTTP/1.1\r\n\r\n");
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\n\r\n");
     c.sent();
-    c.send(b"GET /a.txt HTTP/1.1\r\n\r\n");
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert!(c.sent().is_empty());
 }
 
@@ -292,10 +320,10 @@ fn nothing_is_read_after_a_closing_answer() {
 fn counters_count_responses_by_class() {
     let dir = site();
     let mut c = client(dir.path());
-    c.get("GET /a.txt HTTP/1.1\r\n\r\n");
-    c.get("GET /nope HTTP/1.1\r\n\r\n");
-    c.get("GET /list-dir HTTP/1.1\r\n\r\n");
-    c.get("GET /a.txt HTTP/1.1\r\nRange: bytes=0-0\r\n\r\n");
+    c.get("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.get("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.get("GET /list-dir HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.get("GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0\r\n\r\n");
     assert_eq!(c.http.counters().by_class(), [0, 2, 1, 1, 0]);
 }
 
@@ -318,7 +346,7 @@ fn header_timeout_answers_a_trickled_head_with_408() {
 fn without_a_header_timeout_a_slow_head_still_completes() {
     let dir = site();
     let mut c = client(dir.path());
-    for b in b"GET /a.txt HTTP/1.1\r\n\r\n" {
+    for b in b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n" {
         assert!(c.sent().is_empty());
         c.send(&[*b]);
     }
@@ -352,19 +380,22 @@ fn a_closure_answers_with_its_own_responses_on_a_kept_connection() {
     assert_eq!(r.header("Content-Length"), Some("17"));
     assert!(r.head.starts_with("HTTP/1.1 200 OK\r\nServer: sockserv/"));
     assert!(!c.closing());
-    let r = c.get("HEAD /hello HTTP/1.1\r\n\r\n");
+    let r = c.get("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!((r.header("Content-Length"), r.body.len()), (Some("17"), 0));
-    let r = c.get("POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    let r = c.get("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
     assert_eq!(r.status, 404);
     assert!(String::from_utf8_lossy(&r.body).contains("<p>Message: POST.</p>"));
-    assert_eq!(c.get("GET /peer HTTP/1.1\r\n\r\n").body, b"unix:(unnamed)");
+    assert_eq!(
+        c.get("GET /peer HTTP/1.1\r\nHost: t\r\n\r\n").body,
+        b"unix:(unnamed)"
+    );
     assert_eq!(c.http.counters().by_class(), [0, 3, 0, 1, 0]);
 }
 
 #[test]
 fn a_closing_response_closes_and_a_bodiless_one_has_no_length() {
     let mut c = Client::new(hello());
-    c.send(b"GET /bye HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    c.send(b"GET /bye HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     let sent = c.sent();
     let responses = parse_responses(&sent, &[false]);
     assert_eq!(responses.len(), 1, "{:?}", String::from_utf8_lossy(&sent));
@@ -417,7 +448,7 @@ fn echo_body(max_body: u64) -> Http<impl sockserv_http::Handler> {
 
 #[test]
 fn a_body_within_max_body_is_given_whole_however_it_arrives() {
-    let input = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n";
+    let input = b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: t\r\n\r\n";
     for split in [1, 2, 3, 7, 40, input.len()] {
         let mut c = Client::new(echo_body(5));
         let mut sent = Vec::new();
@@ -437,10 +468,10 @@ fn a_body_within_max_body_is_given_whole_however_it_arrives() {
 #[test]
 fn a_body_over_max_body_is_skipped_or_closes_and_never_given() {
     let mut c = Client::new(echo_body(4));
-    let r = c.get("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    let r = c.get("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
     assert_eq!((r.header("X-Body"), r.body.len()), (Some("Length(5)"), 0));
     assert!(!c.closing());
-    let r = c.get("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let r = c.get("POST /a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     assert_eq!((r.header("X-Body"), r.body.len()), (Some("Encoded"), 0));
     assert!(c.closing());
 }
@@ -450,14 +481,15 @@ fn max_body_is_capped_so_a_waiting_request_fits_the_input_bound() {
     use sockserv_http::session::MAX_BODY;
     let mut c = Client::new(echo_body(u64::MAX));
     let head = format!(
-        "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
         MAX_BODY + 1
     );
     let r = c.get(&head);
     assert_eq!(r.body.len(), 0, "over the cap: not read");
     assert!(c.closing(), "and too big to skip");
     let mut c = Client::new(echo_body(u64::MAX));
-    let mut request = format!("POST / HTTP/1.1\r\nContent-Length: {MAX_BODY}\r\n\r\n").into_bytes();
+    let mut request =
+        format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {MAX_BODY}\r\n\r\n").into_bytes();
     request.resize(request.len() + MAX_BODY as usize, b'b');
     for chunk in request.chunks(64 * 1024) {
         c.send(chunk);

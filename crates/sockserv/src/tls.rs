@@ -108,6 +108,16 @@ impl TlsAcceptor {
         TlsAcceptor::new(config_from_pem_files(cert, key)?)
     }
 
+    /// Offers `protocols` in ALPN (RFC 7301), most preferred first — `http/1.1` for an
+    /// HTTP server, so clients that ask (browsers, curl) know what they speak — on every
+    /// later handshake. A [`reload_pem_files`](TlsAcceptor::reload_pem_files) keeps them.
+    pub fn with_alpn(self, protocols: &[&[u8]]) -> TlsAcceptor {
+        let mut config = ServerConfig::clone(&self.config());
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+        self.config.store(Arc::new(config));
+        self
+    }
+
     /// Makes every later handshake use `config`, in every clone of this acceptor and
     /// every factory it made. Connections already established, and handshakes already
     /// begun, keep the configuration they started with.
@@ -135,7 +145,13 @@ impl TlsAcceptor {
     /// As [`TlsAcceptor::from_pem_files`]; nothing changes then, so a half-written or
     /// mismatched pair never replaces a working one.
     pub fn reload_pem_files(&self, cert: &Path, key: &Path) -> Result<(), TlsError> {
-        self.replace(config_from_pem_files(cert, key)?)
+        let mut config = config_from_pem_files(cert, key)?;
+        // The files hold certificates only: the protocols offered stay as they were.
+        let alpn = &self.config().alpn_protocols;
+        if !alpn.is_empty() {
+            Arc::make_mut(&mut config).alpn_protocols = alpn.clone();
+        }
+        self.replace(config)
     }
 
     /// The rustls configuration new sessions start from now.

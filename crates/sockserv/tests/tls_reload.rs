@@ -78,3 +78,39 @@ fn a_file_that_does_not_load_leaves_the_last_good_one() {
         round_trip(&mut pair, b"still served\n");
     }
 }
+
+/// A client of `certs` that offers `h2` and `http/1.1` in ALPN.
+fn alpn_client(certs: &Certs) -> rustls::ClientConnection {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certs.ca().clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    rustls::ClientConnection::new(Arc::new(config), name).unwrap()
+}
+
+#[test]
+fn alpn_is_offered_and_survives_a_reload() {
+    let (first, second) = (Certs::generate(), Certs::generate());
+    let tls = acceptor(&first).with_alpn(&[b"http/1.1"]);
+    let factory = tls.wrap(|_: &PeerAddr| Echo);
+    let mut before = Pair::open_with(alpn_client(&first), &factory);
+    before.pump().unwrap();
+    assert_eq!(before.client.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    tls.reload_pem_files(&second.path("cert.pem"), &second.path("key.pem"))
+        .unwrap();
+    let mut after = Pair::open_with(alpn_client(&second), &factory);
+    after.pump().unwrap();
+    assert_eq!(presented(&after), leaf(&second));
+    assert_eq!(after.client.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    // Without ALPN configured, nothing is chosen.
+    let plain = acceptor(&first).wrap(|_: &PeerAddr| Echo);
+    let mut none = Pair::open_with(alpn_client(&first), &plain);
+    none.pump().unwrap();
+    assert_eq!(none.client.alpn_protocol(), None);
+}

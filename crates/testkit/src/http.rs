@@ -56,7 +56,13 @@ impl Response {
 pub fn read_response(reader: &mut impl BufRead, head_only: bool) -> io::Result<Option<Response>> {
     let mut head = Vec::new();
     let (mut response, content_length, chunked) = loop {
-        let available = reader.fill_buf()?;
+        let available = loop {
+            // A signal (a stop, say) interrupted the read: read again, as std's read_exact does.
+            match reader.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
         if available.is_empty() {
             if head.is_empty() {
                 return Ok(None);

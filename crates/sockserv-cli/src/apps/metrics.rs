@@ -113,7 +113,7 @@ mod tests {
         );
         assert!(closing);
         // Anything after the answer (a pipelined request) is ignored.
-        assert!(pump(&mut s, &[b"GET /metrics HTTP/1.1\r\n\r\n"])
+        assert!(pump(&mut s, &[b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"])
             .0
             .is_empty());
     }
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn other_paths_are_404() {
-        let (reply, closing) = pump(&mut session(""), &[b"GET / HTTP/1.1\r\n\r\n"]);
+        let (reply, closing) = pump(&mut session(""), &[b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"]);
         assert_eq!(
             read(&reply, "Content-Type"),
             (
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn other_methods_are_405_with_allow() {
         for method in ["POST", "HEAD", "PUT"] {
-            let request = format!("{method} /metrics HTTP/1.1\r\n\r\n");
+            let request = format!("{method} /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
             let (reply, closing) = pump(&mut session(""), &[request.as_bytes()]);
             let head = ResponseHead::parse(&reply).unwrap().unwrap();
             assert_eq!((head.status, head.reason), (405, "Method Not Allowed"));
@@ -155,7 +155,7 @@ mod tests {
         for request in [
             &b"GET /metrics\r\n\r\n"[..],
             b"GET /metrics HTTP/x\r\n\r\n",
-            b"\xff /metrics HTTP/1.1\r\n\r\n",
+            b"\xff /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
         ] {
             let (reply, closing) = pump(&mut session(""), &[request]);
             assert_eq!(read(&reply, "Content-Type").0, 400, "{request:?}");
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn a_head_over_the_limit_is_431_and_buffering_stops() {
         let mut s = session("");
-        s.feed(b"GET /metrics HTTP/1.1\r\n");
+        s.feed(b"GET /metrics HTTP/1.1\r\nHost: t\r\n");
         let filler = vec![b'a'; 1024];
         for _ in 0..MAX_HEAD / 1024 {
             s.feed(&filler);
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_head_of_exactly_the_limit_is_served() {
-        let start = b"GET /metrics HTTP/1.1\r\nX: ";
+        let start = b"GET /metrics HTTP/1.1\r\nHost: t\r\nX: ";
         let mut request = start.to_vec();
         request.resize(MAX_HEAD - 4, b'a');
         request.extend_from_slice(b"\r\n\r\n");

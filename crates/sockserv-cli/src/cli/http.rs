@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
+use sockserv_http::Protocol;
 
 use super::{parse_duration, ServeArgs};
 
@@ -46,6 +48,31 @@ pub struct HttpArgs {
     /// then carry `Vary: Accept-Encoding` and their own ETag.
     #[arg(long)]
     pub gzip: bool,
+
+    /// The HTTP version to answer with (Python's -p). HTTP/1.0 is Python's default: one
+    /// request per connection, every response with `Connection: close`. HTTP/1.1 (ours)
+    /// keeps connections open for further and pipelined requests.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "VERSION",
+        default_value = "HTTP/1.1",
+        value_parser = PossibleValuesParser::new(["HTTP/1.0", "HTTP/1.1"])
+            .map(|v| v.parse::<Protocol>().expect("one of the possible values")),
+    )]
+    pub protocol: Protocol,
+
+    /// The Content-Type of files whose extension has no known type (Python 3.15's
+    /// --content-type).
+    #[arg(long, value_name = "TYPE", default_value = sockserv_http::files::DEFAULT_TYPE)]
+    pub content_type: String,
+
+    /// Under --mode events: threads that open files, list directories and compress, so
+    /// one slow answer (a 50,000-entry listing, a cold disk) never stalls the other
+    /// connections of its event loop (nginx's `aio threads`). 0: the loops do it
+    /// themselves. Other modes give each connection a thread already and ignore it.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub file_workers: usize,
 
     /// Longest a request head may take to arrive once it has started (against clients
     /// that trickle one byte at a time); a slower one is answered 408 and closed. 0

@@ -4,13 +4,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddr
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use sockserv::{Builder, Endpoint};
+use sockserv::{Builder, Endpoint, Strategy};
 use sockserv_http::files::Root;
+use sockserv_http::offload::Offload;
 use sockserv_http::{FileServer, Http};
 
 use crate::cli::{HttpArgs, ServeArgs};
 use crate::metrics::AppMetrics;
 use crate::serving::{serve_all, tls_acceptor};
+
+/// Requests waiting for the file workers; past it a loop decides on its own thread.
+const OFFLOAD_QUEUE: usize = 256;
 
 /// Serves `--directory` until SIGINT/SIGTERM.
 pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
@@ -22,9 +26,22 @@ pub fn run(mut args: HttpArgs) -> Result<ExitCode> {
         args.serve.default_listen = Some(Endpoint::Tcp(addr));
     }
     crate::logging::status(format_args!("serving {}", root.dir().display()));
-    let http = Http::new(FileServer::new(root).gzip(args.gzip))
-        .header_timeout(ServeArgs::limit(args.header_timeout));
-    let tls = tls_acceptor(&args.serve)?;
+    let files = FileServer::new(root)
+        .gzip(args.gzip)
+        .default_type(args.content_type);
+    let mut http = Http::new(files)
+        .header_timeout(ServeArgs::limit(args.header_timeout))
+        .protocol(args.protocol);
+    if matches!(args.serve.mode, Strategy::Events { .. }) && args.file_workers > 0 {
+        // Opening files, listing directories and gzip leave the event loops' threads:
+        // one slow answer never stalls the other connections of its loop. (The blocking
+        // modes give each connection a thread of its own.)
+        let pool = Offload::new(args.file_workers, OFFLOAD_QUEUE)
+            .context("cannot start the file workers")?;
+        http = http.offload(pool);
+    }
+    // ALPN: clients that ask (browsers, curl) learn that this is HTTP/1.1 (never h2).
+    let tls = tls_acceptor(&args.serve)?.map(|tls| tls.with_alpn(&[b"http/1.1"]));
     let counters = http.counters();
     serve_all(
         &args.serve,

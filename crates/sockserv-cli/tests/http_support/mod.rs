@@ -26,9 +26,6 @@ use crate::util::{lines_in_background, Server, WAIT};
 /// per connection and one event loop.
 pub const HTTP_MODES: [&str; 2] = ["threads", "events:1"];
 
-/// The modes the CPython port runs under: the two above plus a pool and forked workers.
-pub const PORT_MODES: [&str; 4] = ["threads", "events:1", "pool:2", "fork:2"];
-
 /// Every fixture file's mtime, so `Last-Modified` is known without a date formatter.
 pub const MTIME_SECS: u64 = 1_700_000_000;
 /// [`MTIME_SECS`] as an IMF-fixdate (RFC 9110 §5.6.7).
@@ -78,12 +75,25 @@ pub fn runs(program: &str, args: &[&str]) -> bool {
     crate::util::wait_for_exit(&mut child, WAIT).success()
 }
 
+/// The flags that serve HTTPS with `certs`' certificate and key.
+pub fn tls_flags(certs: &testkit::Certs) -> [String; 4] {
+    [
+        "--tls-cert".into(),
+        certs.arg("cert.pem"),
+        "--tls-key".into(),
+        certs.arg("key.pem"),
+    ]
+}
+
 /// A running HTTP server over a directory; dropping it kills the process.
 pub struct HttpServer {
     /// Where it listens.
     pub addr: SocketAddr,
     /// The mode it was started in (for assertion messages).
     pub mode: String,
+    /// It answers as HTTP/1.0 (`-p HTTP/1.0`, or Python's server): one request per
+    /// connection.
+    pub http10: bool,
     _process: Process,
 }
 
@@ -128,7 +138,8 @@ impl HttpServer {
         };
         HttpServer {
             addr,
-            mode: mode.to_string(),
+            mode: [&[mode][..], extra].concat().join(" "),
+            http10: extra.windows(2).any(|w| w == ["-p", "HTTP/1.0"]),
             _process: Process::Sockserv(server),
         }
     }
@@ -161,6 +172,8 @@ impl HttpServer {
         HttpServer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             mode: format!("python reference ({mode} requested)"),
+            // Python's default protocol_version.
+            http10: true,
             _process: process,
         }
     }

@@ -73,8 +73,19 @@ pub fn request_bytes(method: &str, target: &str, headers: &[(&str, &str)]) -> Ve
 pub fn fetch(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
     let mut all = headers.to_vec();
     all.push(("Connection", "close"));
+    fetch_once(addr, method, target, &all)
+}
+
+/// One HTTP/1.1 request on a fresh connection, without asking for a close (http.client's
+/// default): for an HTTP/1.0 server, which must close after the response all the same.
+pub fn fetch_once(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Response {
     let mut conn = Conn::open(addr);
-    conn.send(&request_bytes(method, target, &all));
+    conn.send(&request_bytes(method, target, headers));
     let response = conn.response(method == "HEAD");
     conn.expect_closed();
     response

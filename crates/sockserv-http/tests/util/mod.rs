@@ -21,6 +21,8 @@ pub fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     fs::write(p.join("a.txt"), b"abcdefghijklmnopqrstuvwxyz").unwrap();
+    // Large enough that two small ranges are worth a multipart answer.
+    fs::write(p.join("long.txt"), b"abcdefghijklmnopqrstuvwxyz".repeat(40)).unwrap();
     fs::create_dir_all(p.join("index-dir")).unwrap();
     fs::write(p.join("index-dir/index.html"), b"<p>index</p>").unwrap();
     fs::create_dir_all(p.join("htm-dir")).unwrap();

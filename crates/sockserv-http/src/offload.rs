@@ -3,7 +3,7 @@
 //! compressing never stall the other connections of that loop.
 //!
 //! A connection hands the request to a worker and waits (reading nothing more); the
-//! worker's [`Response`](crate::Response) comes back through the connection's
+//! worker's [`Response`] comes back through the connection's
 //! [`SessionWaker`](sockserv::SessionWaker). The queue is bounded: when it is full the
 //! connection decides the request on its own thread, as without a pool, so memory stays
 //! bounded whatever the load (back-pressure on the loop, never a growing queue).

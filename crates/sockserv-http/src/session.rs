@@ -10,11 +10,15 @@
 //! the connection after the response. A malformed head is
 //! answered (400, 414, 431, 505) and the connection closed; so is a response the
 //! handler marked [closing](crate::Response::closing). A head still incomplete after the
-//! header timeout gets 408.
+//! header timeout (a timer set when its first byte arrives) gets 408, whether the client
+//! went silent or keeps trickling.
+//!
+//! When the server drains ([`Session::on_shutdown`]), an idle connection closes at once
+//! (as nginx closes idle keep-alive connections); a request in flight is completed and
+//! answered with `Connection: close`, and the connection closes after it.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use sockserv::{Output, PeerAddr, Session, SessionWaker};
 
@@ -49,8 +53,10 @@ pub struct HttpSession<H> {
     awaited: usize,
     /// Turns responses into bytes (its head buffer is reused across requests).
     writer: Writer,
-    /// When the incomplete head in `input` started arriving.
-    head_since: Option<Instant>,
+    /// The header timer runs: the incomplete head in `input` started arriving.
+    head_timer: bool,
+    /// The server is draining: the next response closes the connection.
+    draining: bool,
     /// The connection is closing: ignore whatever else arrives.
     done: bool,
     /// The peer sent EOF.
@@ -72,7 +78,8 @@ impl<H: Handler> HttpSession<H> {
             input: Vec::new(),
             skip: 0,
             awaited: 0,
-            head_since: None,
+            head_timer: false,
+            draining: false,
             done: false,
             eof: false,
             paused: false,
@@ -119,7 +126,8 @@ impl<H: Handler> HttpSession<H> {
                     let whole = &input[used..used + len + content];
                     used += len + content;
                     self.awaited = 0;
-                    self.head_since = None;
+                    // The next head, if any, gets a timer of its own.
+                    self.head_timer = false;
                     if self.offload(&request, whole) {
                         break;
                     }
@@ -167,7 +175,7 @@ impl<H: Handler> HttpSession<H> {
         mut framing: Framing,
         out: &mut Output,
     ) {
-        framing.keep_alive &= !response.close;
+        framing.keep_alive &= !response.close && !self.draining;
         self.send(method, target, response, framing, out);
         if !framing.keep_alive || out.is_closing() {
             self.finish(out);
@@ -276,29 +284,40 @@ impl<H: Handler> HttpSession<H> {
             tracing::debug!(peer = %self.peer, "too much pipelined input: closing");
             return self.finish(out);
         }
-        self.check_header_timeout(out);
-        if self.eof && !self.paused && self.offloaded.is_none() {
+        self.time_head(out);
+        // After EOF nothing more is coming to answer; while draining, nothing more is
+        // awaited once the requests in flight are answered.
+        let ended = self.eof && !self.paused && self.offloaded.is_none();
+        if ended || (self.draining && self.is_idle()) {
             self.finish(out);
         }
     }
 
-    /// A head trickling in slower than the header timeout (slowloris) gets 408.
-    fn check_header_timeout(&mut self, out: &mut Output) {
+    /// Whether nothing is in flight: no partial request received, none waiting or being
+    /// answered (a response may still be queued).
+    fn is_idle(&self) -> bool {
+        !self.done
+            && self.input.is_empty()
+            && self.skip == 0
+            && !self.paused
+            && self.offloaded.is_none()
+    }
+
+    /// Starts the header timer when a head has begun to arrive, clears it once no head
+    /// is incomplete: a head trickling in slower than the timeout (slowloris), or one a
+    /// client left half-sent, is answered 408 in `on_timer`.
+    fn time_head(&mut self, out: &mut Output) {
         let Some(limit) = self.shared.header_timeout else {
             return;
         };
-        if self.paused || self.offloaded.is_some() || self.input.is_empty() || self.skip > 0 {
-            self.head_since = None;
-            return;
+        let head_arriving =
+            !self.paused && self.offloaded.is_none() && !self.input.is_empty() && self.skip == 0;
+        if !head_arriving {
+            out.clear_timer();
+        } else if !self.head_timer {
+            out.set_timer(limit);
         }
-        let since = *self.head_since.get_or_insert_with(Instant::now);
-        if since.elapsed() > limit {
-            self.refuse(
-                Status::REQUEST_TIMEOUT,
-                "Request head not received in time",
-                out,
-            );
-        }
+        self.head_timer = head_arriving;
     }
 }
 
@@ -362,6 +381,25 @@ impl<H: Handler> Session for HttpSession<H> {
         // Requests waiting for the output to drain are still answered (in `on_drained`);
         // an incomplete head is dropped without an answer, as Python does.
         if !self.done && !self.paused {
+            self.finish(out);
+        }
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        if std::mem::take(&mut self.head_timer) && !self.done {
+            self.refuse(
+                Status::REQUEST_TIMEOUT,
+                "Request head not received in time",
+                out,
+            );
+        }
+    }
+
+    fn on_shutdown(&mut self, out: &mut Output) {
+        self.draining = true;
+        // An idle keep-alive connection closes now (after a response still queued); one
+        // with a request in flight closes after answering it.
+        if self.is_idle() {
             self.finish(out);
         }
     }

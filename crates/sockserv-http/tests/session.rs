@@ -1,11 +1,10 @@
 //! One connection, pumped in memory: keep-alive, pipelining, bodies, EOF,
-//! back-pressure, malformed requests and limits, the header timeout, the counters, and
-//! custom handlers.
+//! back-pressure, malformed requests and limits, the counters, and custom handlers (the
+//! header timeout and the drain are in `session_clock.rs`).
 
 mod util;
 
 use std::fs;
-use std::time::Duration;
 
 use sockserv::driver::OutputExt;
 use sockserv::PeerAddr;
@@ -325,21 +324,6 @@ fn counters_count_responses_by_class() {
     c.get("GET /list-dir HTTP/1.1\r\nHost: t\r\n\r\n");
     c.get("GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0\r\n\r\n");
     assert_eq!(c.http.counters().by_class(), [0, 2, 1, 1, 0]);
-}
-
-#[test]
-fn header_timeout_answers_a_trickled_head_with_408() {
-    let dir = site();
-    let mut c =
-        Client::new(Http::new(file_server(dir.path())).header_timeout(Some(Duration::ZERO)));
-    c.send(b"GET /a.txt HT");
-    std::thread::yield_now();
-    c.send(b"T");
-    let sent = c.sent();
-    let r = &parse_responses(&sent, &[false])[0];
-    assert_eq!(r.status, 408);
-    assert_eq!(r.header("Connection"), Some("close"));
-    assert!(c.closing());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `sockserv http` with the serving options of echo and chat, end to end on the real
-//! binary: the `-v` access log, `--metrics`, `--allow`/`--deny`, `--proxy-protocol`.
+//! binary: the `-v` access log, `--metrics`, `--allow`/`--deny`, `--proxy-protocol`,
+//! `--header-timeout`.
 //! (TLS is in `http_curl.rs`, the drain on SIGTERM in `http_drain.rs`.)
 
 mod access_support;
@@ -11,6 +12,7 @@ mod util;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 use access_support::{assert_closed, AT_ONCE};
 use http_support::raw::{request_bytes, Conn};
@@ -297,5 +299,36 @@ fn proxy_protocol_names_the_client_in_the_access_log() {
         assert_eq!(rejected(&page, &url, "verify"), 1, "{mode}: {page}");
         assert_eq!(rejected(&page, &url, "proxy"), 1, "{mode}: {page}");
         assert_eq!(responses(&page), [0, 1, 0, 0, 0], "{mode}: {page}");
+    }
+}
+
+/// `--header-timeout 1s` and a client that sends half a head, then goes silent: it is
+/// answered 408 with `Connection: close` after about a second (not at the 10 s idle
+/// timeout), and the connection is closed.
+#[test]
+fn header_timeout_answers_a_silent_half_head_with_408() {
+    if python_lacks("--header-timeout") {
+        return;
+    }
+    const LIMIT: Duration = Duration::from_secs(1);
+    // Slack for a loaded machine: "answered, not held until the idle timeout".
+    const SLACK: Duration = Duration::from_secs(4);
+    let tree = Tree::new();
+    tree.file("small.txt", b"small");
+    for mode in HTTP_MODES {
+        let http = HttpServer::start(&tree.root(), mode, &["--header-timeout", "1s"]);
+        let mut conn = Conn::open(http.addr);
+        let request = request_bytes("GET", "/small.txt", &[]);
+        let sent = Instant::now();
+        conn.send(&request[..request.len() / 2]);
+        let response = conn.response(false);
+        let took = sent.elapsed();
+        assert_eq!(response.status, 408, "{mode}");
+        assert_eq!(response.header("Connection"), Some("close"), "{mode}");
+        assert!(
+            took >= LIMIT - Duration::from_millis(100) && took < LIMIT + SLACK,
+            "{mode}: 408 after {took:?}"
+        );
+        conn.expect_closed();
     }
 }

@@ -97,7 +97,9 @@ pub enum Command {
     /// is 505, HTTP/0.9 (a request line without version) 400. Every --mode, --listen
     /// (then PORT and --bind are not used), TLS (offering ALPN http/1.1), --allow/--deny,
     /// --proxy-protocol and --metrics work as for echo; -v logs one line per request
-    /// (peer, method, target, status, body bytes).
+    /// (peer, method, target, status, body bytes). On SIGINT/SIGTERM, idle keep-alive
+    /// connections close at once and a request in flight is answered with
+    /// `Connection: close` (as nginx); the process exits once the last response is out.
     Http(HttpArgs),
     Bench(BenchArgs),
 }

@@ -112,7 +112,12 @@ pub fn log_close(closed: &Closed<'_>) {
 /// whose log reader went away must still serve and still shut down on SIGTERM.
 pub fn status(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    // One write(2) per line: stderr is unbuffered, so `writeln!` would write each piece
+    // on its own, and during an upgrade two processes share this stderr — their pieces
+    // interleaved into lines nobody (a script waiting for `upgrade: process N`) could
+    // read. A single write of less than PIPE_BUF bytes to a pipe is atomic.
+    let line = format!("{line}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 #[cfg(test)]

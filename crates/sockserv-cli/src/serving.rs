@@ -248,6 +248,7 @@ pub fn serve_all_with(
     let handles: Vec<ShutdownHandle> = servers.iter().map(Server::shutdown_handle).collect();
     let stopping = AtomicBool::new(false);
     let signal_handle = signals.handle();
+    let drain_timeout = args.drain_timeout;
     thread::scope(|scope| -> Result<ExitCode> {
         let stopping = &stopping;
         let (handed_over, pid_file, new_pid) = (&handed_over, &pid_file, &new_pid);
@@ -273,8 +274,12 @@ pub fn serve_all_with(
                                     stopping.store(true, Ordering::Release);
                                     new_pid.store(pid, Ordering::Release);
                                     handed_over.store(true, Ordering::Release);
+                                    // The clients here are served on until they leave
+                                    // (not told to go, as on SIGTERM), for up to the
+                                    // drain timeout.
+                                    let close = ClosePolicy::JoinTimeout(drain_timeout);
                                     for handle in &handles {
-                                        handle.shutdown();
+                                        handle.shutdown_with(close);
                                     }
                                 }
                                 continue;
@@ -294,7 +299,6 @@ pub fn serve_all_with(
                         }
                     }
                 })?;
-        let drain_timeout = args.drain_timeout;
         let workers: Vec<_> = servers
             .into_iter()
             .map(|mut server| {
@@ -303,19 +307,16 @@ pub fn serve_all_with(
                     server
                         .serve()
                         .with_context(|| format!("serving {endpoint}"))?;
-                    let report = if handed_over.load(Ordering::Acquire) {
-                        // The new process serves this socket now: its file stays. The
-                        // clients here are served on until they leave (not told to go, as
-                        // on SIGTERM), for up to the drain timeout.
+                    if handed_over.load(Ordering::Acquire) {
+                        // The new process serves this socket now: its file stays.
                         server.keep_socket_file();
                         // The last accept loop to stop says the hand-over is complete.
                         if accepting.fetch_sub(1, Ordering::AcqRel) == 1 {
                             crate::upgrade::handed_over(new_pid.load(Ordering::Acquire));
                         }
-                        server.close_with_policy(ClosePolicy::JoinTimeout(drain_timeout))?
-                    } else {
-                        server.close()?
-                    };
+                    }
+                    // Under the policy the stop named (see the signal thread).
+                    let report = server.close()?;
                     if report.finished + report.cut + report.left > 0 {
                         crate::logging::status(format_args!(
                             "{endpoint}: {} client(s) finished, {} cut off after the drain timeout",

@@ -100,9 +100,14 @@ fn sigterm_closes_idle_keep_alive_connections_at_once() {
     }
     let tree = Tree::new();
     tree.file("small.txt", b"small");
-    for mode in HTTP_MODES {
+    // Every mode: 20 processes under fork, the one being served under sequential.
+    let modes = HTTP_MODES
+        .map(|mode| (mode, IDLE))
+        .into_iter()
+        .chain([("fork:32", 20), ("sequential", 1)]);
+    for (mode, count) in modes {
         let mut http = HttpServer::start(&tree.root(), mode, &["--drain-timeout", "60s"]);
-        let mut idle: Vec<Conn> = (0..IDLE)
+        let mut idle: Vec<Conn> = (0..count)
             .map(|_| {
                 let mut conn = Conn::open(http.addr);
                 conn.send(&request_bytes("GET", "/small.txt", &[]));
@@ -121,7 +126,7 @@ fn sigterm_closes_idle_keep_alive_connections_at_once() {
         for conn in &mut idle {
             conn.expect_closed();
         }
-        eprintln!("{mode}: {IDLE} idle connections; exit {took:?} after SIGTERM");
+        eprintln!("{mode}: {count} idle connections; exit {took:?} after SIGTERM");
     }
 }
 

@@ -108,7 +108,6 @@ pub struct Server {
     on_timeout: Option<TimeoutHook>,
     on_tick: Option<(Duration, TickHook)>,
     strategy: Strategy,
-    close_policy: ClosePolicy,
     recv_buf: Vec<u8>,
     max_packet_size: usize,
     listener_ready: bool,
@@ -127,7 +126,13 @@ impl Server {
         };
         listener.set_nonblocking(true).map_err(io)?;
         let poll = Poll::new().map_err(io)?;
-        let control = Control::new(Waker::new(poll.registry(), WAKE).map_err(io)?);
+        let served_inline =
+            (setup.strategy == Strategy::Sequential).then(|| Arc::clone(&setup.ctx));
+        let control = Control::new(
+            Waker::new(poll.registry(), WAKE).map_err(io)?,
+            setup.close_policy,
+            served_inline,
+        );
         poll.registry()
             .register(
                 &mut SourceFd(&listener.as_raw_fd()),
@@ -164,7 +169,6 @@ impl Server {
             on_timeout: setup.on_timeout,
             on_tick: setup.on_tick,
             strategy: setup.strategy,
-            close_policy: setup.close_policy,
             recv_buf,
             max_packet_size: setup.max_packet_size,
             listener_ready: true,
@@ -313,8 +317,10 @@ impl Server {
     pub fn serve_until_signal(mut self, drain: Duration) -> Result<CloseReport, Error> {
         let signals = StopOnSignals::install([self.shutdown_handle()])
             .map_err(|e| Error::io("installing the SIGINT/SIGTERM handlers", e))?;
+        // Known before the stop: under the sequential strategy the drain begins with it.
+        self.control.set_policy(ClosePolicy::Drain(drain));
         let served = self.serve();
-        let report = self.close_with(ClosePolicy::Drain(drain));
+        let report = self.close_with(self.control.policy());
         drop(signals);
         served.map(|()| report)
     }
@@ -385,21 +391,24 @@ impl Server {
     }
 
     /// Stops listening (the port or socket file is released at once), then waits for
-    /// running requests under the close policy, reaps forked children and removes the
+    /// running requests under the close policy (the builder's, or the one the last
+    /// [`ShutdownHandle::shutdown_with`] named), reaps forked children and removes the
     /// Unix socket file (Python's `server_close`, plus the joins of the mix-ins).
     ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for reporting close failures.
     pub fn close(mut self) -> Result<CloseReport, Error> {
-        Ok(self.close_with(self.close_policy))
+        let policy = self.control.policy();
+        Ok(self.close_with(policy))
     }
 
     /// [`close`](Server::close) under `policy` instead of the builder's. Only
     /// [`ClosePolicy::Drain`] tells the Sessions the drain began
-    /// ([`Session::on_shutdown`](crate::Session::on_shutdown)); a process that handed its
-    /// listeners to a new one (an upgrade) closes with [`ClosePolicy::JoinTimeout`], so its
-    /// clients are served on until they leave.
+    /// ([`Session::on_shutdown`](crate::Session::on_shutdown)). Under the sequential
+    /// strategy the drain begins at the stop, before this close (see [`ShutdownHandle`]):
+    /// name the policy there, with [`ShutdownHandle::shutdown_with`], when it is not the
+    /// builder's.
     ///
     /// # Errors
     ///
@@ -422,7 +431,11 @@ impl Server {
         }
         let report = self.dispatch.close(policy, self.poll.registry());
         CloseReport {
-            finished: running.saturating_sub(report.cut + report.left),
+            // The strategy's own count where it is larger: the sequential strategy finds
+            // nothing running (its drain began at the stop and reports itself).
+            finished: report
+                .finished
+                .max(running.saturating_sub(report.cut + report.left)),
             ..report
         }
     }

@@ -82,8 +82,10 @@ pub trait Session: Send + 'static {
 
     /// The server began to drain (a graceful stop: SIGTERM under
     /// [`Server::serve_until_signal`](crate::Server::serve_until_signal), or a close with
-    /// [`ClosePolicy::Drain`](crate::ClosePolicy::Drain)). Called at most once, not once the
-    /// Session is closing. A Session with nothing in flight closes here (then the drain
+    /// [`ClosePolicy::Drain`](crate::ClosePolicy::Drain)), under every strategy: under
+    /// the sequential one at the stop itself (see
+    /// [`ShutdownHandle`](crate::ShutdownHandle)), in forked children from their parent.
+    /// Called at most once, not once the Session is closing. A Session with nothing in flight closes here (then the drain
     /// does not wait for it); one in the middle of a request finishes it and closes after.
     /// The default does nothing: the connection is served until it ends or the drain
     /// deadline cuts it.

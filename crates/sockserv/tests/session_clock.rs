@@ -1,16 +1,12 @@
-//! A Session's clock and goodbye on real sockets: its timer fires (and can be replaced)
-//! under every strategy, and a drain tells it `on_shutdown`, so a drain of idle
-//! connections ends at once instead of at its deadline.
+//! A Session's clock on real sockets: its timer fires (and can be replaced) under every
+//! strategy. (Its goodbye, `on_shutdown`, is tested in drain_notice.rs.)
 
 mod util;
 
 use std::io::{Read, Write};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sockserv::report::CloseReport;
-use sockserv::{ClosePolicy, Output, PeerAddr, Server, Session, Strategy};
+use sockserv::{Output, PeerAddr, Server, Session, Strategy};
 use util::{Client, Serving, Transport, WAIT};
 
 /// Every strategy: the blocking ones of the matrix and the event loops.
@@ -75,80 +71,5 @@ fn a_session_timer_fires_while_the_peer_is_silent_under_every_strategy() {
             );
             serving.stop().close().unwrap();
         }
-    }
-}
-
-/// Greets; on a drain says `bye` and closes.
-struct Polite;
-
-impl Session for Polite {
-    fn on_open(&mut self, out: &mut Output) {
-        out.write(b"hi\n");
-    }
-
-    fn on_data(&mut self, data: &[u8], out: &mut Output) {
-        out.write(data);
-    }
-
-    fn on_shutdown(&mut self, out: &mut Output) {
-        out.write(b"bye\n");
-        out.close();
-    }
-}
-
-// Idle connections told the drain began close at once: the close returns long before
-// its deadline, every client read `bye`, and all count as finished, none as cut.
-#[test]
-fn a_drain_of_idle_sessions_that_close_on_shutdown_ends_at_once() {
-    const CLIENTS: usize = 5;
-    let deadline = Duration::from_secs(30);
-    let strategies = [
-        Strategy::Threads,
-        Strategy::Pool { workers: 8 },
-        Strategy::Events { loops: 2 },
-    ];
-    for strategy in strategies {
-        let _isolation = util::isolate_for(strategy);
-        let server = Server::builder(util::tcp_any())
-            .strategy(strategy)
-            .close_policy(ClosePolicy::Drain(deadline))
-            .session(|_: &PeerAddr| Polite)
-            .bind()
-            .unwrap();
-        let serving = Serving::start(server);
-        let mut clients: Vec<Client> = (0..CLIENTS)
-            .map(|_| Client::connect(&serving.endpoint))
-            .collect();
-        for client in &mut clients {
-            client.set_timeout(Some(WAIT));
-            assert_eq!(client.read_line().unwrap(), b"hi\n", "{strategy}");
-        }
-        let server = serving.stop();
-        let (done, report) = mpsc::channel();
-        let started = Instant::now();
-        let closing = thread::spawn(move || {
-            let _ = done.send(server.close().unwrap());
-        });
-        for client in &mut clients {
-            let mut rest = Vec::new();
-            client.read_to_end(&mut rest).unwrap();
-            assert_eq!(rest, b"bye\n", "{strategy}");
-        }
-        let report: CloseReport = report.recv_timeout(WAIT).expect("close returns");
-        closing.join().unwrap();
-        assert!(
-            started.elapsed() < WAIT,
-            "{strategy}: the drain waited {:?}",
-            started.elapsed()
-        );
-        assert_eq!(
-            report,
-            CloseReport {
-                finished: CLIENTS,
-                cut: 0,
-                left: 0
-            },
-            "{strategy}"
-        );
     }
 }

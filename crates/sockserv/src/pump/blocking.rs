@@ -22,7 +22,8 @@ use crate::endpoint::PeerAddr;
 use crate::error::Failure;
 use crate::output::Output;
 use crate::request::run_guarded;
-use crate::session::{OpenFn, Session, WakeSource};
+use crate::server::drain::Notice;
+use crate::session::{OpenFn, Session};
 use crate::transport::Stream;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -30,13 +31,13 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Serves one connection with a Session from `open`, to the end. The Session hears `on_close` exactly
 /// once, last, whatever ended the connection (an error, a timeout, its own panic), as
 /// under an event loop. Returns the failure, if any, and the traffic `(in, out)`.
-/// `shutdown` is woken when the server begins to drain: the Session hears `on_shutdown`.
+/// `shutdown` tells when the server begins to drain: the Session hears `on_shutdown`.
 pub(crate) fn serve(
     open: &OpenFn,
     peer: &PeerAddr,
     stream: &Stream,
     settings: &ConnSettings,
-    shutdown: &WakeSource,
+    shutdown: &Notice,
 ) -> (Result<(), Failure>, (u64, u64)) {
     let mut pump = None;
     let served = run_guarded(|| {
@@ -86,7 +87,7 @@ fn drive<S: Session>(
     pump: &mut Pump<S>,
     stream: &Stream,
     settings: &ConnSettings,
-    shutdown: &WakeSource,
+    shutdown: &Notice,
 ) -> io::Result<()> {
     let wants_wake = pump.open().is_some();
     let (poll, waker) = match poller() {
@@ -154,20 +155,27 @@ fn flush_blocking<S: Session>(pump: &mut Pump<S>, stream: &Stream) -> io::Result
 
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
+const PARENT: Token = Token(2);
 
 /// The loop for sessions that take wake-ups: a per-connection poller over the socket
-/// (made non-blocking) and the session's waker.
+/// (made non-blocking), the session's waker and, in a forked child, the parent's drain
+/// broadcast.
 fn drive_polled<S: Session>(
     pump: &mut Pump<S>,
     stream: &Stream,
     mut poll: Poll,
     settings: &ConnSettings,
-    shutdown: &WakeSource,
+    shutdown: &Notice,
 ) -> io::Result<()> {
     let fd = stream.as_raw_fd();
     stream.set_nonblocking(true)?;
     poll.registry()
         .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)?;
+    let mut parent = shutdown.parent();
+    if let Some(parent) = &parent {
+        poll.registry()
+            .register(&mut SourceFd(parent), PARENT, Interest::READABLE)?;
+    }
     let mut writing = false;
     let mut events = Events::with_capacity(4);
     let mut buf = vec![0; READ_CHUNK];
@@ -202,9 +210,24 @@ fn drive_polled<S: Session>(
             other => other?,
         }
         for event in &events {
-            if event.token() == SOCKET {
-                let closed = event.is_read_closed() || event.is_error();
-                pump.ready(event.is_readable(), closed);
+            match event.token() {
+                SOCKET => {
+                    let closed = event.is_read_closed() || event.is_error();
+                    pump.ready(event.is_readable(), closed);
+                }
+                PARENT => match shutdown.parent_said() {
+                    None => {}
+                    Some(drain) => {
+                        if drain {
+                            pump.shutdown();
+                        }
+                        // Heard once: the broadcast stays readable from now on.
+                        if let Some(parent) = parent.take() {
+                            poll.registry().deregister(&mut SourceFd(&parent))?;
+                        }
+                    }
+                },
+                _ => {}
             }
         }
         let now = Instant::now();

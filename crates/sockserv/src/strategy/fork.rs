@@ -2,15 +2,18 @@
 //!
 //! Each child's pidfd sits in the serve loop's poller, so the loop learns of an exit at
 //! once: no zombies wait for the next request, and no `waitpid(-1)` ever reaps a child
-//! the server did not create.
+//! the server did not create. A drain is announced to every child at once through one
+//! byte on a socket pair (see [`Notice`](crate::server::drain::Notice)).
 
 use std::collections::HashMap;
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
+use socket2::{Domain, Socket, Type};
 
 use super::{ClosePolicy, CloseReport, Dispatch, FIRST_STRATEGY_TOKEN};
 use crate::error::Failure;
@@ -24,16 +27,25 @@ pub(crate) struct Fork {
     /// Descriptors the child must not keep (the listener: a lingering child would
     /// otherwise keep the port bound after the server closes).
     close_in_child: Vec<RawFd>,
+    /// The drain broadcast: a byte written here says the drain began...
+    announce: Socket,
+    /// ...to every child, which watches and peeks this end (so one byte tells them all;
+    /// the parent gone without a drain leaves an EOF, which tells nothing).
+    heard: Arc<Socket>,
 }
 
 impl Fork {
-    pub(super) fn new(ctx: Arc<Context>, max_children: usize) -> Self {
-        Fork {
+    pub(super) fn new(ctx: Arc<Context>, max_children: usize) -> io::Result<Self> {
+        let (announce, heard) = Socket::pair(Domain::UNIX, Type::STREAM, None)?;
+        heard.set_nonblocking(true)?;
+        Ok(Fork {
             ctx,
             max_children,
             children: HashMap::new(),
-            close_in_child: Vec::new(),
-        }
+            close_in_child: vec![announce.as_raw_fd()],
+            announce,
+            heard: Arc::new(heard),
+        })
     }
 
     pub(super) fn close_in_child(&mut self, fd: RawFd) {
@@ -111,6 +123,7 @@ impl Dispatch for Fork {
                 for &fd in &self.close_in_child {
                     sys::close_inherited(fd);
                 }
+                self.ctx.live.listen_to_parent(Arc::clone(&self.heard));
                 let ok = self.ctx.run(job);
                 sys::exit_now(if ok { 0 } else { 1 });
             }
@@ -158,6 +171,10 @@ impl Dispatch for Fork {
             let _ = registry.deregister(&mut SourceFd(&fd.as_raw_fd()));
         }
         let at_start = self.children.len();
+        if let ClosePolicy::Drain(_) = policy {
+            // Children that are gone left no reader: nothing to tell is not a failure.
+            let _ = (&self.announce).write(&[1]);
+        }
         match policy {
             ClosePolicy::Join => {
                 self.wait_children(None);

@@ -61,7 +61,7 @@ pub(crate) fn dispatcher(
         Strategy::Threads => Box::new(Threads::new(ctx, limit, wake)),
         Strategy::Pool { workers } => Box::new(Pool::new(ctx, workers.min(limit), wake)?),
         Strategy::Fork { max_children } => {
-            let mut fork = Fork::new(ctx, max_children.min(limit));
+            let mut fork = Fork::new(ctx, max_children.min(limit))?;
             fork.close_in_child(listener_fd);
             Box::new(fork)
         }

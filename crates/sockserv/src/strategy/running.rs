@@ -108,7 +108,7 @@ impl Running {
     /// `limit`; then `cut` closes the connections still served, and their handlers get
     /// [`CUT_GRACE`] to return.
     pub(super) fn drain(&self, limit: Duration, live: &Live, cut: impl FnOnce()) -> CloseReport {
-        live.notify_all();
+        live.begin_drain();
         let first = self.wait_idle(ClosePolicy::JoinTimeout(limit));
         if first.left == 0 {
             return first;

@@ -30,7 +30,12 @@ impl Dispatch for Sequential {
         0
     }
 
-    fn close(&mut self, _policy: ClosePolicy, _registry: &Registry) -> CloseReport {
-        CloseReport::default()
+    /// The connection has ended before `serve` returned: nothing runs now. A drain
+    /// began at the stop (see `ShutdownHandle`); its figures are reported here.
+    fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
+        match policy {
+            ClosePolicy::Drain(_) => self.ctx.live.take_kept(),
+            _ => CloseReport::default(),
+        }
     }
 }

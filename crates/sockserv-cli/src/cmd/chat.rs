@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sockserv::bus::Bus;
 use sockserv::Builder;
 use sockserv_redis::{BusConfig, RedisBus};
@@ -33,8 +33,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode> {
             },
             origins: args.web.web_origin.clone(),
         },
-    )
-    .context("cannot start the web chat's keep-alive thread")?;
+    );
     let build_web = |builder: Builder| {
         match &tls {
             Some(tls) => builder.session_factory(tls.wrap(web.clone())),

@@ -11,7 +11,6 @@
 //! [`Writer`], its upgrade helpers; `handshake` adds what is WebSocket's own.
 
 mod handshake;
-mod keepalive;
 mod pipe;
 mod socket;
 
@@ -27,8 +26,6 @@ use sockserv_http::writer::{Framing, Writer};
 use sockserv_http::{Request, Response, Status};
 
 use self::handshake::{method_not_allowed, refusal};
-use self::keepalive::Registration;
-pub use self::keepalive::Ticker;
 pub use self::socket::{WsLimits, WsSession};
 use super::{ChatRoom, ChatSession};
 
@@ -68,41 +65,15 @@ impl Default for WebConfig {
 pub struct WebChat {
     room: ChatRoom,
     config: Arc<WebConfig>,
-    ticker: Arc<Ticker>,
 }
 
 impl WebChat {
     /// The page and WebSocket in front of `room`.
-    ///
-    /// # Errors
-    ///
-    /// When the keep-alive thread cannot be started.
-    pub fn new(room: ChatRoom, config: WebConfig) -> std::io::Result<WebChat> {
-        // Ticks at half the interval (a quiet peer is pinged within 1.5 intervals), but
-        // not more often than every 10 ms whatever the flag says.
-        let period = config
-            .limits
-            .ping_interval
-            .map(|i| (i / 2).max(Duration::from_millis(10)));
-        Ok(WebChat::with_ticker(room, config, Ticker::start(period)?))
-    }
-
-    /// [`WebChat::new`] with the ticker given (tests pass one without a thread, and
-    /// deliver its ticks themselves).
-    fn with_ticker(room: ChatRoom, config: WebConfig, ticker: Arc<Ticker>) -> WebChat {
+    pub fn new(room: ChatRoom, config: WebConfig) -> WebChat {
         WebChat {
             room,
             config: Arc::new(config),
-            ticker,
         }
-    }
-
-    /// Wakes every web connection after the room began shutting down: WebSockets send
-    /// their close frame (1001), connections still waiting for a request close. (A
-    /// server drain does this through each Session's `on_shutdown`.)
-    #[cfg(test)]
-    pub fn shutdown(&self) {
-        self.ticker.wake_all();
     }
 
     /// A front for a new connection from `peer`.
@@ -111,7 +82,6 @@ impl WebChat {
             web: self.clone(),
             peer: peer.clone(),
             waker: None,
-            _registration: None,
             state: Front::Head(Vec::new()),
         }
     }
@@ -139,8 +109,6 @@ pub struct WebSession {
     web: WebChat,
     peer: PeerAddr,
     waker: Option<SessionWaker>,
-    /// Keep-alive ticks and the shutdown wake-up, for as long as the connection lives.
-    _registration: Option<Registration>,
     state: Front,
 }
 
@@ -229,10 +197,8 @@ fn write(response: Response, head_only: bool, out: &mut Output) {
 impl Session for WebSession {
     fn on_open(&mut self, out: &mut Output) {
         // Asked for here, the only place a driver hands out wake-ups; the WebSocket uses
-        // it for the room's messages and the keep-alive ticks.
-        let waker = out.waker();
-        self._registration = Some(self.web.ticker.register(waker.clone()));
-        self.waker = Some(waker);
+        // it for the room's messages.
+        self.waker = Some(out.waker());
         if self.web.room.is_shutting_down() {
             self.finish(out);
         }
@@ -278,6 +244,13 @@ impl Session for WebSession {
     fn on_drained(&mut self, out: &mut Output) {
         if let Front::Socket(ws) = &mut self.state {
             ws.on_drained(out);
+        }
+    }
+
+    /// The WebSocket's keep-alive (the only timer set on a web connection).
+    fn on_timer(&mut self, out: &mut Output) {
+        if let Front::Socket(ws) = &mut self.state {
+            ws.on_timer(out);
         }
     }
 

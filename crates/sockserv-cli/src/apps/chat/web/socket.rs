@@ -69,7 +69,9 @@ struct Liveness {
 ///
 /// As with TLS, the inner Session's [`Output::queued`] keeps counting what the peer has
 /// not been sent: a line stays queued there until the driver has sent its frame, so the
-/// chat room's slow-member policy works unchanged.
+/// chat room's slow-member policy works unchanged. The connection's timer is the
+/// keep-alive's ([`WsLimits::ping_interval`]): an inner Session's own timer is not run
+/// (the chat member sets none).
 pub struct WsSession<S> {
     ctx: WebSocketContext,
     pipe: Pipe,
@@ -90,9 +92,7 @@ pub struct WsSession<S> {
 }
 
 impl<S: Session> WsSession<S> {
-    /// Runs `inner` over a WebSocket whose handshake is done. With a
-    /// [`WsLimits::ping_interval`], something must wake the connection periodically (the
-    /// front's `Ticker`): each wake-up checks whether a ping is due.
+    /// Runs `inner` over a WebSocket whose handshake is done.
     pub fn new(inner: S, limits: &WsLimits, going_away: GoingAway) -> Self {
         let config = WebSocketConfig::default()
             .max_message_size(Some(limits.max_message))
@@ -121,6 +121,9 @@ impl<S: Session> WsSession<S> {
     /// Opens the inner Session; `waker` wakes this connection (the front asked for it in
     /// its own `on_open`, the only place a driver hands one out).
     pub fn open(&mut self, waker: SessionWaker, out: &mut Output) {
+        if let Some(live) = &self.liveness {
+            out.set_timer(live.interval);
+        }
         self.inner.on_open(&mut self.inner_out);
         if let Some(source) = self.inner_out.wake_source() {
             source.set_notify(move || waker.wake());
@@ -277,17 +280,17 @@ impl<S: Session> WsSession<S> {
         out.close();
     }
 
-    /// Pings a peer not heard from for an interval; closes one that left a ping
-    /// unanswered for another.
+    /// The keep-alive timer: pings a peer not heard from for an interval, closes one that
+    /// left a ping unanswered for another, and sets the timer for the next check.
     fn keep_alive(&mut self, out: &mut Output) {
-        if self.state == State::Done {
-            return;
-        }
         let Some(live) = &mut self.liveness else {
             return;
         };
         let now = Instant::now();
-        if now.duration_since(live.last_heard) < live.interval {
+        let quiet = now.duration_since(live.last_heard);
+        if quiet < live.interval {
+            // Heard from meanwhile: check again an interval after that.
+            out.set_timer(live.interval - quiet);
             return;
         }
         match live.ping_sent {
@@ -295,9 +298,10 @@ impl<S: Session> WsSession<S> {
                 tracing::debug!("websocket peer did not answer a ping: closing");
                 self.end(out);
             }
-            Some(_) => {}
+            Some(sent) => out.set_timer(live.interval - now.duration_since(sent)),
             None => {
                 live.ping_sent = Some(now);
+                out.set_timer(live.interval);
                 let ping = self
                     .ctx
                     .write(&mut self.pipe, Message::Ping(Vec::new().into()))
@@ -345,7 +349,12 @@ impl<S: Session> Session for WsSession<S> {
             self.inner.on_wake(&mut self.inner_out);
             self.after_inner(out);
         }
-        self.keep_alive(out);
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        if self.state != State::Done {
+            self.keep_alive(out);
+        }
     }
 
     fn on_drained(&mut self, out: &mut Output) {

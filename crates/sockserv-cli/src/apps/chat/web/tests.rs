@@ -175,7 +175,7 @@ fn upgrade_request(extra: &[&str]) -> Vec<u8> {
 }
 
 fn web_with(config: ChatConfig, web: WebConfig) -> WebChat {
-    WebChat::new(ChatRoom::new(config), web).unwrap()
+    WebChat::new(ChatRoom::new(config), web)
 }
 
 fn web() -> WebChat {

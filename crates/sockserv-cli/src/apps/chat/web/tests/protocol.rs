@@ -207,10 +207,11 @@ fn quit_closes_normally_and_shutdown_says_going_away() {
     a.send(&masked(Frame::close(None)));
     assert!(a.conn.is_closing());
 
-    // A connection that has not sent its request yet closes at shutdown.
+    // The server drains: every connection hears it (`on_shutdown`); one that has not
+    // sent its request yet closes.
     let mut idle = Browser::connect(&web);
-    web.room.shutdown();
-    web.shutdown();
+    assert!(idle.conn.shutdown());
+    assert!(b.conn.shutdown());
     settle(&mut [&mut b, &mut idle]);
     assert!(idle.conn.is_closing());
     let texts = b.texts();
@@ -272,14 +273,18 @@ fn a_browser_that_does_not_read_is_dropped_as_too_slow() {
 #[test]
 fn a_quiet_browser_is_pinged_and_dropped_when_it_does_not_answer() {
     let mut config = WebConfig::default();
-    // Every wake-up finds the interval passed: deterministic without waiting.
+    // Every firing of the keep-alive timer finds the interval passed: deterministic
+    // without waiting (the timer fires on the test's clock).
     config.limits.ping_interval = Some(Duration::ZERO);
-    // A ticker without a thread: the test delivers every tick itself.
-    let ticker = Ticker::start(None).unwrap();
-    let web = WebChat::with_ticker(ChatRoom::new(ChatConfig::default()), config, ticker);
+    let web = web_with(ChatConfig::default(), config);
     let mut a = Browser::upgraded(&web);
     a.frames();
-    web.shutdown(); // any wake-up: the ticker's
+    assert_eq!(
+        a.conn.timer(),
+        Some(Duration::ZERO),
+        "the keep-alive timer is set"
+    );
+    assert!(a.conn.advance(Duration::ZERO));
     a.deliver();
     let frames = a.frames();
     assert_eq!(frames.len(), 1);
@@ -289,12 +294,12 @@ fn a_quiet_browser_is_pinged_and_dropped_when_it_does_not_answer() {
     );
     // An answer resets the clock; the next quiet wake-up pings again.
     a.send(&masked(Frame::pong(Vec::new())));
-    web.ticker.wake_all();
+    assert!(a.conn.advance(Duration::ZERO));
     a.deliver();
     assert_eq!(a.frames().len(), 1);
     assert!(!a.conn.is_closing());
     // No answer this time.
-    web.ticker.wake_all();
+    assert!(a.conn.advance(Duration::ZERO));
     a.deliver();
     assert!(
         a.conn.is_closing(),

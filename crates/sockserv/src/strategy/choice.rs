@@ -179,9 +179,13 @@ pub enum ClosePolicy {
     /// see EOF and its writes fail, an event loop's connections are closed, children are
     /// killed — and wait briefly (a second) for their handlers to return. What finished
     /// and what was cut are both in the [`CloseReport`]. This is what
-    /// [`Server::serve_until_signal`](crate::Server::serve_until_signal) does. A Session
-    /// is not told that the drain began (a notice for it is planned); it sees its
-    /// connection closed at the deadline, like a blocking handler.
+    /// [`Server::serve_until_signal`](crate::Server::serve_until_signal) does. Every
+    /// Session being served hears [`on_shutdown`](crate::Session::on_shutdown) as the
+    /// drain begins, under every strategy (a Session with nothing in flight closes there,
+    /// so idle connections do not hold the drain up); a blocking handler is not told, and
+    /// sees its connection closed at the deadline. Under
+    /// [`Strategy::Sequential`] the drain begins at the stop, since the connection being
+    /// served holds `serve` (see [`ShutdownHandle`](crate::ShutdownHandle)).
     Drain(Duration),
     /// Do not wait (Python's `daemon_threads` / `block_on_close = False`): threads run on
     /// untracked and die with the process; children are reaped in the background.

@@ -50,8 +50,9 @@ impl Control {
         if let Some(policy) = policy {
             self.set_policy(policy);
         }
-        self.stop.store(true, Ordering::Release);
-        if let Some(ctx) = &self.served_inline {
+        let again = self.stop.swap(true, Ordering::AcqRel);
+        if let (Some(ctx), false) = (&self.served_inline, again) {
+            // Once per stop: a repeated shutdown does not push the deadline back.
             if let ClosePolicy::Drain(limit) = self.policy() {
                 drain_inline(ctx, limit);
             } else {

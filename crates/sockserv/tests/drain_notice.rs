@@ -156,6 +156,8 @@ fn a_sequential_drain_cuts_a_deaf_client_at_the_deadline_counted_from_the_stop()
         let mut client = greeted(Strategy::Sequential, &serving, 1).remove(0);
         let started = Instant::now();
         serving.stop.shutdown();
+        // Repeated, the stop keeps its deadline.
+        serving.stop.shutdown();
         // Served on until the deadline.
         client.write_all(b"still here\n").unwrap();
         assert_eq!(client.read_line().unwrap(), b"still here\n", "{kind}");

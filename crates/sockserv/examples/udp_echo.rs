@@ -12,34 +12,32 @@
 //!
 //! Run: `cargo run -p sockserv --example udp_echo` (it ends by itself).
 
-use std::io;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use sockserv::{Datagram, Server, Strategy};
+use sockserv::{Server, Strategy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `request.data()` is `self.rfile`; `reply` is `self.wfile`: what the handler writes
-    // there goes back to the sender as one datagram. Nothing written, nothing sent
-    // (Python would send an empty datagram).
-    let handler = |request: &Datagram<'_>, reply: &mut Vec<u8>| -> io::Result<()> {
-        println!(
-            "{} bytes from {}{}",
-            request.data().len(),
-            request.peer_addr(),
-            if request.is_truncated() {
-                " (cut to max_packet_size)"
-            } else {
-                ""
-            }
-        );
-        reply.extend(request.data().to_ascii_uppercase());
-        Ok(())
-    };
     let mut server = Server::builder("udp://127.0.0.1:0")
         .strategy(Strategy::Sequential)
         .max_packet_size(8192) // Python's max_packet_size (the default)
-        .datagram_handler(handler)
+        // `request.data()` is `self.rfile`; `reply` is `self.wfile`: what the handler
+        // writes there goes back to the sender as one datagram. Nothing written, nothing
+        // sent (Python would send an empty datagram).
+        .datagram_handler(|request, reply| {
+            println!(
+                "{} bytes from {}{}",
+                request.data().len(),
+                request.peer_addr(),
+                if request.is_truncated() {
+                    " (cut to max_packet_size)"
+                } else {
+                    ""
+                }
+            );
+            reply.extend(request.data().to_ascii_uppercase());
+            Ok(())
+        })
         .bind()?;
     let addr = server
         .local_endpoint()

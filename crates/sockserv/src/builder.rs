@@ -11,7 +11,7 @@ use crate::acl::AccessList;
 use crate::conn::Conn;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{ConnError, Error};
-use crate::handler::{DatagramHandler, StreamHandler};
+use crate::handler::{Datagram, DatagramHandler, StreamHandler};
 use crate::proxied::ProxyConfig;
 use crate::pump::ConnSettings;
 use crate::request::{CloseHook, ErrorHook, TickHook, TimeoutHook, VerifyFn};
@@ -136,8 +136,27 @@ impl Builder {
         self
     }
 
-    /// Serves each datagram with a blocking datagram handler.
-    pub fn datagram_handler(mut self, handler: impl DatagramHandler) -> Self {
+    /// Serves each datagram with a blocking handler written as a closure over the
+    /// datagram and the reply: `.datagram_handler(|request, reply| { ... })` (Python's
+    /// `DatagramRequestHandler.handle()`, `reply` its `wfile`). The closure's types are
+    /// inferred from this method. A [`DatagramHandler`] type of yours goes in as
+    /// `move |request, reply| handler.handle(request, reply)`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // An upper-casing UDP echo: what comes back is one datagram per request.
+    /// let server = sockserv::Server::builder("udp://127.0.0.1:0")
+    ///     .datagram_handler(|request, reply| {
+    ///         reply.extend(request.data().to_ascii_uppercase());
+    ///         Ok(())
+    ///     })
+    ///     .bind();
+    /// ```
+    pub fn datagram_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(&Datagram<'_>, &mut Vec<u8>) -> io::Result<()> + Send + Sync + 'static,
+    {
         self.handler = Some(Handler::Datagram(Arc::new(handler)));
         self
     }

@@ -110,7 +110,10 @@ impl<'a> Datagram<'a> {
 /// after `handle` returns `Ok`. **An empty reply is not sent** (Python always sends one,
 /// even empty, which a client can mistake for data); on `Err` or a panic nothing is sent.
 ///
-/// Any `Fn(&Datagram<'_>, &mut Vec<u8>) -> io::Result<()>` closure is a datagram handler.
+/// Any `Fn(&Datagram<'_>, &mut Vec<u8>) -> io::Result<()>` closure is a datagram handler:
+/// [`Builder::datagram_handler`](crate::Builder::datagram_handler) takes one, its types
+/// inferred. A type of yours that implements this trait goes in as
+/// `move |request, reply| handler.handle(request, reply)`.
 pub trait DatagramHandler: Send + Sync + 'static {
     /// Handles one datagram, writing the reply (if any) into `reply`.
     ///

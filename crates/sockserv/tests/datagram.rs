@@ -56,19 +56,18 @@ fn empty_replies_and_failed_handlers_send_nothing() {
     util::for_each_strategy(&DATAGRAM, |case| {
         let server = case
             .builder()
-            .datagram_handler(
-                |request: &Datagram<'_>, reply: &mut Vec<u8>| match request.data() {
-                    b"quiet" => Ok(()),
-                    b"fail" => {
-                        reply.extend_from_slice(b"half-written");
-                        Err(io::Error::other("datagram handler boom"))
-                    }
-                    data => {
-                        reply.extend_from_slice(data);
-                        Ok(())
-                    }
-                },
-            )
+            // The closure's types are inferred from `datagram_handler`.
+            .datagram_handler(|request, reply| match request.data() {
+                b"quiet" => Ok(()),
+                b"fail" => {
+                    reply.extend_from_slice(b"half-written");
+                    Err(io::Error::other("datagram handler boom"))
+                }
+                data => {
+                    reply.extend_from_slice(data);
+                    Ok(())
+                }
+            })
             .on_error(|_: &sockserv::report::ConnError| {})
             .bind()
             .unwrap();

@@ -149,7 +149,13 @@ fn kv_unix_serves_three_clients_stops_on_ctrl_c_and_replaces_a_crashed_socket() 
     server.signal("INT");
     let (status, rest) = server.wait();
     assert!(status.success(), "{status}: {rest:?}");
-    assert_eq!(rest, ["stopped: 0 finished, 0 cut"]);
+    // The long line's worker may still be between closing its socket (what the client
+    // saw) and counting itself done when the signal comes: then it counts as finished
+    // during the close. Nothing is cut either way.
+    assert!(
+        rest == ["stopped: 0 finished, 0 cut"] || rest == ["stopped: 1 finished, 0 cut"],
+        "{rest:?}"
+    );
     assert!(!path.exists(), "the socket file is removed on Ctrl-C");
 
     // A crash leaves the file behind; the next start replaces it.

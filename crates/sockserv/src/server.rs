@@ -1,4 +1,5 @@
-//! [`Server`]: the serve loop, `handle_one`, shutdown and close.
+//! [`Server`]: the serve loop, `handle_one` and shutdown (closing is in `close.rs`, the
+//! listener's hand-over in `handover.rs`).
 
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -18,6 +19,7 @@ use crate::strategy::{dispatcher, ClosePolicy, CloseReport, Dispatch, Strategy};
 use crate::transport::Listener;
 
 mod accept;
+mod close;
 pub(crate) mod drain;
 mod handover;
 mod signals;
@@ -187,42 +189,6 @@ impl Server {
         self.strategy
     }
 
-    /// Leaves the Unix socket file on disk when the server closes, for a hand-over: another
-    /// process was passed the listening socket (see [`pass_fds`](crate::transport::pass_fds)) and
-    /// serves it on. Nothing changes for other endpoints, or after `close`.
-    pub fn keep_socket_file(&mut self) {
-        if let Some(listener) = &mut self.listener {
-            listener.keep_socket_file();
-            self.slot.set_owns_file(false);
-        }
-    }
-
-    /// Whether closing the server removes a Unix socket file (its listener created it).
-    pub fn owns_socket_file(&self) -> bool {
-        self.listener
-            .as_ref()
-            .is_some_and(Listener::owns_socket_file)
-    }
-
-    /// Removes the Unix socket file when the server closes, as if it had created it: for
-    /// the process a hand-over passed the socket to, once it is the one serving (see
-    /// [`Listener::adopt_socket_file`]).
-    pub fn adopt_socket_file(&mut self) {
-        if let Some(listener) = &mut self.listener {
-            listener.adopt_socket_file();
-            self.slot.set_owns_file(listener.owns_socket_file());
-        }
-    }
-
-    /// The listening socket, for another thread: copies of it to hand over to a new
-    /// process while this server serves (see [`ListenerHandle`]).
-    pub fn listener_handle(&self) -> ListenerHandle {
-        ListenerHandle {
-            slot: Arc::clone(&self.slot),
-            endpoint: self.endpoint.clone(),
-        }
-    }
-
     /// A handle that stops [`serve`](Server::serve) from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -387,64 +353,6 @@ impl Server {
                 self.last_tick = Instant::now();
                 hook();
             }
-        }
-    }
-
-    /// Stops listening (the port or socket file is released at once), then waits for
-    /// running requests under the close policy (the builder's, or the one the last
-    /// [`ShutdownHandle::shutdown_with`] named), reaps forked children and removes the
-    /// Unix socket file (Python's `server_close`, plus the joins of the mix-ins).
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for reporting close failures.
-    pub fn close(mut self) -> Result<CloseReport, Error> {
-        let policy = self.control.policy();
-        Ok(self.close_with(policy))
-    }
-
-    /// [`close`](Server::close) under `policy` instead of the builder's. Only
-    /// [`ClosePolicy::Drain`] tells the Sessions the drain began
-    /// ([`Session::on_shutdown`](crate::Session::on_shutdown)). Under the sequential
-    /// strategy the drain begins at the stop, before this close (see [`ShutdownHandle`]):
-    /// name the policy there, with [`ShutdownHandle::shutdown_with`], when it is not the
-    /// builder's.
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for reporting close failures.
-    pub fn close_with_policy(mut self, policy: ClosePolicy) -> Result<CloseReport, Error> {
-        Ok(self.close_with(policy))
-    }
-
-    fn close_with(&mut self, policy: ClosePolicy) -> CloseReport {
-        self.slot.clear();
-        // Counted before the listener goes: a request that ends right after (its client
-        // saw the refusal and said goodbye) was still running when close began.
-        let running = self.dispatch.active();
-        if let Some(listener) = self.listener.take() {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&listener.as_raw_fd()));
-            drop(listener);
-        }
-        let report = self.dispatch.close(policy, self.poll.registry());
-        CloseReport {
-            // The strategy's own count where it is larger: the sequential strategy finds
-            // nothing running (its drain began at the stop and reports itself).
-            finished: report
-                .finished
-                .max(running.saturating_sub(report.cut + report.left)),
-            ..report
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.listener.is_some() {
-            self.close_with(ClosePolicy::Detach);
         }
     }
 }

@@ -6,7 +6,9 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::Server;
 use crate::endpoint::Endpoint;
+use crate::transport::Listener;
 
 /// The listener's descriptor while the server has it open, and whether the server
 /// removes the Unix socket file when it closes.
@@ -76,5 +78,44 @@ impl std::fmt::Debug for ListenerHandle {
         f.debug_struct("ListenerHandle")
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
+    }
+}
+
+/// The hand-over, seen from the server: whose the Unix socket file is, and the handle.
+impl Server {
+    /// Leaves the Unix socket file on disk when the server closes, for a hand-over: another
+    /// process was passed the listening socket (see [`pass_fds`](crate::transport::pass_fds)) and
+    /// serves it on. Nothing changes for other endpoints, or after `close`.
+    pub fn keep_socket_file(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.keep_socket_file();
+            self.slot.set_owns_file(false);
+        }
+    }
+
+    /// Whether closing the server removes a Unix socket file (its listener created it).
+    pub fn owns_socket_file(&self) -> bool {
+        self.listener
+            .as_ref()
+            .is_some_and(Listener::owns_socket_file)
+    }
+
+    /// Removes the Unix socket file when the server closes, as if it had created it: for
+    /// the process a hand-over passed the socket to, once it is the one serving (see
+    /// [`Listener::adopt_socket_file`]).
+    pub fn adopt_socket_file(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            listener.adopt_socket_file();
+            self.slot.set_owns_file(listener.owns_socket_file());
+        }
+    }
+
+    /// The listening socket, for another thread: copies of it to hand over to a new
+    /// process while this server serves (see [`ListenerHandle`]).
+    pub fn listener_handle(&self) -> ListenerHandle {
+        ListenerHandle {
+            slot: Arc::clone(&self.slot),
+            endpoint: self.endpoint.clone(),
+        }
     }
 }

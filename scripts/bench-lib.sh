@@ -31,6 +31,7 @@ server_cmd() {
         tokio) echo "$tokio_echo 0" ;;
         python) echo "python3 $root/bench/python-echo.py 0" ;;
         sockserv-http:*) echo "$sockserv http 0 -b 127.0.0.1 -d $www --mode ${1#sockserv-http:}" ;;
+        sockserv-http-b:*) echo "${BENCH_SOCKSERV_B:?set BENCH_SOCKSERV_B to the other sockserv binary} http 0 -b 127.0.0.1 -d $www --mode ${1#sockserv-http-b:}" ;;
         # -u: its "Serving HTTP on ... port N" line must not wait in a buffer. It logs every
         # request to stderr, as `python -m http.server` does for its users.
         python-http) echo "python3 -u -m http.server 0 --bind 127.0.0.1 -d $www" ;;

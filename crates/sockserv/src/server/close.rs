@@ -42,6 +42,9 @@ impl Server {
         // Counted before the listener goes: a request that ends right after (its client
         // saw the refusal and said goodbye) was still running when close began.
         let running = self.dispatch.active();
+        if let ClosePolicy::Drain(_) = policy {
+            self.dispatch.begin_drain();
+        }
         if let Some(listener) = self.listener.take() {
             let _ = self
                 .poll

@@ -128,9 +128,13 @@ impl Live {
     }
 
     /// The drain began: wakes every Session's driver to tell it (`on_shutdown`), and
-    /// those registered later hear it at once.
+    /// those registered later hear it at once. Once per drain: while it lasts, a second
+    /// call changes nothing.
     pub(crate) fn begin_drain(&self) -> DrainId {
         let mut tracking = self.lock();
+        if tracking.draining {
+            return DrainId(tracking.drains);
+        }
         tracking.draining = true;
         tracking.drains += 1;
         tracking.kept = CloseReport {

@@ -166,14 +166,19 @@ impl Dispatch for Fork {
         self.children.len()
     }
 
+    fn begin_drain(&mut self) {
+        // Children that are gone left no reader: nothing to tell is not a failure. One
+        // byte tells every child (each peeks it), however often this is called.
+        let _ = (&self.announce).write(&[1]);
+    }
+
     fn close(&mut self, policy: ClosePolicy, registry: &Registry) -> CloseReport {
         for fd in self.children.values() {
             let _ = registry.deregister(&mut SourceFd(&fd.as_raw_fd()));
         }
         let at_start = self.children.len();
         if let ClosePolicy::Drain(_) = policy {
-            // Children that are gone left no reader: nothing to tell is not a failure.
-            let _ = (&self.announce).write(&[1]);
+            self.begin_drain();
         }
         match policy {
             ClosePolicy::Join => {

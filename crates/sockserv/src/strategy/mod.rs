@@ -40,6 +40,11 @@ pub(crate) trait Dispatch: Send {
     }
     /// Requests being served now.
     fn active(&self) -> usize;
+    /// A [`ClosePolicy::Drain`] close is about to begin: tell the Sessions now, before the
+    /// listener closes, so that a request completing after a client saw the listener
+    /// refuse is served as in a drain (an HTTP answer says `Connection: close`). The
+    /// default does nothing.
+    fn begin_drain(&mut self) {}
     /// Stops taking requests and waits for running ones under `policy`.
     fn close(&mut self, policy: ClosePolicy, registry: &Registry) -> CloseReport;
 }

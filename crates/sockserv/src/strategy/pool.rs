@@ -148,6 +148,10 @@ impl Dispatch for Pool {
         self.shared.running.get()
     }
 
+    fn begin_drain(&mut self) {
+        self.ctx.live.begin_drain();
+    }
+
     fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
         self.stop(policy)
     }

@@ -64,6 +64,10 @@ impl Dispatch for Threads {
         self.running.get()
     }
 
+    fn begin_drain(&mut self) {
+        self.ctx.live.begin_drain();
+    }
+
     fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
         match policy {
             ClosePolicy::Drain(limit) => self.running.drain(limit, &self.ctx.live, || {

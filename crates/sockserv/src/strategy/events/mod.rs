@@ -125,6 +125,10 @@ impl Dispatch for Events {
         self.running.get()
     }
 
+    fn begin_drain(&mut self) {
+        self.stop_loops(DRAIN_TELLING);
+    }
+
     fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
         let report = match policy {
             // A loop cannot be left running detached from its server: stop at once.
@@ -203,6 +207,16 @@ impl EventLoop {
                 }
             }
             let now = Instant::now();
+            let stopping = self.mailbox.stopping();
+            if stopping == DRAIN_TELLING && !self.told_shutdown {
+                // Before this poll's input: a request that completes in it is answered as
+                // in a drain (an HTTP response says `Connection: close`).
+                self.told_shutdown = true;
+                let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+                for key in keys {
+                    self.step(key, |conn, buf| conn.on_shutdown(buf, now));
+                }
+            }
             for event in events.iter() {
                 if event.token() == WAKE {
                     continue;
@@ -228,14 +242,6 @@ impl EventLoop {
                 if last_sweep.elapsed() >= every {
                     last_sweep = now;
                     self.sweep(now);
-                }
-            }
-            let stopping = self.mailbox.stopping();
-            if stopping == DRAIN_TELLING && !self.told_shutdown {
-                self.told_shutdown = true;
-                let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
-                for key in keys {
-                    self.step(key, |conn, buf| conn.on_shutdown(buf, now));
                 }
             }
             match stopping {

@@ -57,16 +57,6 @@ fn bench(args: &[&str]) -> Output {
     util::run_within(&[&["bench"][..], args].concat(), RUN_BOUND)
 }
 
-fn json_report(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 /// Runs a short (0.6 s) bench with a JSON report.
 fn bench_json(args: &[&str]) -> Output {
     let short = ["--duration", "500ms", "--warmup", "100ms", "--json"];
@@ -80,7 +70,7 @@ fn json_report_counts_verified_messages_in_both_modes() {
         let url = format!("tcp://{addr}");
         let out = bench_json(&[&url, "--conns", "8", "--mode", mode, "--size", size]);
         assert!(out.status.success(), "{mode}: {out:?}");
-        let report = json_report(&out);
+        let report = util::json_report(&out);
         assert_eq!(report["mode"], mode);
         assert_eq!(report["conns"], 8);
         assert!(report["msgs"].as_u64().unwrap() > 0, "{report}");
@@ -100,7 +90,7 @@ fn corrupted_echo_is_counted_and_fails_the_run() {
     let addr = serve_tcp(Echo::Corrupting);
     let out = bench_json(&[&addr.to_string(), "--conns", "3"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let report = json_report(&out);
+    let report = util::json_report(&out);
     assert_eq!(report["mismatches"], 3, "{report}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("differs"),
@@ -146,7 +136,7 @@ fn unix_socket_stream_mode_verifies_echo() {
     let url = format!("unix:{}", path.display());
     let out = bench_json(&[&url, "--mode", "stream", "--size", "4096", "--conns", "2"]);
     assert!(out.status.success(), "{out:?}");
-    let report = json_report(&out);
+    let report = util::json_report(&out);
     assert!(report["mb_per_sec"].as_f64().unwrap() > 0.0, "{report}");
     assert_eq!(report["mismatches"], 0, "{report}");
 }
@@ -182,7 +172,7 @@ fn pingpong_message_larger_than_a_write_is_verified_across_pieces() {
     let addr = serve_tcp(Echo::Faithful);
     let out = bench_json(&[&addr.to_string(), "--conns", "2", "--size", "200000"]);
     assert!(out.status.success(), "{out:?}");
-    let report = json_report(&out);
+    let report = util::json_report(&out);
     assert!(report["msgs"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["mismatches"], 0, "{report}");
 }

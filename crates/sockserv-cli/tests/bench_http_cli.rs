@@ -114,13 +114,7 @@ fn bench(addr: SocketAddr, args: &[&str]) -> (Output, serde_json::Value) {
         ]
         .concat(),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let report = util::json_report(&out);
     (out, report)
 }
 

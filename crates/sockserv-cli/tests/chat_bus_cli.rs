@@ -81,13 +81,13 @@ fn bench_chat_times_and_counts_every_receipt_across_nodes() {
         "500ms",
         "--json",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{stdout}{}",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    let report = util::json_report(&out);
     assert_eq!(report["joined"], 6);
     let sent = report["sent"].as_u64().unwrap();
     assert!(sent >= 6, "{report}");

@@ -300,13 +300,13 @@ fn bench_puts_websocket_members_beside_line_members_in_the_chat_benchmark() {
         "300ms",
         "--json",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{stdout}{}",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let report = json(stdout.trim());
+    let report = util::json_report(&out);
     let rounds = report["rounds"].as_u64().unwrap();
     assert!(rounds > 0, "{report}");
     // Every round reached every member: 3 line and 2 WebSocket deliveries each.

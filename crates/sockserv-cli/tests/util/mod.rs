@@ -40,6 +40,18 @@ pub fn run(args: &[&str]) -> Output {
     run_within(args, WAIT)
 }
 
+/// The JSON report a run printed on stdout (`sockserv bench --json`); panics with its
+/// stdout and stderr when it is not one.
+pub fn json_report(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// Runs `sockserv ARGS` to completion; it must end by itself within `limit`.
 pub fn run_within(args: &[&str], limit: Duration) -> Output {
     let child = sockserv()

@@ -168,7 +168,7 @@ impl Dispatch for Fork {
 
     fn begin_drain(&mut self) {
         // Children that are gone left no reader: nothing to tell is not a failure. One
-        // byte tells every child (each peeks it), however often this is called.
+        // byte tells every child (each peeks it).
         let _ = (&self.announce).write(&[1]);
     }
 
@@ -177,9 +177,6 @@ impl Dispatch for Fork {
             let _ = registry.deregister(&mut SourceFd(&fd.as_raw_fd()));
         }
         let at_start = self.children.len();
-        if let ClosePolicy::Drain(_) = policy {
-            self.begin_drain();
-        }
         match policy {
             ClosePolicy::Join => {
                 self.wait_children(None);

@@ -45,7 +45,9 @@ pub(crate) trait Dispatch: Send {
     /// refuse is served as in a drain (an HTTP answer says `Connection: close`). The
     /// default does nothing.
     fn begin_drain(&mut self) {}
-    /// Stops taking requests and waits for running ones under `policy`.
+    /// Stops taking requests and waits for running ones under `policy`; a
+    /// [`ClosePolicy::Drain`] close follows [`begin_drain`](Dispatch::begin_drain) (the
+    /// server's close calls both).
     fn close(&mut self, policy: ClosePolicy, registry: &Registry) -> CloseReport;
 }
 

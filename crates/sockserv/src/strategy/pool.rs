@@ -75,7 +75,7 @@ impl Pool {
             .closing = true;
         self.shared.ready.notify_all();
         let report = match policy {
-            ClosePolicy::Drain(limit) => self.shared.running.drain(limit, &self.ctx.live, || {
+            ClosePolicy::Drain(limit) => self.shared.running.drain(limit, || {
                 // Connections still waiting for a worker are closed unserved.
                 let waiting = std::mem::take(
                     &mut self

@@ -5,7 +5,6 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{ClosePolicy, CloseReport};
-use crate::server::drain::Live;
 
 /// How long a handler whose connection a drain closed has to return before it is left
 /// running (one busy computing, not doing I/O, does not notice the close).
@@ -104,11 +103,10 @@ impl Running {
         }
     }
 
-    /// [`ClosePolicy::Drain`]: tells the Sessions in `live` the drain began, waits up to
-    /// `limit`; then `cut` closes the connections still served, and their handlers get
-    /// [`CUT_GRACE`] to return.
-    pub(super) fn drain(&self, limit: Duration, live: &Live, cut: impl FnOnce()) -> CloseReport {
-        live.begin_drain();
+    /// [`ClosePolicy::Drain`], once the Sessions were told (`Dispatch::begin_drain`):
+    /// waits up to `limit`; then `cut` closes the connections still served, and their
+    /// handlers get [`CUT_GRACE`] to return.
+    pub(super) fn drain(&self, limit: Duration, cut: impl FnOnce()) -> CloseReport {
         let first = self.wait_idle(ClosePolicy::JoinTimeout(limit));
         if first.left == 0 {
             return first;

@@ -70,7 +70,7 @@ impl Dispatch for Threads {
 
     fn close(&mut self, policy: ClosePolicy, _registry: &Registry) -> CloseReport {
         match policy {
-            ClosePolicy::Drain(limit) => self.running.drain(limit, &self.ctx.live, || {
+            ClosePolicy::Drain(limit) => self.running.drain(limit, || {
                 self.ctx.live.cut_all();
             }),
             policy => self.running.wait_idle(policy),

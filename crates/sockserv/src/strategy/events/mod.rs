@@ -139,8 +139,8 @@ impl Dispatch for Events {
             },
             // Each Session hears the drain began (`on_shutdown`); stopping the loops
             // closes what is left: under a drain, that is the cut.
+            // The loops were told at `begin_drain`.
             ClosePolicy::Drain(limit) => {
-                self.stop_loops(DRAIN_TELLING);
                 let report = self.running.wait_idle(ClosePolicy::JoinTimeout(limit));
                 CloseReport {
                     cut: report.left,

@@ -73,3 +73,54 @@ fn a_session_timer_fires_while_the_peer_is_silent_under_every_strategy() {
         }
     }
 }
+
+/// Replaces a long timer on every line it reads; `now` replaces it with a short one.
+struct Restless;
+
+impl Session for Restless {
+    fn on_data(&mut self, data: &[u8], out: &mut Output) {
+        for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            if line == b"now" {
+                out.set_timer(Duration::from_millis(10));
+            } else {
+                out.set_timer(Duration::from_secs(3600));
+                out.write(b".");
+            }
+        }
+    }
+
+    fn on_timer(&mut self, out: &mut Output) {
+        out.write(b"fired\n");
+        out.close();
+    }
+}
+
+// An event loop keeps one entry per timer a Session set; replacing a timer thousands of
+// times (a header timeout per request) leaves stale entries it must drop, and the timer
+// set last still fires.
+#[test]
+fn a_timer_replaced_thousands_of_times_still_fires_under_the_event_loops() {
+    const ROUNDS: usize = 3000;
+    for strategy in [Strategy::Events { loops: 1 }, Strategy::Events { loops: 2 }] {
+        let server = Server::builder(util::tcp_any())
+            .strategy(strategy)
+            .session(|_: &PeerAddr| Restless)
+            .bind()
+            .unwrap();
+        let serving = Serving::start(server);
+        let mut client = Client::connect(&serving.endpoint);
+        client.set_timeout(Some(WAIT));
+        let mut dots = vec![0; ROUNDS];
+        for round in 0..ROUNDS {
+            // One line per step: each one replaces the timer.
+            client.write_all(b"later\n").unwrap();
+            client.read_exact(&mut dots[round..=round]).unwrap();
+        }
+        assert!(dots.iter().all(|&b| b == b'.'), "{strategy}");
+        client.write_all(b"now\n").unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"fired\n", "{strategy}");
+        serving.stop().close().unwrap();
+    }
+}

@@ -201,6 +201,11 @@ impl Connection {
         timer
     }
 
+    /// The Session's timer as the loop last scheduled it.
+    pub(super) fn scheduled(&self) -> Option<Instant> {
+        self.scheduled
+    }
+
     /// Whether the Session's timer is due at `at` (a scheduled entry still stands).
     pub(super) fn timer_is(&self, at: Instant) -> bool {
         self.pump.timer() == Some(at)

@@ -137,9 +137,8 @@ impl Dispatch for Events {
                 cut: 0,
                 left: self.running.get(),
             },
-            // Each Session hears the drain began (`on_shutdown`); stopping the loops
+            // Each Session heard the drain begin (`begin_drain`); stopping the loops
             // closes what is left: under a drain, that is the cut.
-            // The loops were told at `begin_drain`.
             ClosePolicy::Drain(limit) => {
                 let report = self.running.wait_idle(ClosePolicy::JoinTimeout(limit));
                 CloseReport {
@@ -285,6 +284,20 @@ impl EventLoop {
         }
     }
 
+    /// Rebuilds the timer heap from the connections' current timers once stale entries
+    /// (timers replaced or cleared, connections gone) outnumber live ones: a Session that
+    /// keeps replacing a long timer (a header timeout per request) must not grow it.
+    fn compact_timers(&mut self) {
+        if self.timers.len() <= 64 + 2 * self.conns.len() {
+            return;
+        }
+        self.timers = self
+            .conns
+            .iter()
+            .filter_map(|(key, conn)| conn.scheduled().map(|at| Reverse((at, key))))
+            .collect();
+    }
+
     /// Closes every connection past a timeout, reporting each.
     fn sweep(&mut self, now: Instant) {
         let expired: Vec<(usize, std::io::Error)> = self
@@ -417,6 +430,7 @@ impl EventLoop {
                     }
                     if let Some(at) = conn.reschedule() {
                         self.timers.push(Reverse((at, key)));
+                        self.compact_timers();
                     }
                     return;
                 }
